@@ -1,0 +1,124 @@
+"""Settings, read from the environment (prefix ``MICROMAILER_``) by pydantic-settings.
+
+Nothing here is built at import time: callers make a ``Settings()`` and pass it on.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+#: Every provider micromailer knows, in default preference order.
+KNOWN_PROVIDERS: tuple[str, ...] = ("sendgrid", "mandrill")
+
+#: Key the sandbox's fakes accept, used when no real credentials are configured.
+SANDBOX_API_KEY = "sandbox-key"
+
+DEFAULT_SANDBOX_PORT = 8025
+
+
+class Settings(BaseSettings):
+    """Every knob of micromailer. Names are part of the public contract (see DESIGN.md)."""
+
+    model_config = SettingsConfigDict(env_prefix="MICROMAILER_", extra="ignore")
+
+    data_dir: Path = Path("./var")
+    database_url: str | None = None
+    broker_url: str | None = None
+    redis_url: str | None = None
+
+    providers: str | None = None
+    sendgrid_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("SENDGRID_API_KEY", "MICROMAILER_SENDGRID_API_KEY")
+    )
+    mandrill_api_key: SecretStr | None = Field(
+        default=None, validation_alias=AliasChoices("MANDRILL_API_KEY", "MICROMAILER_MANDRILL_API_KEY")
+    )
+    sendgrid_base_url: str = "https://api.sendgrid.com"
+    mandrill_base_url: str = "https://mandrillapp.com"
+
+    sender_email: str = "no-reply@localhost"
+    sender_name: str = "micromailer"
+
+    max_attempts: int = Field(default=3, ge=1, le=20)
+    #: Delay before the second attempt, in seconds; each further attempt doubles it.
+    retry_delay: float = Field(default=10.0, ge=0)
+    retry_delay_max: float = Field(default=600.0, ge=0)
+
+    #: Seconds a worker may hold an email in ``sending`` before another may take it over.
+    claim_timeout: float = Field(default=120.0, gt=0)
+    #: Seconds a ``queued`` email may wait past its due time before the sweeper republishes it.
+    sweep_after: float = Field(default=60.0, gt=0)
+    #: Seconds between two sweeps.
+    sweep_interval: float = Field(default=15.0, gt=0)
+
+    #: Timeouts of one provider call, in seconds.
+    provider_connect_timeout: float = Field(default=5.0, gt=0)
+    provider_timeout: float = Field(default=20.0, gt=0)
+
+    #: Threads of one worker process: emails in flight at once per process.
+    worker_concurrency: int = Field(default=16, ge=1, le=512)
+
+    sandbox_url: str = f"http://127.0.0.1:{DEFAULT_SANDBOX_PORT}"
+
+    max_body_bytes: int = 1024 * 1024
+
+    @field_validator("providers")
+    @classmethod
+    def _known_providers(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        unknown = [name for name in _split(value) if name not in KNOWN_PROVIDERS]
+        if unknown:
+            raise ValueError(
+                f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(KNOWN_PROVIDERS)}"
+            )
+        return value
+
+    # -- derived values -------------------------------------------------------------
+
+    @property
+    def store_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.data_dir}/micromailer.sqlite3"
+
+    @property
+    def celery_broker_url(self) -> str:
+        return self.broker_url or f"sqla+sqlite:///{self.data_dir}/broker.sqlite3"
+
+    @property
+    def sandbox_mode(self) -> bool:
+        """True when no provider has credentials: deliver to the local fake providers."""
+        return all(self.api_key(name) is None for name in KNOWN_PROVIDERS)
+
+    def api_key(self, provider: str) -> SecretStr | None:
+        key: SecretStr | None = getattr(self, f"{provider}_api_key")
+        return key if key is not None and key.get_secret_value() else None
+
+    def base_url(self, provider: str) -> str:
+        if self.sandbox_mode:
+            return self.sandbox_url
+        url: str = getattr(self, f"{provider}_base_url")
+        return url
+
+    def provider_names(self) -> list[str]:
+        """Configured providers, most preferred first."""
+        if self.providers:
+            return _split(self.providers)
+        if self.sandbox_mode:
+            return list(KNOWN_PROVIDERS)
+        return [name for name in KNOWN_PROVIDERS if self.api_key(name) is not None]
+
+    def provider_api_key(self, provider: str) -> str:
+        key = self.api_key(provider)
+        if key is None:
+            return SANDBOX_API_KEY if self.sandbox_mode else ""
+        return key.get_secret_value()
+
+
+def _split(value: str) -> list[str]:
+    return [part.strip().lower() for part in value.split(",") if part.strip()]
+
+
+__all__ = ["DEFAULT_SANDBOX_PORT", "KNOWN_PROVIDERS", "SANDBOX_API_KEY", "Settings"]

@@ -1,0 +1,1 @@
+"""The email, its attempts and their vocabulary; validation and rendering. No I/O here."""

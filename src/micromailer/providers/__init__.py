@@ -1,0 +1,1 @@
+"""Provider adapters, one module each, and the error taxonomy they share."""
