@@ -31,10 +31,12 @@ class Settings(BaseSettings):
 
     providers: str | None = None
     sendgrid_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("SENDGRID_API_KEY", "MICROMAILER_SENDGRID_API_KEY")
+        default=None,
+        validation_alias=AliasChoices("SENDGRID_API_KEY", "MICROMAILER_SENDGRID_API_KEY"),
     )
     mandrill_api_key: SecretStr | None = Field(
-        default=None, validation_alias=AliasChoices("MANDRILL_API_KEY", "MICROMAILER_MANDRILL_API_KEY")
+        default=None,
+        validation_alias=AliasChoices("MANDRILL_API_KEY", "MICROMAILER_MANDRILL_API_KEY"),
     )
     sendgrid_base_url: str = "https://api.sendgrid.com"
     mandrill_base_url: str = "https://mandrillapp.com"

@@ -58,8 +58,11 @@ class MemoryBoard:
 
     def record_failure(self, name: str) -> None:
         with self._lock:
-            self._states[name] = self.strategy.on_failure(self._states[name], self._clock())
-            self.version += 1
+            state = self._states[name]
+            updated = self.strategy.on_failure(state, self._clock())
+            if updated != state:
+                self._states[name] = updated
+                self.version += 1
 
     def states(self) -> list[ProviderHealth]:
         with self._lock:
@@ -70,11 +73,14 @@ class MemoryBoard:
         with self._lock:
             for saved in states:
                 current = self._states.get(saved.name)
-                if current is not None:
-                    self._states[saved.name] = ProviderHealth(
-                        saved.name, current.base_score, saved.health, saved.last_error
-                    )
-            self.version += 1
+                if current is None:
+                    continue
+                adopted = ProviderHealth(
+                    saved.name, current.base_score, saved.health, saved.last_error
+                )
+                if adopted != current:
+                    self._states[saved.name] = adopted
+                    self.version += 1
 
     def scores(self) -> dict[str, float]:
         now = self._clock()

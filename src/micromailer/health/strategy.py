@@ -13,6 +13,9 @@ from typing import Protocol
 RECOVERY_SECONDS = 300.0
 #: How much of the old health survives one event.
 DECAY = 0.9
+#: What one success adds back. Written as the literal 0.1 of the rule: ``1 - DECAY`` is
+#: 0.09999999999999998 in floating point, which drifts from the original's numbers.
+SUCCESS_GAIN = 0.1
 
 
 @dataclass(frozen=True, slots=True)
@@ -48,7 +51,7 @@ class OriginalStrategy:
     name = "original"
 
     def on_success(self, state: ProviderHealth, now: float) -> ProviderHealth:
-        return replace(state, health=state.health * DECAY + (1 - DECAY))
+        return replace(state, health=state.health * DECAY + SUCCESS_GAIN)
 
     def on_failure(self, state: ProviderHealth, now: float) -> ProviderHealth:
         return replace(state, health=state.health * DECAY, last_error=now)
@@ -86,6 +89,7 @@ __all__ = [
     "DECAY",
     "RECOVERY_SECONDS",
     "STRATEGIES",
+    "SUCCESS_GAIN",
     "OriginalStrategy",
     "ProviderHealth",
     "Strategy",

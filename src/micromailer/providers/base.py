@@ -41,7 +41,9 @@ class ProviderAdapter(ABC):
     #: The provider's kind, e.g. ``"sendgrid"``; also the default name.
     kind: ClassVar[str]
 
-    def __init__(self, *, api_key: str, base_url: str, client: httpx.Client, name: str | None = None):
+    def __init__(
+        self, *, api_key: str, base_url: str, client: httpx.Client, name: str | None = None
+    ) -> None:
         self.name = name or self.kind
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
@@ -97,8 +99,9 @@ def raise_for_http_status(provider: str, response: httpx.Response, reason: str) 
     if status in (401, 403):
         raise AuthError(provider, reason, status_code=status, body=body)
     if status == 429:
+        retry_after = retry_after_seconds(response)
         raise RateLimitedError(
-            provider, reason, status_code=status, body=body, retry_after=retry_after_seconds(response)
+            provider, reason, status_code=status, body=body, retry_after=retry_after
         )
     if status >= 500 or status in (408, 409, 425):
         raise ServerError(provider, reason, status_code=status, body=body)

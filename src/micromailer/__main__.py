@@ -1,0 +1,5 @@
+"""``python -m micromailer`` runs the CLI."""
+
+from micromailer.cli import main
+
+main()

@@ -1,0 +1,55 @@
+"""The FastAPI app factory: nothing is built at import time."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI
+
+from micromailer import __version__
+from micromailer.api.body_limit import BodySizeLimit
+from micromailer.api.deps import Services
+from micromailer.api.errors import install_error_handlers
+from micromailer.api.routes import emails, health, providers
+from micromailer.config import Settings
+from micromailer.health.strategy import OriginalStrategy
+from micromailer.queue.celery_app import create_celery
+from micromailer.queue.publisher import DeliveryPublisher
+from micromailer.store.engine import make_engine
+from micromailer.store.repository import EmailStore
+
+log = logging.getLogger(__name__)
+
+
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    """The HTTP API for ``settings`` (read from the environment when not given)."""
+    settings = settings or Settings()
+    services = services or Services(
+        settings=settings,
+        store=EmailStore(make_engine(settings.store_url)),
+        publisher=DeliveryPublisher(create_celery(settings)),
+        strategy=OriginalStrategy(),
+    )
+    app = FastAPI(
+        title="micromailer",
+        version=__version__,
+        description=(
+            "Transactional email relay: POST an email, it is stored, queued and delivered "
+            "through the healthiest provider, failing over when one errors."
+        ),
+    )
+    app.state.services = services
+    install_error_handlers(app)
+    app.include_router(emails.router)
+    app.include_router(providers.router)
+    app.include_router(health.router)
+    app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
+    if settings.sandbox_mode:
+        log.warning(
+            "SANDBOX MODE: no provider credentials are set; emails go to the local fake "
+            "providers at %s and reach nobody.", settings.sandbox_url,
+        )
+    return app
+
+
+__all__ = ["create_app"]

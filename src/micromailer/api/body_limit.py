@@ -1,0 +1,55 @@
+"""A hard cap on request bodies: over the limit answers 413 before the body is read whole."""
+
+from __future__ import annotations
+
+from starlette.exceptions import HTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class BodySizeLimit:
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope["headers"]).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(send)
+            return
+        received = 0
+
+        async def limited_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+                if received > self.max_bytes:
+                    raise HTTPException(413, self.sentence())
+            return message
+
+        await self.app(scope, limited_receive, send)
+
+    def sentence(self) -> str:
+        return (
+            f"The request body is larger than {self.max_bytes // 1024} KiB; "
+            "send a shorter email."
+        )
+
+    async def _too_large(self, send: Send) -> None:
+        import json
+
+        body = json.dumps({"status": "failed", "error": self.sentence(), "details": []}).encode()
+        await send({
+            "type": "http.response.start",
+            "status": 413,
+            "headers": [(b"content-type", b"application/json"),
+                        (b"content-length", str(len(body)).encode()),
+                        (b"connection", b"close")],
+        })
+        await send({"type": "http.response.body", "body": body})
+
+
+__all__ = ["BodySizeLimit"]

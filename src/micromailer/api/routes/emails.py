@@ -1,0 +1,88 @@
+"""``POST /email`` and ``GET /email/{id}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+from fastapi.concurrency import run_in_threadpool
+from fastapi.responses import JSONResponse
+
+from micromailer.api.deps import ServicesDep
+from micromailer.api.errors import ApiError
+from micromailer.api.payload import read_payload
+from micromailer.api.schemas import EmailAccepted, EmailOut, ErrorBody, NotFoundBody
+from micromailer.delivery.intake import accept_email
+from micromailer.domain.validation import InvalidEmailRequest, parse_email_request
+
+router = APIRouter(tags=["emails"])
+
+_FIELDS_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "required": ["to", "subject", "content"],
+    "properties": {
+        "to": {"type": "string", "format": "email", "maxLength": 254},
+        "to_name": {"type": "string", "maxLength": 200},
+        "subject": {"type": "string", "minLength": 1, "maxLength": 998},
+        "content": {"type": "string", "minLength": 1, "description": "Markdown"},
+    },
+}
+_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            media_type: {"schema": _FIELDS_SCHEMA}
+            for media_type in (
+                "application/json", "application/x-www-form-urlencoded", "multipart/form-data"
+            )
+        },
+    }
+}
+
+
+@router.post(
+    "/email",
+    status_code=202,
+    response_model=EmailAccepted,
+    summary="Queue an email for delivery",
+    responses={
+        400: {"model": ErrorBody, "description": "Invalid input; `error` says what to fix."},
+        413: {"model": ErrorBody, "description": "The body is over 1 MiB."},
+        415: {"model": ErrorBody, "description": "Unsupported Content-Type."},
+        503: {"model": ErrorBody, "description": "The store is down; nothing was saved."},
+    },
+    openapi_extra=_REQUEST_BODY,
+)
+async def create_email(request: Request, services: ServicesDep) -> JSONResponse:
+    """Validate, render the Markdown `content`, store the email and queue it.
+
+    The answer comes after the email is committed: a 202 is never lost.
+    """
+    payload = await read_payload(request)
+    try:
+        email_request = parse_email_request(payload)
+    except InvalidEmailRequest as exc:
+        raise ApiError(400, exc.message, exc.details) from exc
+    accepted = await run_in_threadpool(
+        accept_email, email_request, services.store, services.publisher.publish, services.sender
+    )
+    body = EmailAccepted(email_id=accepted.email_id).model_dump(by_alias=True)
+    return JSONResponse(body, status_code=202, headers={"Location": f"/email/{accepted.email_id}"})
+
+
+@router.get(
+    "/email/{email_id}",
+    response_model=EmailOut,
+    summary="An email's status and every attempt",
+    responses={404: {"model": NotFoundBody, "description": "No email has this id."}},
+)
+async def read_email(email_id: str, services: ServicesDep) -> Any:
+    view = await run_in_threadpool(services.store.get_email, email_id)
+    if view is None:
+        return JSONResponse(
+            NotFoundBody(email_id=email_id).model_dump(by_alias=True), status_code=404
+        )
+    return EmailOut.from_view(view)
+
+
+__all__ = ["router"]

@@ -1,0 +1,248 @@
+"""The ``micromailer`` command: run, serve, worker, sandbox, send, status, providers, db."""
+
+from __future__ import annotations
+
+import json
+import logging
+import socket
+import sys
+import time
+from typing import Any
+
+import click
+
+from micromailer.config import DEFAULT_SANDBOX_PORT, Settings
+
+log = logging.getLogger("micromailer")
+
+
+def _settings(**overrides: Any) -> Settings:
+    try:
+        return Settings(**overrides)
+    except ValueError as exc:
+        raise click.UsageError(f"invalid configuration: {exc}") from exc
+
+
+def _configure_logging(level: str = "INFO") -> None:
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
+    )
+
+
+@click.group()
+@click.version_option(package_name="micromailer")
+def main() -> None:
+    """micromailer: a transactional email relay with health-scored provider failover."""
+
+
+# -- running the service ---------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+@click.option("--sandbox-port", default=DEFAULT_SANDBOX_PORT, show_default=True, type=int,
+              help="Port of the fake providers when no credentials are set.")
+def run(host: str, port: int, sandbox_port: int) -> None:
+    """Embedded mode: the API and a worker together (and the sandbox without credentials)."""
+    from micromailer.embedded import child_env, children, spawn, wait_until_up
+
+    _configure_logging()
+    settings = _settings()
+    env: dict[str, str] = {"MICROMAILER_DATA_DIR": str(settings.data_dir)}
+    _upgrade(settings)
+    with children() as started:
+        if settings.sandbox_mode:
+            sandbox_url = f"http://127.0.0.1:{sandbox_port}"
+            env["MICROMAILER_SANDBOX_URL"] = sandbox_url
+            sandbox = spawn(["sandbox", "--host", "127.0.0.1", "--port", str(sandbox_port)],
+                            child_env(**env))
+            started.append(sandbox)
+            wait_until_up(f"{sandbox_url}/_sandbox/sendgrid/stats", sandbox)
+            settings = _settings(sandbox_url=sandbox_url)
+            click.secho(
+                f"SANDBOX MODE: no provider credentials are set. Emails go to the fake "
+                f"providers at {sandbox_url} and reach nobody.", fg="yellow", bold=True, err=True,
+            )
+        started.append(spawn(["worker"], child_env(**env)))
+        click.echo(f"micromailer API on http://{host}:{port}  (docs: /docs)", err=True)
+        _serve(settings, host, port)
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=int)
+def serve(host: str, port: int) -> None:
+    """The API alone (distributed mode: run as many as needed)."""
+    _configure_logging()
+    settings = _settings()
+    _upgrade(settings)
+    _serve(settings, host, port)
+
+
+def _serve(settings: Settings, host: str, port: int) -> None:
+    import uvicorn
+
+    from micromailer.api.app import create_app
+
+    uvicorn.run(
+        create_app(settings), host=host, port=port, loop="uvloop", http="httptools",
+        access_log=False, log_level="info",
+    )
+
+
+@main.command()
+@click.option("--concurrency", "-c", type=int, default=None,
+              help="Emails in flight at once in this process (threads).")
+@click.option("--loglevel", "-l", default="INFO", show_default=True)
+def worker(concurrency: int | None, loglevel: str) -> None:
+    """A Celery worker that delivers emails, with the sweeper."""
+    from micromailer.queue.celery_app import QUEUE_NAME, create_celery
+    from micromailer.queue.sweeper import Sweeper, sweep_once
+
+    _configure_logging(loglevel.upper())
+    settings = _settings()
+    _upgrade(settings)
+    app = create_celery(settings)
+    runtime = app.conf.micromailer_runtime()
+    sweep_once(runtime.store, runtime.publisher.publish, settings.sweep_after)
+    Sweeper(runtime.store, runtime.publisher.publish,
+            sweep_after=settings.sweep_after, interval=settings.sweep_interval).start()
+    app.worker_main([
+        "worker", "--pool=threads", f"--concurrency={concurrency or settings.worker_concurrency}",
+        f"--queues={QUEUE_NAME}", f"--loglevel={loglevel}",
+        f"--hostname=micromailer@{socket.gethostname()}",
+        "--without-gossip", "--without-mingle", "--without-heartbeat",
+    ])
+
+
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=DEFAULT_SANDBOX_PORT, show_default=True, type=int)
+@click.option("--fail-rate", type=click.FloatRange(0, 1), default=0.0, show_default=True,
+              help="Share of requests every fake answers with --status.")
+@click.option("--status", "fault_status", type=int, default=503, show_default=True)
+@click.option("--latency-ms", type=click.IntRange(0), default=0, show_default=True)
+def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_ms: int) -> None:
+    """The fake providers alone, with fault injection and message capture."""
+    from micromailer.sandbox.server import run_sandbox
+
+    _configure_logging()
+    faults = {"failRate": fail_rate, "status": fault_status, "latencyMs": latency_ms}
+    click.echo(f"micromailer sandbox on http://{host}:{port}", err=True)
+    run_sandbox(host, port, faults=faults)
+
+
+# -- using the service -----------------------------------------------------------------------
+
+
+@main.command()
+@click.option("--to", required=True, help="Recipient address.")
+@click.option("--to-name", default=None)
+@click.option("--subject", required=True)
+@click.option("--content", required=True, help="Markdown body.")
+@click.option("--wait/--no-wait", default=False, help="Wait for a final status.")
+def send(to: str, to_name: str | None, subject: str, content: str, wait: bool) -> None:
+    """Queue an email (straight into the store and broker) and print its id."""
+    from micromailer.delivery.intake import Sender, accept_email
+    from micromailer.domain.validation import InvalidEmailRequest, parse_email_request
+    from micromailer.queue.celery_app import create_celery
+    from micromailer.queue.publisher import DeliveryPublisher
+
+    settings = _settings()
+    try:
+        request = parse_email_request(
+            {"to": to, "to_name": to_name, "subject": subject, "content": content}
+        )
+    except InvalidEmailRequest as exc:
+        raise click.UsageError(exc.message) from exc
+    _upgrade(settings)
+    store = _store(settings)
+    publisher = DeliveryPublisher(create_celery(settings))
+    accepted = accept_email(
+        request, store, publisher.publish, Sender(settings.sender_email, settings.sender_name)
+    )
+    click.echo(accepted.email_id)
+    if wait:
+        while (view := store.get_email(accepted.email_id)) and not view.status.is_final:
+            time.sleep(0.2)
+        _print_status(accepted.email_id, store)
+
+
+@main.command()
+@click.argument("email_id")
+def status(email_id: str) -> None:
+    """Show an email's status and attempts (JSON, as GET /email/ID)."""
+    _print_status(email_id, _store(_settings()))
+
+
+def _print_status(email_id: str, store: Any) -> None:
+    from micromailer.api.schemas import EmailOut
+
+    view = store.get_email(email_id)
+    if view is None:
+        click.echo(json.dumps({"status": "notfound", "emailId": email_id}))
+        sys.exit(1)
+    click.echo(EmailOut.from_view(view).model_dump_json(by_alias=True, indent=2))
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON.")
+def providers(as_json: bool) -> None:
+    """Configured providers and their live scores."""
+    from micromailer.health.snapshots import live_scores
+    from micromailer.health.strategy import OriginalStrategy
+
+    settings = _settings()
+    saved = _store(settings).load_health() if _store_exists(settings) else []
+    scores = live_scores(settings.provider_names(), OriginalStrategy(), saved, time.time())
+    if as_json:
+        rows = [{"name": s.name, "kind": s.kind, "score": round(s.score, 4),
+                 "baseScore": s.base_score} for s in scores]
+        click.echo(json.dumps(rows))
+        return
+    click.echo(f"{'provider':<12} {'kind':<10} {'score':>7} {'base':>5} {'health':>7}")
+    for s in scores:
+        click.echo(
+            f"{s.name:<12} {s.kind:<10} {s.score:>7.2f} {s.base_score:>5.0f} {s.health:>7.3f}"
+        )
+    if settings.sandbox_mode:
+        click.echo("(sandbox mode: no provider credentials are set)")
+
+
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply every migration (safe to run again)."""
+    settings = _settings()
+    _upgrade(settings)
+    click.echo("database is up to date")
+
+
+def _upgrade(settings: Settings) -> None:
+    from micromailer.store.migrate import upgrade
+
+    upgrade(settings.store_url)
+
+
+def _store(settings: Settings) -> Any:
+    from micromailer.store.engine import make_engine
+    from micromailer.store.repository import EmailStore
+
+    return EmailStore(make_engine(settings.store_url))
+
+
+def _store_exists(settings: Settings) -> bool:
+    from pathlib import Path
+
+    from sqlalchemy.engine import make_url
+
+    url = make_url(settings.store_url)
+    return url.get_backend_name() != "sqlite" or Path(url.database or "").exists()
+
+
+__all__ = ["main"]

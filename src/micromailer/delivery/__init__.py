@@ -1,0 +1,1 @@
+"""Delivery: accept an email, rank providers, fail over, classify, record."""

@@ -1,0 +1,30 @@
+"""When to try again: exponential backoff with jitter, never sooner than a provider asked."""
+
+from __future__ import annotations
+
+import random
+
+
+def retry_delay(
+    attempt_number: int,
+    *,
+    base: float,
+    cap: float,
+    retry_after: float | None = None,
+    rng: random.Random | None = None,
+) -> float:
+    """Seconds to wait after attempt ``attempt_number`` (1-based) failed.
+
+    ``base`` after the first attempt, doubling after each further one, capped at ``cap``,
+    spread by ±20 % jitter so a burst of failures does not come back as a burst; at least
+    ``retry_after`` when a provider asked for it.
+    """
+    exponential = min(cap, base * 2 ** max(0, attempt_number - 1))
+    jitter = (rng or random).uniform(0.8, 1.2)
+    delay = exponential * jitter
+    if retry_after is not None:
+        delay = max(delay, retry_after)
+    return delay
+
+
+__all__ = ["retry_delay"]

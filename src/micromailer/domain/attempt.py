@@ -1,0 +1,67 @@
+"""Provider tries and the records an email is shown with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+
+from micromailer.domain.status import Outcome, Status
+
+
+@dataclass(frozen=True, slots=True)
+class ProviderTry:
+    """One call to one provider within a delivery attempt."""
+
+    provider: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: Outcome
+    status_code: int | None = None
+    error: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewEmail:
+    """An accepted, rendered email about to be stored."""
+
+    email_id: str
+    to_email: str
+    to_name: str | None
+    subject: str
+    content: str
+    html: str
+    text: str
+    sender_email: str
+    sender_name: str
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptView:
+    attempt_number: int
+    provider: str
+    started_at: datetime
+    finished_at: datetime
+    outcome: str
+    status_code: int | None
+    error: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class EmailView:
+    """An email as the API shows it."""
+
+    email_id: str
+    to_email: str
+    to_name: str | None
+    subject: str
+    status: Status
+    provider: str | None
+    provider_message_id: str | None
+    error: str | None
+    attempt_count: int
+    created_at: datetime
+    updated_at: datetime
+    attempts: list[AttemptView] = field(default_factory=list)
+
+
+__all__ = ["AttemptView", "EmailView", "NewEmail", "ProviderTry"]

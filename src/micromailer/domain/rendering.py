@@ -1,0 +1,125 @@
+"""Rendering of an email's Markdown content into an HTML body and a plain-text alternative."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import cache
+
+from markdown_it import MarkdownIt
+
+_DOCUMENT_HEAD = (
+    "<!doctype html>\n"
+    "<html>\n"
+    "<head>\n"
+    '<meta charset="utf-8">\n'
+    '<meta name="viewport" content="width=device-width, initial-scale=1">\n'
+    "</head>\n"
+    "<body>\n"
+)
+_DOCUMENT_TAIL = "</body>\n</html>\n"
+
+#: A link destination: no spaces or angle brackets; one level of balanced parentheses.
+_URL = r"(?:[^\s()<>]|\([^\s()<>]*\))+"
+#: An inline link ``[label](url "title")`` or image ``![alt](url)``; the label holds no bracket,
+#: so an image inside a link is rewritten first and the link on the next pass.
+_INLINE_LINK = re.compile(
+    r"(?<!\\)!?\[(?P<label>[^\[\]\n]*)\]"
+    r"\(\s*(?:<(?P<angle>[^<>\n]*)>|(?P<url>" + _URL + r"))?"
+    r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?\s*\)"
+)
+#: An inline code span: a run of backticks, anything, the same run again.
+_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)")
+
+
+@dataclass(frozen=True, slots=True)
+class RenderedContent:
+    """An email body in both forms: a complete HTML document and its plain-text twin."""
+
+    html: str
+    text: str
+
+
+def render_markdown(content: str) -> RenderedContent:
+    """Render Markdown as a complete HTML document, with a plain-text alternative.
+
+    HTML: CommonMark plus tables and strikethrough. Raw HTML is disabled, so markup in the
+    content (``<script>``, ``<img onerror=…>``) comes out escaped, as text; markdown-it also
+    refuses ``javascript:``-style link destinations.
+
+    Text: Markdown was designed to read well as plain text, so the alternative is the source
+    itself with line endings normalized, and one change where the source reads badly: an
+    inline link ``[label](url)`` becomes ``label (url)`` and an image ``![alt](url)`` becomes
+    ``alt (url)`` (just ``url`` when the label is empty or is the url). Code blocks and code
+    spans are left untouched. Emphasis marks, headings' ``#`` and list bullets stay: readers
+    of plain-text mail know them. A converter from HTML back to text would be larger and
+    would lose exactly these cues.
+    """
+    text = _normalize_newlines(content)
+    body = _parser().render(text)
+    return RenderedContent(html=_DOCUMENT_HEAD + body + _DOCUMENT_TAIL, text=_plain_text(text))
+
+
+@cache
+def _parser() -> MarkdownIt:
+    # Built on first use, not at import; rendering never mutates it, so threads may share it.
+    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+
+def _normalize_newlines(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def _plain_text(source: str) -> str:
+    """The source with inline links and images spelled out; code kept verbatim."""
+    lines = source.split("\n")
+    code_lines: set[int] = set()
+    for token in _parser().parse(source):
+        if token.type in ("fence", "code_block") and token.map is not None:
+            code_lines.update(range(*token.map))
+    out: list[str] = []
+    prose: list[str] = []
+    for index, line in enumerate(lines):
+        if index in code_lines:
+            if prose:
+                out.append(_spell_out_links("\n".join(prose)))
+                prose = []
+            out.append(line)
+        else:
+            prose.append(line)
+    if prose:
+        out.append(_spell_out_links("\n".join(prose)))
+    return "\n".join(out).strip("\n") + "\n"
+
+
+def _spell_out_links(prose: str) -> str:
+    """Rewrite links and images outside code spans."""
+    pieces: list[str] = []
+    start = 0
+    for span in _CODE_SPAN.finditer(prose):
+        pieces.append(_rewrite_links(prose[start : span.start()]))
+        pieces.append(span.group(0))
+        start = span.end()
+    pieces.append(_rewrite_links(prose[start:]))
+    return "".join(pieces)
+
+
+def _rewrite_links(text: str) -> str:
+    while True:
+        rewritten = _INLINE_LINK.sub(_link_as_text, text)
+        if rewritten == text:
+            return text
+        text = rewritten
+
+
+def _link_as_text(match: re.Match[str]) -> str:
+    label = match["label"].strip()
+    url = (match["angle"] if match["angle"] is not None else match["url"] or "").strip()
+    if not url:
+        return label
+    if not label or label == url:
+        return url
+    return f"{label} ({url})"
+
+
+__all__ = ["RenderedContent", "render_markdown"]

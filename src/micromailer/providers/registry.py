@@ -1,0 +1,67 @@
+"""Which adapter class serves which provider, and how adapters are built from settings."""
+
+from __future__ import annotations
+
+import httpx
+
+from micromailer import __version__
+from micromailer.config import Settings
+from micromailer.providers.base import ProviderAdapter
+from micromailer.providers.errors import ConfigurationError
+from micromailer.providers.mandrill import MandrillAdapter
+from micromailer.providers.sendgrid import SendGridAdapter
+
+#: Provider kind → adapter class. A new provider adds one line here.
+ADAPTERS: dict[str, type[ProviderAdapter]] = {
+    SendGridAdapter.kind: SendGridAdapter,
+    MandrillAdapter.kind: MandrillAdapter,
+}
+
+#: Connections one process keeps towards all providers together.
+MAX_CONNECTIONS = 100
+MAX_KEEPALIVE_CONNECTIONS = 50
+
+
+def make_http_client(settings: Settings) -> httpx.Client:
+    """The one pooled HTTP client every adapter of a process shares; close it on shutdown."""
+    return httpx.Client(
+        timeout=httpx.Timeout(settings.provider_timeout, connect=settings.provider_connect_timeout),
+        limits=httpx.Limits(
+            max_connections=MAX_CONNECTIONS, max_keepalive_connections=MAX_KEEPALIVE_CONNECTIONS
+        ),
+        headers={"User-Agent": f"micromailer/{__version__}"},
+    )
+
+
+def build_adapters(settings: Settings, client: httpx.Client) -> list[ProviderAdapter]:
+    """One adapter per configured provider, most preferred first.
+
+    Raises :class:`ConfigurationError` for a provider without an adapter or, outside sandbox
+    mode, without an API key.
+    """
+    adapters: list[ProviderAdapter] = []
+    for name in settings.provider_names():
+        adapter_class = ADAPTERS.get(name)
+        if adapter_class is None:
+            known = ", ".join(sorted(ADAPTERS))
+            raise ConfigurationError(f"no adapter for provider {name!r}; known: {known}")
+        api_key = settings.provider_api_key(name)
+        if not api_key:
+            raise ConfigurationError(
+                f"provider {name!r} is configured but has no API key: set {name.upper()}_API_KEY"
+            )
+        adapters.append(
+            adapter_class(
+                api_key=api_key, base_url=settings.base_url(name), client=client, name=name
+            )
+        )
+    return adapters
+
+
+__all__ = [
+    "ADAPTERS",
+    "MAX_CONNECTIONS",
+    "MAX_KEEPALIVE_CONNECTIONS",
+    "build_adapters",
+    "make_http_client",
+]

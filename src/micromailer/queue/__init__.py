@@ -1,0 +1,1 @@
+"""The queue: the Celery app, the deliver task and the sweeper."""

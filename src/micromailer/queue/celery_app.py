@@ -1,0 +1,76 @@
+"""The Celery app: JSON only, late acks, one durable queue, one task."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from celery import Celery
+from kombu import Queue
+
+from micromailer.config import Settings
+
+DELIVER_TASK = "micromailer.deliver"
+QUEUE_NAME = "micromailer"
+
+#: Publishing gives up quickly: an email is committed before it is published, and the
+#: sweeper republishes what could not be, so a broker outage must not hang ``POST /email``.
+PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2,
+                        "interval_max": 0.5}
+
+
+def create_celery(settings: Settings) -> Celery:
+    """A Celery app for ``settings``; the deliver task is registered on it."""
+    app = Celery("micromailer", broker=settings.celery_broker_url, set_as_current=False)
+    app.conf.update(
+        task_serializer="json",
+        accept_content=["json"],
+        result_serializer="json",
+        task_ignore_result=True,
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_default_queue=QUEUE_NAME,
+        task_queues=[Queue(QUEUE_NAME, durable=True)],
+        task_default_delivery_mode="persistent",
+        task_publish_retry_policy=PUBLISH_RETRY_POLICY,
+        worker_prefetch_multiplier=1,
+        worker_hijack_root_logger=False,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options=_transport_options(settings.celery_broker_url),
+        enable_utc=True,
+    )
+    _register_deliver(app, settings)
+    return app
+
+
+def _transport_options(broker_url: str) -> dict[str, Any]:
+    if broker_url.startswith("sqla+"):
+        # The SQLAlchemy transport polls its table; poll often so an idle worker wakes fast.
+        return {"polling_interval": 0.05}
+    if broker_url.startswith(("amqp", "pyamqp")):
+        return {"confirm_publish": True}
+    return {}
+
+
+def _register_deliver(app: Celery, settings: Settings) -> None:
+    from micromailer.queue.runtime import WorkerRuntime
+
+    holder: dict[str, WorkerRuntime] = {}
+    lock = threading.Lock()
+
+    def runtime() -> WorkerRuntime:
+        if "runtime" not in holder:
+            with lock:
+                if "runtime" not in holder:
+                    holder["runtime"] = WorkerRuntime.build(settings, app)
+        return holder["runtime"]
+
+    @app.task(name=DELIVER_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    def deliver(email_id: str) -> str | None:
+        status = runtime().service.deliver(email_id)
+        return status.value if status is not None else None
+
+    app.conf.micromailer_runtime = runtime
+
+
+__all__ = ["DELIVER_TASK", "QUEUE_NAME", "create_celery"]

@@ -1,0 +1,28 @@
+"""Publishing ``micromailer.deliver`` by name, so the API never imports the worker's code."""
+
+from __future__ import annotations
+
+from celery import Celery
+
+from micromailer.queue.celery_app import DELIVER_TASK, QUEUE_NAME
+
+
+class DeliveryPublisher:
+    def __init__(self, app: Celery) -> None:
+        self._app = app
+
+    def publish(self, email_id: str) -> None:
+        self._app.send_task(DELIVER_TASK, args=[email_id], queue=QUEUE_NAME, retry=True)
+
+    def schedule(self, email_id: str, delay_seconds: float) -> None:
+        self._app.send_task(
+            DELIVER_TASK, args=[email_id], queue=QUEUE_NAME, countdown=delay_seconds, retry=True
+        )
+
+    def ping(self, timeout: float = 2.0) -> None:
+        """Raise if the broker cannot be reached within ``timeout`` seconds."""
+        with self._app.connection_for_write() as connection:
+            connection.ensure_connection(max_retries=1, timeout=timeout)
+
+
+__all__ = ["DeliveryPublisher"]

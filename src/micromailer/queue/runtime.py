@@ -1,0 +1,61 @@
+"""What a worker process holds: store, providers, health board, and the delivery service."""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+import httpx
+from celery import Celery
+
+from micromailer.config import Settings
+from micromailer.delivery.dispatcher import Dispatcher
+from micromailer.delivery.service import DeliveryService, RetryPolicy
+from micromailer.health.board import MemoryBoard
+from micromailer.health.snapshots import SnapshotPublisher, board_for
+from micromailer.health.strategy import OriginalStrategy
+from micromailer.providers.registry import build_adapters, make_http_client
+from micromailer.queue.publisher import DeliveryPublisher
+from micromailer.store.engine import make_engine
+from micromailer.store.repository import EmailStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class WorkerRuntime:
+    settings: Settings
+    store: EmailStore
+    board: MemoryBoard
+    publisher: DeliveryPublisher
+    service: DeliveryService
+    http_client: httpx.Client
+
+    @classmethod
+    def build(cls, settings: Settings, app: Celery) -> WorkerRuntime:
+        store = EmailStore(make_engine(settings.store_url, pool_size=settings.worker_concurrency))
+        client = make_http_client(settings)
+        adapters = build_adapters(settings, client)
+        board = board_for([adapter.name for adapter in adapters], OriginalStrategy())
+        board.load(store.load_health())
+        snapshots = SnapshotPublisher(board, store.save_health)
+        publisher = DeliveryPublisher(app)
+        service = DeliveryService(
+            store=store,
+            dispatcher=Dispatcher(adapters, board),
+            schedule=publisher.schedule,
+            policy=RetryPolicy(
+                max_attempts=settings.max_attempts,
+                delay=settings.retry_delay,
+                delay_max=settings.retry_delay_max,
+            ),
+            claim_timeout=settings.claim_timeout,
+            on_attempt=snapshots.publish_if_changed,
+        )
+        names = ", ".join(adapter.name for adapter in adapters)
+        log.info("worker ready: providers %s (%s)", names,
+                 "sandbox" if settings.sandbox_mode else "live credentials")
+        return cls(settings, store, board, publisher, service, client)
+
+
+__all__ = ["WorkerRuntime"]

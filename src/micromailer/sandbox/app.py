@@ -1,0 +1,130 @@
+"""The sandbox app: every fake provider on one port, plus the ``/_sandbox`` control API."""
+
+from __future__ import annotations
+
+import json
+import random
+from collections.abc import Callable
+
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from micromailer import __version__
+from micromailer.sandbox import mandrill, sendgrid
+from micromailer.sandbox.capture import DEFAULT_CAPACITY, Clock, ProviderState, utc_now
+from micromailer.sandbox.faults import FaultInputError, FaultSettings, parse_fault_settings
+
+#: Fake provider name → factory of its routes. A new fake adds one line here.
+PROVIDERS: dict[str, Callable[[ProviderState], APIRouter]] = {
+    "sendgrid": sendgrid.make_router,
+    "mandrill": mandrill.make_router,
+}
+
+
+def create_sandbox_app(
+    api_keys: dict[str, str] | None = None,
+    seed: int | None = None,
+    *,
+    clock: Clock = utc_now,
+    capacity: int = DEFAULT_CAPACITY,
+) -> FastAPI:
+    """Build the sandbox.
+
+    ``api_keys`` maps a provider to the one key its fake accepts; without an entry (or with
+    ``api_keys=None``) the fake accepts any non-empty key. ``seed`` makes the fault dice and
+    the message ids repeatable.
+    """
+    keys = api_keys or {}
+    states = {
+        name: ProviderState(
+            name=name,
+            api_key=keys.get(name),
+            rng=random.Random(f"{seed}:{name}") if seed is not None else random.Random(),
+            clock=clock,
+            capacity=capacity,
+        )
+        for name in PROVIDERS
+    }
+    app = FastAPI(
+        title="micromailer sandbox",
+        version=__version__,
+        description="Fake email providers with fault injection and capture.",
+    )
+    app.state.sandbox = states
+    for name, make_router in PROVIDERS.items():
+        app.include_router(make_router(states[name]))
+    app.include_router(_control_router(states))
+    return app
+
+
+def _unknown(provider: str) -> JSONResponse:
+    known = ", ".join(PROVIDERS)
+    return JSONResponse(
+        {"error": f"Unknown provider {provider!r}; the sandbox fakes {known}."}, status_code=404
+    )
+
+
+async def _read_fault_settings(request: Request) -> FaultSettings:
+    raw = await request.body()
+    try:
+        data = json.loads(raw) if raw.strip() else {}
+    except ValueError:
+        raise FaultInputError("The faults body is not valid JSON.") from None
+    return parse_fault_settings(data)
+
+
+def _control_router(states: dict[str, ProviderState]) -> APIRouter:
+    router = APIRouter(prefix="/_sandbox", tags=["control"])
+
+    @router.get("")
+    async def read_sandbox() -> JSONResponse:
+        return JSONResponse({"providers": list(states)})
+
+    @router.post("/reset")
+    async def reset_sandbox() -> JSONResponse:
+        """Clear every provider's messages, counters and faults."""
+        for state in states.values():
+            state.reset()
+        return JSONResponse({"providers": list(states)})
+
+    @router.get("/{provider}/faults")
+    async def read_faults(provider: str) -> JSONResponse:
+        if provider not in states:
+            return _unknown(provider)
+        return JSONResponse(states[provider].faults.settings.to_json())
+
+    @router.put("/{provider}/faults")
+    async def update_faults(provider: str, request: Request) -> JSONResponse:
+        if provider not in states:
+            return _unknown(provider)
+        try:
+            settings = await _read_fault_settings(request)
+        except FaultInputError as exc:
+            return JSONResponse({"error": str(exc)}, status_code=400)
+        states[provider].faults.configure(settings)
+        return JSONResponse(settings.to_json())
+
+    @router.get("/{provider}/messages")
+    async def read_messages(provider: str) -> JSONResponse:
+        if provider not in states:
+            return _unknown(provider)
+        return JSONResponse([message.to_json() for message in states[provider].capture.messages()])
+
+    @router.delete("/{provider}/messages")
+    async def delete_messages(provider: str) -> JSONResponse:
+        """Forget the captured messages and zero the counters (faults stay)."""
+        if provider not in states:
+            return _unknown(provider)
+        states[provider].capture.reset()
+        return JSONResponse(states[provider].capture.stats())
+
+    @router.get("/{provider}/stats")
+    async def read_stats(provider: str) -> JSONResponse:
+        if provider not in states:
+            return _unknown(provider)
+        return JSONResponse(states[provider].capture.stats())
+
+    return router
+
+
+__all__ = ["PROVIDERS", "create_sandbox_app"]

@@ -1,0 +1,166 @@
+"""Fake Mandrill: ``messages/send`` with the key in the body and per-recipient results."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from fastapi.responses import JSONResponse
+
+from micromailer.sandbox.capture import CapturedMessage, ProviderState
+
+#: Every path the fake answers on: the classic ``.json`` form, without it, and the spec's v1.4.
+SEND_PATHS = ("/api/1.0/messages/send.json", "/api/1.0/messages/send", "/api/1.4/messages/send")
+
+#: Deterministic refusals: local-part prefix → (status, reject_reason).
+REJECT_RULES: dict[str, tuple[str, str | None]] = {
+    "reject": ("rejected", "hard-bounce"),
+    "invalid": ("invalid", None),
+}
+
+#: HTTP status → Mandrill's error (name, code, message), following the spec's responses.
+ERRORS_BY_STATUS: dict[int, tuple[str, int, str]] = {
+    401: ("Invalid_Key", 401, "Invalid API key"),
+    403: ("Invalid_Key", 401, "Invalid API key"),
+    402: ("PaymentRequired", 10, "A paid plan is required to use this feature."),
+    404: ("Unknown_Subaccount", 12, "No subaccount exists with the id sandbox"),
+    429: ("RequestLimitExceeded", 429, "Too Many Requests attempted recently"),
+    503: ("ServiceUnavailable", -2, "Service Temporarily Unavailable"),
+}
+_OTHER_4XX = ("ValidationError", -2, "Validation error: injected fault")
+_OTHER_5XX = (
+    "GeneralError",
+    -1,
+    "An unknown error occurred processing your request. Please try again later.",
+)
+
+
+def error_response(
+    status: int, name: str, code: int, message: str, headers: dict[str, str] | None = None
+) -> JSONResponse:
+    """Mandrill's error body: ``{"status": "error", "code", "name", "message"}``."""
+    body = {"status": "error", "code": code, "name": name, "message": message}
+    return JSONResponse(body, status_code=status, headers=headers)
+
+
+def fault_response(status: int, retry_after: float | None) -> JSONResponse:
+    name, code, message = ERRORS_BY_STATUS.get(status, _OTHER_5XX if status >= 500 else _OTHER_4XX)
+    headers = (
+        {"Retry-After": f"{retry_after:g}"} if status == 429 and retry_after is not None else None
+    )
+    return error_response(status, name, code, message, headers)
+
+
+def validation_error(detail: dict[str, Any]) -> JSONResponse:
+    return error_response(422, "ValidationError", -2, f"Validation error: {json.dumps(detail)}")
+
+
+def recipient_status(email: str) -> tuple[str, str | None]:
+    """``("sent", None)``, or the refusal that :data:`REJECT_RULES` give this address."""
+    local, at, domain = email.rpartition("@")
+    if not (local and at and domain) or " " in email:
+        return "invalid", None
+    for prefix, outcome in REJECT_RULES.items():
+        if local.lower().startswith(prefix):
+            return outcome
+    return "sent", None
+
+
+def _validate_message(message: Any) -> JSONResponse | None:
+    if not isinstance(message, dict):
+        return validation_error({"message": "Please enter a struct/associative array"})
+    to = message.get("to")
+    if not isinstance(to, list) or not to:
+        return validation_error({"message": {"to": "Please enter an array"}})
+    for recipient in to:
+        if not isinstance(recipient, dict) or not isinstance(recipient.get("email"), str):
+            return validation_error({"message": {"to": {"email": "Please enter a valid email"}}})
+    for field in ("html", "text", "subject", "from_email", "from_name"):
+        if message.get(field) is not None and not isinstance(message[field], str):
+            return validation_error({"message": {field: "Please enter a string"}})
+    metadata = message.get("metadata")
+    if metadata is not None and not isinstance(metadata, dict):
+        return validation_error(
+            {"message": {"metadata": "Please enter a struct/associative array"}}
+        )
+    return None
+
+
+def _accept(state: ProviderState, message: dict[str, Any]) -> list[dict[str, Any]]:
+    """Record each recipient and build the per-recipient results."""
+    received_at = state.clock()
+    results = []
+    for recipient in message["to"]:
+        email: str = recipient["email"]
+        status, reject_reason = recipient_status(email)
+        message_id = state.hex_id()
+        results.append(
+            {"email": email, "status": status, "_id": message_id, "reject_reason": reject_reason}
+        )
+        if status != "sent":
+            state.capture.count_rejected()
+            continue
+        state.capture.record(
+            CapturedMessage(
+                message_id=message_id,
+                to=email,
+                to_name=recipient.get("name"),
+                from_email=message.get("from_email"),
+                from_name=message.get("from_name"),
+                subject=message.get("subject"),
+                html=message.get("html"),
+                text=message.get("text"),
+                metadata=message.get("metadata") or {},
+                received_at=received_at,
+            )
+        )
+    return results
+
+
+def make_router(state: ProviderState) -> APIRouter:
+    """The fake's routes, bound to its state."""
+    router = APIRouter(tags=["mandrill"])
+
+    async def send_message(request: Request) -> Response:
+        await state.faults.delay()
+        fault = state.faults.roll()
+        if fault is not None:
+            state.capture.count_rejected()
+            return fault_response(fault.status, fault.retry_after)
+        try:
+            body = json.loads(await request.body())
+        except ValueError:
+            body = None
+        if not isinstance(body, dict):
+            state.capture.count_rejected()
+            return validation_error({"body": "Please send a JSON object"})
+        key = body.get("key")
+        if not isinstance(key, str) or not state.key_matches(key):
+            state.capture.count_rejected()
+            message = (
+                "Invalid API key"
+                if isinstance(key, str) and key
+                else "You must specify a key value"
+            )
+            return error_response(401, "Invalid_Key", 401, message)
+        invalid = _validate_message(body.get("message"))
+        if invalid is not None:
+            state.capture.count_rejected()
+            return invalid
+        return JSONResponse(_accept(state, body["message"]))
+
+    for path in SEND_PATHS:
+        router.add_api_route(path, send_message, methods=["POST"])
+    return router
+
+
+__all__ = [
+    "ERRORS_BY_STATUS",
+    "REJECT_RULES",
+    "SEND_PATHS",
+    "error_response",
+    "fault_response",
+    "make_router",
+    "recipient_status",
+]

@@ -1,0 +1,112 @@
+"""Serving the sandbox: blocking (``micromailer sandbox``) or in a background thread (tests)."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from types import TracebackType
+
+import uvicorn
+
+from micromailer.sandbox.app import create_sandbox_app
+
+
+def run_sandbox(
+    host: str, port: int, api_keys: dict[str, str] | None = None, seed: int | None = None
+) -> None:
+    """Serve the sandbox until interrupted (Ctrl-C / SIGTERM)."""
+    uvicorn.run(create_sandbox_app(api_keys, seed), host=host, port=port, log_level="info")
+
+
+class SandboxThread:
+    """The sandbox on a free loopback port, in a daemon thread.
+
+    ::
+
+        with SandboxThread(api_keys={"sendgrid": "k"}) as sandbox:
+            httpx.get(f"{sandbox.url}/_sandbox/sendgrid/stats")
+
+    or ``sandbox = SandboxThread().start()`` … ``sandbox.stop()``. ``port=0`` picks a free
+    port; ``.url`` is ``http://127.0.0.1:<port>`` once started.
+    """
+
+    def __init__(
+        self,
+        api_keys: dict[str, str] | None = None,
+        seed: int | None = None,
+        *,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        startup_timeout: float = 10.0,
+    ) -> None:
+        self.app = create_sandbox_app(api_keys, seed)
+        self.host = host
+        self._requested_port = port
+        self._startup_timeout = startup_timeout
+        self._server: uvicorn.Server | None = None
+        self._thread: threading.Thread | None = None
+        self.port: int | None = None
+
+    @property
+    def url(self) -> str:
+        if self.port is None:
+            raise RuntimeError("the sandbox is not started")
+        return f"http://{self.host}:{self.port}"
+
+    def start(self) -> SandboxThread:
+        """Bind, serve in the background, and return once the server accepts connections."""
+        if self._thread is not None:
+            raise RuntimeError("the sandbox is already started")
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        sock.bind((self.host, self._requested_port))
+        self.port = sock.getsockname()[1]
+        config = uvicorn.Config(
+            self.app,
+            log_level="warning",
+            access_log=False,
+            lifespan="off",
+            loop="asyncio",
+            timeout_graceful_shutdown=1,
+        )
+        server = uvicorn.Server(config)
+        thread = threading.Thread(
+            target=server.run, kwargs={"sockets": [sock]}, name="micromailer-sandbox", daemon=True
+        )
+        self._server, self._thread = server, thread
+        thread.start()
+        deadline = time.monotonic() + self._startup_timeout
+        while not server.started:
+            if not thread.is_alive() or time.monotonic() > deadline:
+                self.stop()
+                sock.close()
+                raise RuntimeError(f"the sandbox did not start on {self.host}:{self.port}")
+            time.sleep(0.01)
+        return self
+
+    def stop(self, timeout: float = 5.0) -> None:
+        """Shut the server down; requests still sleeping on injected latency are cut short."""
+        server, thread = self._server, self._thread
+        if server is None or thread is None:
+            return
+        server.should_exit = True
+        thread.join(timeout / 2)
+        if thread.is_alive():
+            server.force_exit = True
+            thread.join(timeout / 2)
+        self._server = self._thread = None
+
+    def __enter__(self) -> SandboxThread:
+        return self.start()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+
+__all__ = ["SandboxThread", "run_sandbox"]

@@ -1,0 +1,1 @@
+"""The store: SQL is the truth about every email and attempt."""

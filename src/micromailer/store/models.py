@@ -1,0 +1,101 @@
+"""SQLAlchemy models: emails, their attempts, and the providers' health snapshots."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy.engine import Dialect
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC datetimes in, aware UTC datetimes out, on every database."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to the store; pass an aware UTC datetime")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class EmailRow(Base):
+    __tablename__ = "emails"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    to_email: Mapped[str] = mapped_column(String(320))
+    to_name: Mapped[str | None] = mapped_column(String(200))
+    subject: Mapped[str] = mapped_column(String(1000))
+    content: Mapped[str] = mapped_column(Text)
+    html: Mapped[str] = mapped_column(Text)
+    text: Mapped[str] = mapped_column(Text)
+    sender_email: Mapped[str] = mapped_column(String(320))
+    sender_name: Mapped[str] = mapped_column(String(200))
+
+    status: Mapped[str] = mapped_column(String(16))
+    provider: Mapped[str | None] = mapped_column(String(32))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    error: Mapped[str | None] = mapped_column(Text)
+    attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the email is next expected to be picked up by a worker.
+    due_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: While ``sending``: until when the claiming worker holds it.
+    claimed_until: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    attempts: Mapped[list[AttemptRow]] = relationship(
+        back_populates="email", order_by="AttemptRow.id", lazy="selectin"
+    )
+
+    __table_args__ = (
+        Index("ix_emails_status_due_at", "status", "due_at"),
+        Index("ix_emails_created_at", "created_at"),
+    )
+
+
+class AttemptRow(Base):
+    """One provider try. One delivery attempt may hold several (failover)."""
+
+    __tablename__ = "attempts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email_id: Mapped[str] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"), index=True)
+    attempt_number: Mapped[int] = mapped_column(Integer)
+    provider: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    outcome: Mapped[str] = mapped_column(String(24))
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    error: Mapped[str | None] = mapped_column(Text)
+
+    email: Mapped[EmailRow] = relationship(back_populates="attempts")
+
+
+class ProviderHealthRow(Base):
+    """The last health a worker published for a provider (embedded mode's live scores)."""
+
+    __tablename__ = "provider_health"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    health: Mapped[float] = mapped_column(Float)
+    #: Seconds since the epoch of the last failure, as the board's clock counts.
+    last_error: Mapped[float | None] = mapped_column(Float)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+
+__all__ = ["AttemptRow", "Base", "EmailRow", "ProviderHealthRow", "UTCDateTime"]

@@ -1,0 +1,292 @@
+"""The repository: every read and write of emails, attempts and health snapshots.
+
+Each public method is one short transaction. State changes that two workers could race on
+(claiming an email, sweeping it) are single conditional ``UPDATE`` statements, so the database
+decides who wins.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from sqlalchemy import Engine, and_, func, or_, select, text, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from micromailer.domain.attempt import AttemptView, EmailView, NewEmail, ProviderTry
+from micromailer.domain.message import Message
+from micromailer.domain.status import Status
+from micromailer.health.strategy import ProviderHealth
+from micromailer.store.models import AttemptRow, EmailRow, ProviderHealthRow
+
+UtcClock = Callable[[], datetime]
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """An email a worker now holds in ``sending``, and which attempt this is (1-based)."""
+
+    message: Message
+    attempt_number: int
+
+
+class EmailStore:
+    """Emails and their attempts in SQL."""
+
+    def __init__(self, engine: Engine, clock: UtcClock = utcnow) -> None:
+        self.engine = engine
+        self._sessions = sessionmaker(engine, expire_on_commit=False)
+        self._clock = clock
+
+    @contextmanager
+    def _transaction(self) -> Iterator[Session]:
+        with self._sessions.begin() as session:
+            yield session
+
+    def ping(self) -> None:
+        """Raise if the database cannot answer."""
+        with self.engine.connect() as connection:
+            connection.execute(text("SELECT 1"))
+
+    # -- the API's side ------------------------------------------------------------------
+
+    def add_email(self, new: NewEmail) -> datetime:
+        """Store a queued email and commit; return its creation time."""
+        now = self._clock()
+        with self._transaction() as session:
+            session.add(
+                EmailRow(
+                    id=new.email_id,
+                    to_email=new.to_email,
+                    to_name=new.to_name,
+                    subject=new.subject,
+                    content=new.content,
+                    html=new.html,
+                    text=new.text,
+                    sender_email=new.sender_email,
+                    sender_name=new.sender_name,
+                    status=Status.QUEUED.value,
+                    attempt_count=0,
+                    due_at=now,
+                    created_at=now,
+                    updated_at=now,
+                )
+            )
+        return now
+
+    def get_email(self, email_id: str) -> EmailView | None:
+        with self._sessions() as session:
+            row = session.get(EmailRow, email_id)
+            return _view(row) if row is not None else None
+
+    def recent_emails(self, limit: int = 20) -> list[EmailView]:
+        with self._sessions() as session:
+            rows = session.scalars(
+                select(EmailRow).order_by(EmailRow.created_at.desc()).limit(limit)
+            ).all()
+            return [_view(row) for row in rows]
+
+    def count_by_status(self) -> dict[str, int]:
+        with self._sessions() as session:
+            rows = session.execute(
+                select(EmailRow.status, func.count()).group_by(EmailRow.status)
+            ).all()
+            return {status: count for status, count in rows}
+
+    # -- the worker's side ---------------------------------------------------------------
+
+    def claim(self, email_id: str, lease_seconds: float) -> Claim | None:
+        """Take the email into ``sending`` for ``lease_seconds``, or ``None`` if not ours to send.
+
+        It is ours if it is ``queued``, or ``sending`` under a lease that has run out (its worker
+        died). A final email, or one another worker holds, is never claimed: that is what makes a
+        redelivered task a no-op.
+        """
+        now = self._clock()
+        with self._transaction() as session:
+            claimed = session.execute(
+                update(EmailRow)
+                .where(
+                    EmailRow.id == email_id,
+                    or_(
+                        EmailRow.status == Status.QUEUED.value,
+                        and_(EmailRow.status == Status.SENDING.value, EmailRow.claimed_until < now),
+                    ),
+                )
+                .values(
+                    status=Status.SENDING.value,
+                    claimed_until=now + timedelta(seconds=lease_seconds),
+                    attempt_count=EmailRow.attempt_count + 1,
+                    updated_at=now,
+                )
+                .returning(EmailRow)
+            ).scalar_one_or_none()
+            if claimed is None:
+                return None
+            return Claim(message=_message(claimed), attempt_number=claimed.attempt_count)
+
+    def mark_sent(
+        self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], provider: str,
+        provider_message_id: str | None,
+    ) -> None:
+        self._finish(
+            email_id, attempt_number, tries,
+            status=Status.SENT, provider=provider, provider_message_id=provider_message_id,
+            error=None,
+        )
+
+    def mark_failed(
+        self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], error: str
+    ) -> None:
+        self._finish(email_id, attempt_number, tries, status=Status.FAILED, error=error)
+
+    def schedule_retry(
+        self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], error: str,
+        delay_seconds: float,
+    ) -> None:
+        """Back to ``queued``, due again after ``delay_seconds``; the lease is released."""
+        self._finish(
+            email_id, attempt_number, tries, status=Status.QUEUED, error=error,
+            due_at=self._clock() + timedelta(seconds=delay_seconds),
+        )
+
+    def _finish(
+        self,
+        email_id: str,
+        attempt_number: int,
+        tries: Sequence[ProviderTry],
+        *,
+        status: Status,
+        error: str | None,
+        provider: str | None = None,
+        provider_message_id: str | None = None,
+        due_at: datetime | None = None,
+    ) -> None:
+        now = self._clock()
+        values: dict[str, object] = {
+            "status": status.value,
+            "error": error,
+            "claimed_until": None,
+            "updated_at": now,
+        }
+        if provider is not None:
+            values["provider"] = provider
+            values["provider_message_id"] = provider_message_id
+        if due_at is not None:
+            values["due_at"] = due_at
+        with self._transaction() as session:
+            session.execute(update(EmailRow).where(EmailRow.id == email_id).values(**values))
+            session.add_all(_attempt_rows(email_id, attempt_number, tries))
+
+    def sweep(self, sweep_after: float, limit: int = 500) -> list[str]:
+        """Ids of emails a worker should have picked up by now; they are re-armed, due now.
+
+        Stale means ``queued`` and due more than ``sweep_after`` seconds ago (its task was lost
+        in the broker or never published), or ``sending`` under an expired lease (its worker
+        died). Each is made ``queued`` and due now in one conditional update, so two sweepers
+        never both republish it within one period.
+        """
+        now = self._clock()
+        cutoff = now - timedelta(seconds=sweep_after)
+        stale = or_(
+            and_(EmailRow.status == Status.QUEUED.value, EmailRow.due_at < cutoff),
+            and_(EmailRow.status == Status.SENDING.value, EmailRow.claimed_until < now),
+        )
+        with self._transaction() as session:
+            candidates = session.scalars(select(EmailRow.id).where(stale).limit(limit)).all()
+            if not candidates:
+                return []
+            swept = session.scalars(
+                update(EmailRow)
+                .where(EmailRow.id.in_(candidates), stale)
+                .values(status=Status.QUEUED.value, due_at=now, claimed_until=None, updated_at=now)
+                .returning(EmailRow.id)
+            ).all()
+            return list(swept)
+
+    # -- health snapshots (embedded mode's live scores) ---------------------------------
+
+    def save_health(self, states: Sequence[ProviderHealth]) -> None:
+        now = self._clock()
+        with self._transaction() as session:
+            for state in states:
+                session.merge(
+                    ProviderHealthRow(
+                        name=state.name, health=state.health, last_error=state.last_error,
+                        updated_at=now,
+                    )
+                )
+
+    def load_health(self) -> list[ProviderHealth]:
+        """Saved health per provider; ``base_score`` is 0 here: the caller's config owns it."""
+        with self._sessions() as session:
+            rows = session.scalars(select(ProviderHealthRow)).all()
+            return [ProviderHealth(row.name, 0.0, row.health, row.last_error) for row in rows]
+
+
+def _message(row: EmailRow) -> Message:
+    return Message(
+        email_id=row.id,
+        to_email=row.to_email,
+        to_name=row.to_name,
+        subject=row.subject,
+        html=row.html,
+        text=row.text,
+        sender_email=row.sender_email,
+        sender_name=row.sender_name,
+    )
+
+
+def _attempt_rows(
+    email_id: str, attempt_number: int, tries: Sequence[ProviderTry]
+) -> list[AttemptRow]:
+    return [
+        AttemptRow(
+            email_id=email_id,
+            attempt_number=attempt_number,
+            provider=attempt.provider,
+            started_at=attempt.started_at,
+            finished_at=attempt.finished_at,
+            outcome=attempt.outcome.value,
+            status_code=attempt.status_code,
+            error=attempt.error,
+        )
+        for attempt in tries
+    ]
+
+
+def _view(row: EmailRow) -> EmailView:
+    return EmailView(
+        email_id=row.id,
+        to_email=row.to_email,
+        to_name=row.to_name,
+        subject=row.subject,
+        status=Status(row.status),
+        provider=row.provider,
+        provider_message_id=row.provider_message_id,
+        error=row.error,
+        attempt_count=row.attempt_count,
+        created_at=row.created_at,
+        updated_at=row.updated_at,
+        attempts=[
+            AttemptView(
+                attempt_number=attempt.attempt_number,
+                provider=attempt.provider,
+                started_at=attempt.started_at,
+                finished_at=attempt.finished_at,
+                outcome=attempt.outcome,
+                status_code=attempt.status_code,
+                error=attempt.error,
+            )
+            for attempt in row.attempts
+        ],
+    )
+
+
+__all__ = ["Claim", "EmailStore", "UtcClock", "utcnow"]
