@@ -7,7 +7,10 @@ from typing import Any
 
 import httpx
 import pytest
-from contract_helpers import (
+from jsonschema import Draft202012Validator
+
+from micromailer.sandbox import SandboxThread
+from tests.contract.helpers import (
     MANDRILL_BODY_POINTER,
     MANDRILL_SPEC,
     SANDBOX_KEYS,
@@ -18,9 +21,6 @@ from contract_helpers import (
     load_spec,
     without_mandrill_key_quirk,
 )
-from jsonschema import Draft202012Validator
-
-from micromailer.sandbox import SandboxThread
 
 FaultSetter = Callable[..., dict[str, Any]]
 

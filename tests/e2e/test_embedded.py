@@ -90,7 +90,8 @@ def test_with_every_provider_down_an_email_fails_after_three_attempts_with_every
     service.set_faults("sendgrid", failRate=1.0, status=503)
     service.set_faults("mandrill", failRate=1.0, status=500)
 
-    email_id = service.post_json(to="a@example.com", subject="doomed", content="x").json()["emailId"]
+    response = service.post_json(to="a@example.com", subject="doomed", content="x")
+    email_id = response.json()["emailId"]
     body = service.wait_final([email_id])[email_id]
 
     assert body["status"] == "failed"

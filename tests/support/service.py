@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -93,10 +94,8 @@ class EmbeddedService:
         parent = psutil.Process(self.process.pid)
         tree = [parent, *parent.children(recursive=True)]
         for proc in tree:
-            try:
+            with contextlib.suppress(psutil.NoSuchProcess):
                 proc.send_signal(signal.SIGKILL)
-            except psutil.NoSuchProcess:
-                pass
         psutil.wait_procs(tree, timeout=10)
 
     def stop(self) -> None:
@@ -113,10 +112,8 @@ class EmbeddedService:
     def _reap_group(self) -> None:
         if self.process is None:
             return
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(self.process.pid, signal.SIGKILL)
-        except (ProcessLookupError, PermissionError):
-            pass
 
     # -- API ---------------------------------------------------------------------------
 
@@ -135,7 +132,9 @@ class EmbeddedService:
         body: dict[str, Any] = response.json()
         return body
 
-    def wait_final(self, email_ids: Iterable[str], timeout: float = 90) -> dict[str, dict[str, Any]]:
+    def wait_final(
+        self, email_ids: Iterable[str], timeout: float = 90
+    ) -> dict[str, dict[str, Any]]:
         """Poll until every email is ``sent`` or ``failed``; return their last bodies."""
         pending = set(email_ids)
         final: dict[str, dict[str, Any]] = {}

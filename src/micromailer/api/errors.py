@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Mapping, Sequence
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,15 +21,19 @@ STORE_UNAVAILABLE = (
 class ApiError(Exception):
     """An error with a status and a sentence for the client."""
 
-    def __init__(self, status_code: int, message: str, details: list[dict[str, str]] | None = None):
+    def __init__(
+        self, status_code: int, message: str, details: Sequence[Mapping[str, object]] | None = None
+    ) -> None:
         super().__init__(message)
         self.status_code = status_code
         self.message = message
-        self.details = details or []
+        self.details = [
+            {key: str(value) for key, value in detail.items()} for detail in details or ()
+        ]
 
 
 def error_response(status_code: int, message: str, details: list[dict[str, str]] | None = None,
-                   headers: dict[str, str] | None = None) -> JSONResponse:
+                   headers: Mapping[str, str] | None = None) -> JSONResponse:
     return JSONResponse(
         {"status": "failed", "error": message, "details": details or []},
         status_code=status_code,

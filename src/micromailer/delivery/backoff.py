@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import random
 
+_JITTER = random.Random()
+
 
 def retry_delay(
     attempt_number: int,
@@ -19,8 +21,8 @@ def retry_delay(
     spread by ±20 % jitter so a burst of failures does not come back as a burst; at least
     ``retry_after`` when a provider asked for it.
     """
-    exponential = min(cap, base * 2 ** max(0, attempt_number - 1))
-    jitter = (rng or random).uniform(0.8, 1.2)
+    exponential = min(cap, base * 2.0 ** max(0, attempt_number - 1))
+    jitter = (rng or _JITTER).uniform(0.8, 1.2)
     delay = exponential * jitter
     if retry_after is not None:
         delay = max(delay, retry_after)

@@ -37,7 +37,7 @@ class DeliveryService:
         schedule: ScheduleDelivery,
         policy: RetryPolicy,
         claim_timeout: float,
-        on_attempt: Callable[[], None] | None = None,
+        on_attempt: Callable[[], object] | None = None,
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher

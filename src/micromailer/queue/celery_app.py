@@ -6,9 +6,10 @@ import threading
 from typing import Any
 
 from celery import Celery
-from kombu import Queue
+from kombu.entity import Queue
 
 from micromailer.config import Settings
+from micromailer.queue.sqlite_transport import broker_settings
 
 DELIVER_TASK = "micromailer.deliver"
 QUEUE_NAME = "micromailer"
@@ -21,8 +22,9 @@ PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step"
 
 def create_celery(settings: Settings) -> Celery:
     """A Celery app for ``settings``; the deliver task is registered on it."""
-    app = Celery("micromailer", broker=settings.celery_broker_url, set_as_current=False)
+    app = Celery("micromailer", set_as_current=False)
     app.conf.update(
+        **broker_settings(settings.celery_broker_url),
         task_serializer="json",
         accept_content=["json"],
         result_serializer="json",
@@ -30,7 +32,7 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_default_queue=QUEUE_NAME,
-        task_queues=[Queue(QUEUE_NAME, durable=True)],
+        task_queues=[Queue(QUEUE_NAME, durable=True)],  # type: ignore[no-untyped-call]
         task_default_delivery_mode="persistent",
         task_publish_retry_policy=PUBLISH_RETRY_POLICY,
         worker_prefetch_multiplier=1,
@@ -44,9 +46,6 @@ def create_celery(settings: Settings) -> Celery:
 
 
 def _transport_options(broker_url: str) -> dict[str, Any]:
-    if broker_url.startswith("sqla+"):
-        # The SQLAlchemy transport polls its table; poll often so an idle worker wakes fast.
-        return {"polling_interval": 0.05}
     if broker_url.startswith(("amqp", "pyamqp")):
         return {"confirm_publish": True}
     return {}

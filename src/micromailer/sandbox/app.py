@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
+from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
@@ -25,6 +26,7 @@ def create_sandbox_app(
     api_keys: dict[str, str] | None = None,
     seed: int | None = None,
     *,
+    faults: Mapping[str, Any] | None = None,
     clock: Clock = utc_now,
     capacity: int = DEFAULT_CAPACITY,
 ) -> FastAPI:
@@ -32,9 +34,16 @@ def create_sandbox_app(
 
     ``api_keys`` maps a provider to the one key its fake accepts; without an entry (or with
     ``api_keys=None``) the fake accepts any non-empty key. ``seed`` makes the fault dice and
-    the message ids repeatable.
+    the message ids repeatable. ``faults`` gives the starting fault settings, in the body
+    format of ``PUT /_sandbox/{provider}/faults``: either one such object for every provider
+    (``{"failRate": 0.1}``) or one per provider (``{"sendgrid": {"failRate": 0.1}}``); bad ones
+    raise :class:`~micromailer.sandbox.faults.FaultInputError` (a ``ValueError``).
     """
     keys = api_keys or {}
+    unknown = sorted(set(keys) - set(PROVIDERS))
+    if unknown:
+        raise ValueError(f"unknown sandbox provider(s) {', '.join(unknown)}")
+    starting_faults = _starting_faults(faults or {})
     states = {
         name: ProviderState(
             name=name,
@@ -50,11 +59,24 @@ def create_sandbox_app(
         version=__version__,
         description="Fake email providers with fault injection and capture.",
     )
+    for name, settings in starting_faults.items():
+        states[name].faults.configure(settings)
     app.state.sandbox = states
     for name, make_router in PROVIDERS.items():
         app.include_router(make_router(states[name]))
     app.include_router(_control_router(states))
     return app
+
+
+def _starting_faults(faults: Mapping[str, Any]) -> dict[str, FaultSettings]:
+    """Per-provider settings from either form of ``faults`` (see :func:`create_sandbox_app`)."""
+    if faults and all(isinstance(value, Mapping) for value in faults.values()):
+        unknown = sorted(set(faults) - set(PROVIDERS))
+        if unknown:
+            raise FaultInputError(f"Unknown sandbox provider(s) {', '.join(unknown)}.")
+        return {name: parse_fault_settings(dict(value)) for name, value in faults.items()}
+    shared = parse_fault_settings(dict(faults))
+    return {name: shared for name in PROVIDERS}
 
 
 def _unknown(provider: str) -> JSONResponse:

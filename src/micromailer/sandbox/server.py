@@ -5,7 +5,9 @@ from __future__ import annotations
 import socket
 import threading
 import time
+from collections.abc import Mapping
 from types import TracebackType
+from typing import Any
 
 import uvicorn
 
@@ -13,10 +15,17 @@ from micromailer.sandbox.app import create_sandbox_app
 
 
 def run_sandbox(
-    host: str, port: int, api_keys: dict[str, str] | None = None, seed: int | None = None
+    host: str,
+    port: int,
+    api_keys: dict[str, str] | None = None,
+    seed: int | None = None,
+    *,
+    faults: Mapping[str, Any] | None = None,
+    log_level: str = "info",
 ) -> None:
-    """Serve the sandbox until interrupted (Ctrl-C / SIGTERM)."""
-    uvicorn.run(create_sandbox_app(api_keys, seed), host=host, port=port, log_level="info")
+    """Serve the sandbox until interrupted (Ctrl-C / SIGTERM). See :func:`create_sandbox_app`."""
+    app = create_sandbox_app(api_keys, seed, faults=faults)
+    uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
 class SandboxThread:
@@ -36,11 +45,12 @@ class SandboxThread:
         api_keys: dict[str, str] | None = None,
         seed: int | None = None,
         *,
+        faults: Mapping[str, Any] | None = None,
         host: str = "127.0.0.1",
         port: int = 0,
         startup_timeout: float = 10.0,
     ) -> None:
-        self.app = create_sandbox_app(api_keys, seed)
+        self.app = create_sandbox_app(api_keys, seed, faults=faults)
         self.host = host
         self._requested_port = port
         self._startup_timeout = startup_timeout
@@ -58,7 +68,9 @@ class SandboxThread:
         """Bind, serve in the background, and return once the server accepts connections."""
         if self._thread is not None:
             raise RuntimeError("the sandbox is already started")
-        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        # IPPROTO_TCP explicitly: asyncio sets TCP_NODELAY on accepted sockets only when the
+        # protocol says TCP, and without it every answer stalls ~40 ms on delayed ACKs.
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM, socket.IPPROTO_TCP)
         sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         sock.bind((self.host, self._requested_port))
         self.port = sock.getsockname()[1]

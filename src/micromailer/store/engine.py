@@ -29,11 +29,11 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
         pool_size=pool_size,
         max_overflow=pool_size,
     )
-    event.listen(engine, "connect", _tune_sqlite)
+    event.listen(engine, "connect", tune_sqlite)
     return engine
 
 
-def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
+def tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA synchronous=FULL")
@@ -42,4 +42,4 @@ def _tune_sqlite(dbapi_connection: Any, _record: Any) -> None:
     cursor.close()
 
 
-__all__ = ["make_engine"]
+__all__ = ["make_engine", "tune_sqlite"]

@@ -1,0 +1,228 @@
+"""SendGridAdapter against the fake SendGrid over real HTTP; its body against the spec."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import httpx
+import pytest
+from jsonschema import Draft202012Validator
+
+from micromailer.providers.errors import (
+    AuthError,
+    NetworkError,
+    RateLimitedError,
+    RequestRejectedError,
+    ServerError,
+)
+from micromailer.providers.sendgrid import SendGridAdapter, build_payload
+from micromailer.sandbox import SandboxThread
+from tests.contract.helpers import (
+    SANDBOX_KEYS,
+    RequestRecorder,
+    closed_port_url,
+    make_message,
+    schema_errors,
+)
+
+FaultSetter = Callable[..., dict[str, Any]]
+
+
+@pytest.fixture
+def adapter(
+    sandbox: SandboxThread, http_client: httpx.Client, control: httpx.Client
+) -> SendGridAdapter:
+    return SendGridAdapter(
+        api_key=SANDBOX_KEYS["sendgrid"], base_url=sandbox.url, client=http_client
+    )
+
+
+def captured(control: httpx.Client) -> list[dict[str, Any]]:
+    messages: list[dict[str, Any]] = control.get("/_sandbox/sendgrid/messages").json()
+    return messages
+
+
+# -- success ------------------------------------------------------------------------------
+
+
+def test_send_returns_the_x_message_id_and_the_fake_captures_the_message(
+    adapter: SendGridAdapter, control: httpx.Client
+) -> None:
+    message = make_message()
+
+    result = adapter.send(message)
+
+    assert result.provider == "sendgrid"
+    assert result.message_id
+    [stored] = captured(control)
+    assert stored["messageId"] == result.message_id
+    assert stored["to"] == message.to_email
+    assert stored["toName"] == message.to_name
+    assert stored["subject"] == message.subject
+    assert stored["html"] == message.html
+    assert stored["text"] == message.text
+    assert stored["fromEmail"] == message.sender_email
+    assert stored["metadata"] == {"email_id": message.email_id}
+    assert control.get("/_sandbox/sendgrid/stats").json() == {"accepted": 1, "rejected": 0}
+
+
+def test_request_carries_the_key_as_a_bearer_token_and_never_in_the_body(
+    adapter: SendGridAdapter, recorder: RequestRecorder
+) -> None:
+    adapter.send(make_message())
+
+    request = recorder.last
+    assert request.method == "POST"
+    assert request.url.path == "/v3/mail/send"
+    assert request.headers["authorization"] == f"Bearer {SANDBOX_KEYS['sendgrid']}"
+    assert request.headers["content-type"] == "application/json"
+    assert SANDBOX_KEYS["sendgrid"].encode() not in request.content
+
+
+def test_request_body_validates_against_sendgrids_openapi_schema(
+    adapter: SendGridAdapter, recorder: RequestRecorder, sendgrid_body_schema: Draft202012Validator
+) -> None:
+    adapter.send(make_message())
+
+    assert schema_errors(sendgrid_body_schema, recorder.last_json()) == []
+
+
+def test_schema_check_is_not_vacuous(sendgrid_body_schema: Draft202012Validator) -> None:
+    """The same validator refuses a body without personalizations or a from address."""
+    body = build_payload(make_message())
+    del body["personalizations"]
+    body["from"] = {"name": "no address"}
+
+    assert len(schema_errors(sendgrid_body_schema, body)) == 2
+
+
+def test_body_puts_text_plain_before_text_html_and_custom_args_in_the_envelope(
+    adapter: SendGridAdapter, recorder: RequestRecorder
+) -> None:
+    message = make_message()
+    adapter.send(message)
+
+    body = recorder.last_json()
+    assert [block["type"] for block in body["content"]] == ["text/plain", "text/html"]
+    assert body["personalizations"] == [
+        {
+            "to": [{"email": message.to_email, "name": message.to_name}],
+            "custom_args": {"email_id": message.email_id},
+        }
+    ]
+    assert body["from"] == {"email": message.sender_email, "name": message.sender_name}
+
+
+def test_recipient_without_name_is_sent_without_name_field(
+    adapter: SendGridAdapter, recorder: RequestRecorder
+) -> None:
+    adapter.send(make_message(to_name=None))
+
+    assert recorder.last_json()["personalizations"][0]["to"] == [{"email": "alice@example.com"}]
+
+
+def test_recipients_are_never_refused_synchronously(
+    adapter: SendGridAdapter, control: httpx.Client
+) -> None:
+    """Unlike Mandrill, SendGrid reports bad recipients later as events: ``reject…`` passes."""
+    result = adapter.send(make_message(to_email="reject-me@example.com"))
+
+    assert result.message_id
+    assert captured(control)[0]["to"] == "reject-me@example.com"
+
+
+# -- errors -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("status", [500, 502, 503])
+def test_server_errors_are_server_error(
+    adapter: SendGridAdapter, set_faults: FaultSetter, status: int
+) -> None:
+    set_faults("sendgrid", failRate=1.0, status=status)
+
+    with pytest.raises(ServerError) as caught:
+        adapter.send(make_message())
+
+    assert caught.value.status_code == status
+    assert caught.value.transient
+
+
+def test_429_is_rate_limited_with_retry_after(
+    adapter: SendGridAdapter, set_faults: FaultSetter
+) -> None:
+    set_faults("sendgrid", failRate=1.0, status=429, retryAfter=7)
+
+    with pytest.raises(RateLimitedError) as caught:
+        adapter.send(make_message())
+
+    assert caught.value.retry_after == 7.0
+    assert caught.value.reason == "too many requests"
+
+
+def test_429_without_retry_after_leaves_it_unknown(
+    adapter: SendGridAdapter, set_faults: FaultSetter
+) -> None:
+    set_faults("sendgrid", failRate=1.0, status=429)
+
+    with pytest.raises(RateLimitedError) as caught:
+        adapter.send(make_message())
+
+    assert caught.value.retry_after is None
+
+
+def test_wrong_key_is_auth_error_and_the_key_stays_out_of_the_error(
+    sandbox: SandboxThread, http_client: httpx.Client, control: httpx.Client
+) -> None:
+    adapter = SendGridAdapter(api_key="SG.wrong-secret", base_url=sandbox.url, client=http_client)
+
+    with pytest.raises(AuthError) as caught:
+        adapter.send(make_message())
+
+    assert caught.value.status_code == 401
+    assert "authorization grant is invalid" in caught.value.reason
+    assert "wrong-secret" not in str(caught.value) + caught.value.body + repr(adapter)
+    assert control.get("/_sandbox/sendgrid/stats").json() == {"accepted": 0, "rejected": 1}
+
+
+def test_injected_400_is_request_rejected(
+    adapter: SendGridAdapter, set_faults: FaultSetter
+) -> None:
+    set_faults("sendgrid", failRate=1.0, status=400)
+
+    with pytest.raises(RequestRejectedError) as caught:
+        adapter.send(make_message())
+
+    assert caught.value.status_code == 400
+    assert not caught.value.transient
+
+
+def test_invalid_body_is_request_rejected_with_sendgrids_first_error_message(
+    adapter: SendGridAdapter,
+) -> None:
+    with pytest.raises(RequestRejectedError) as caught:
+        adapter.send(make_message(subject=""))
+
+    assert caught.value.reason.startswith("The subject is required.")
+    assert '"field":"subject"' in caught.value.body
+
+
+def test_refused_connection_is_network_error(http_client: httpx.Client) -> None:
+    adapter = SendGridAdapter(api_key="k", base_url=closed_port_url(), client=http_client)
+
+    with pytest.raises(NetworkError):
+        adapter.send(make_message())
+
+
+def test_answer_slower_than_the_client_timeout_is_network_error(
+    sandbox: SandboxThread, set_faults: FaultSetter
+) -> None:
+    set_faults("sendgrid", latencyMs=500)
+    with httpx.Client(timeout=httpx.Timeout(0.1, connect=1.0), trust_env=False) as client:
+        adapter = SendGridAdapter(
+            api_key=SANDBOX_KEYS["sendgrid"], base_url=sandbox.url, client=client
+        )
+        with pytest.raises(NetworkError) as caught:
+            adapter.send(make_message())
+
+    assert "timed out" in caught.value.reason
