@@ -3,7 +3,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 
-.PHONY: install run test lint typecheck clean
+.PHONY: install run test lint typecheck bench clean
 
 $(BIN)/micromailer: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,6 +24,9 @@ lint: install
 
 typecheck: install
 	$(BIN)/mypy src
+
+bench: install
+	$(BIN)/python -m bench.embedded_latency
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
