@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import socket
 import sys
 import time
@@ -97,7 +98,10 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 @click.option("--concurrency", "-c", type=int, default=None,
               help="Emails in flight at once in this process (threads).")
 @click.option("--loglevel", "-l", default="INFO", show_default=True)
-def worker(concurrency: int | None, loglevel: str) -> None:
+@click.option("--hostname", "-n", default=None,
+              help="Worker name, unique per worker (default micromailer-PID@HOST).")
+@click.option("--events", "-E", is_flag=True, help="Send task events (for Flower's task views).")
+def worker(concurrency: int | None, loglevel: str, hostname: str | None, events: bool) -> None:
     """A Celery worker that delivers emails, with the sweeper."""
     from micromailer.queue.celery_app import QUEUE_NAME, create_celery
     from micromailer.queue.sweeper import Sweeper, sweep_once
@@ -110,12 +114,17 @@ def worker(concurrency: int | None, loglevel: str) -> None:
     sweep_once(runtime.store, runtime.publisher.publish, settings.sweep_after)
     Sweeper(runtime.store, runtime.publisher.publish,
             sweep_after=settings.sweep_after, interval=settings.sweep_interval).start()
-    app.worker_main([
+    argv = [
         "worker", "--pool=threads", f"--concurrency={concurrency or settings.worker_concurrency}",
         f"--queues={QUEUE_NAME}", f"--loglevel={loglevel}",
-        f"--hostname=micromailer@{socket.gethostname()}",
-        "--without-gossip", "--without-mingle", "--without-heartbeat",
-    ])
+        f"--hostname={hostname or f'micromailer-{os.getpid()}@{socket.gethostname()}'}",
+        "--without-gossip", "--without-mingle",
+    ]
+    if settings.celery_broker_url.startswith("sqla+"):
+        argv.append("--without-heartbeat")  # no fanout on the SQL transport: nobody listens
+    if events:
+        argv.append("--task-events")
+    app.worker_main(argv)
 
 
 @main.command()

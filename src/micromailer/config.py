@@ -60,6 +60,12 @@ class Settings(BaseSettings):
     provider_connect_timeout: float = Field(default=5.0, gt=0)
     provider_timeout: float = Field(default=20.0, gt=0)
 
+    #: Connect and read timeout of one call to the shared health board's Redis, in seconds:
+    #: short, so a dead Redis never stalls a delivery.
+    redis_timeout: float = Field(default=0.25, gt=0)
+    #: Seconds a worker works from its own memory after Redis failed before trying it again.
+    redis_retry_interval: float = Field(default=2.0, gt=0)
+
     #: Threads of one worker process: emails in flight at once per process.
     worker_concurrency: int = Field(default=16, ge=1, le=512)
 
@@ -83,7 +89,9 @@ class Settings(BaseSettings):
 
     @property
     def store_url(self) -> str:
-        return self.database_url or f"sqlite:///{self.data_dir}/micromailer.sqlite3"
+        return normalize_database_url(
+            self.database_url or f"sqlite:///{self.data_dir}/micromailer.sqlite3"
+        )
 
     @property
     def celery_broker_url(self) -> str:
@@ -119,8 +127,22 @@ class Settings(BaseSettings):
         return key.get_secret_value()
 
 
+def normalize_database_url(url: str) -> str:
+    """``postgresql://`` and ``postgres://`` mean PostgreSQL through psycopg 3."""
+    for scheme in ("postgresql://", "postgres://"):
+        if url.startswith(scheme):
+            return "postgresql+psycopg://" + url[len(scheme):]
+    return url
+
+
 def _split(value: str) -> list[str]:
     return [part.strip().lower() for part in value.split(",") if part.strip()]
 
 
-__all__ = ["DEFAULT_SANDBOX_PORT", "KNOWN_PROVIDERS", "SANDBOX_API_KEY", "Settings"]
+__all__ = [
+    "DEFAULT_SANDBOX_PORT",
+    "KNOWN_PROVIDERS",
+    "SANDBOX_API_KEY",
+    "Settings",
+    "normalize_database_url",
+]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.service import EmbeddedService, clean_env
+from tests.support.service import EmbeddedService, embedded_env
 
 pytestmark = pytest.mark.e2e
 
@@ -67,7 +67,7 @@ def test_a_sendgrid_outage_fails_over_to_mandrill_and_lowers_its_score(
     assert scores["sendgrid"] < scores["mandrill"]
     cli = subprocess.run(
         [sys.executable, "-m", "micromailer", "providers", "--json"],
-        env=clean_env(service.data_dir), capture_output=True, text=True, check=True,
+        env=embedded_env(service.data_dir), capture_output=True, text=True, check=True,
     )
     rows = {row["name"]: row for row in json.loads(cli.stdout)}
     assert rows["sendgrid"]["score"] < rows["mandrill"]["score"]
@@ -129,9 +129,7 @@ def test_every_accepted_email_is_sent_after_the_process_tree_is_killed(tmp_path:
     sent_before = _count_sent(data_dir, ids)
     assert sent_before < len(ids), "the kill came too late to prove anything"
 
-    restarted = EmbeddedService(data_dir)
-    restarted.port, restarted.sandbox_port = service.port, service.sandbox_port
-    restarted.url, restarted.sandbox_url = service.url, service.sandbox_url
+    restarted = EmbeddedService(data_dir, port=service.port, sandbox_port=service.sandbox_port)
     restarted.start()
     try:
         final = restarted.wait_final(ids, timeout=120)

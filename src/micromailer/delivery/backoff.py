@@ -17,13 +17,13 @@ def retry_delay(
 ) -> float:
     """Seconds to wait after attempt ``attempt_number`` (1-based) failed.
 
-    ``base`` after the first attempt, doubling after each further one, capped at ``cap``,
-    spread by ±20 % jitter so a burst of failures does not come back as a burst; at least
-    ``retry_after`` when a provider asked for it.
+    ``base`` after the first attempt, doubling after each further one, spread by ±20 %
+    jitter so a burst of failures does not come back as a burst, never more than ``cap``;
+    at least ``retry_after`` when a provider asked for it (even above ``cap``).
     """
     exponential = min(cap, base * 2.0 ** max(0, attempt_number - 1))
     jitter = (rng or _JITTER).uniform(0.8, 1.2)
-    delay = exponential * jitter
+    delay = min(cap, exponential * jitter)
     if retry_after is not None:
         delay = max(delay, retry_after)
     return delay

@@ -7,7 +7,7 @@ reads a clock itself, so the simulation can drive it with simulated time.
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from typing import Protocol
+from typing import Protocol, runtime_checkable
 
 #: Seconds over which a provider's score climbs back linearly after its last failure.
 RECOVERY_SECONDS = 300.0
@@ -29,6 +29,27 @@ class ProviderHealth:
     last_error: float | None = None
 
 
+@dataclass(frozen=True, slots=True)
+class HealthStep:
+    """One event's effect on a provider's health: ``health * factor + gain``.
+
+    A step that ``marks_error`` also sets ``last_error`` to the time of the event. The rule is
+    data so that a shared board can apply the very same step where the state lives (the Redis
+    board runs it in a Lua script) while the strategy stays its one definition.
+    """
+
+    factor: float
+    gain: float = 0.0
+    marks_error: bool = False
+
+    def apply(self, state: ProviderHealth, now: float) -> ProviderHealth:
+        return replace(
+            state,
+            health=state.health * self.factor + self.gain,
+            last_error=now if self.marks_error else state.last_error,
+        )
+
+
 class Strategy(Protocol):
     name: str
 
@@ -37,6 +58,17 @@ class Strategy(Protocol):
     def on_failure(self, state: ProviderHealth, now: float) -> ProviderHealth: ...
 
     def score(self, state: ProviderHealth, now: float) -> float: ...
+
+
+@runtime_checkable
+class SteppedStrategy(Strategy, Protocol):
+    """A strategy whose updates are :class:`HealthStep` data, so a shared board can run them."""
+
+    @property
+    def success_step(self) -> HealthStep: ...
+
+    @property
+    def failure_step(self) -> HealthStep: ...
 
 
 class OriginalStrategy:
@@ -49,12 +81,16 @@ class OriginalStrategy:
     """
 
     name = "original"
+    DECAY = DECAY
+    SUCCESS_GAIN = SUCCESS_GAIN
+    success_step = HealthStep(factor=DECAY, gain=SUCCESS_GAIN)
+    failure_step = HealthStep(factor=DECAY, marks_error=True)
 
     def on_success(self, state: ProviderHealth, now: float) -> ProviderHealth:
-        return replace(state, health=state.health * DECAY + SUCCESS_GAIN)
+        return self.success_step.apply(state, now)
 
     def on_failure(self, state: ProviderHealth, now: float) -> ProviderHealth:
-        return replace(state, health=state.health * DECAY, last_error=now)
+        return self.failure_step.apply(state, now)
 
     def score(self, state: ProviderHealth, now: float) -> float:
         weight = recovery_weight(state.last_error, now)
@@ -90,8 +126,10 @@ __all__ = [
     "RECOVERY_SECONDS",
     "STRATEGIES",
     "SUCCESS_GAIN",
+    "HealthStep",
     "OriginalStrategy",
     "ProviderHealth",
+    "SteppedStrategy",
     "Strategy",
     "base_scores",
     "make_strategy",

@@ -7,6 +7,7 @@ from typing import Any
 
 from celery import Celery
 from kombu.entity import Queue
+from sqlalchemy.exc import InterfaceError, OperationalError
 
 from micromailer.config import Settings
 from micromailer.queue.sqlite_transport import broker_settings
@@ -64,7 +65,17 @@ def _register_deliver(app: Celery, settings: Settings) -> None:
                     holder["runtime"] = WorkerRuntime.build(settings, app)
         return holder["runtime"]
 
-    @app.task(name=DELIVER_TASK, acks_late=True, reject_on_worker_lost=True)  # type: ignore[untyped-decorator]
+    @app.task(  # type: ignore[untyped-decorator]
+        name=DELIVER_TASK,
+        acks_late=True,
+        reject_on_worker_lost=True,
+        # The store is down: try again soon rather than wait for the sweeper.
+        autoretry_for=(OperationalError, InterfaceError),
+        retry_backoff=1,
+        retry_backoff_max=30,
+        retry_jitter=True,
+        max_retries=50,
+    )
     def deliver(email_id: str) -> str | None:
         status = runtime().service.deliver(email_id)
         return status.value if status is not None else None

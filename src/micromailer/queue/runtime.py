@@ -11,8 +11,9 @@ from celery import Celery
 from micromailer.config import Settings
 from micromailer.delivery.dispatcher import Dispatcher
 from micromailer.delivery.service import DeliveryService, RetryPolicy
-from micromailer.health.board import MemoryBoard
-from micromailer.health.snapshots import SnapshotPublisher, board_for
+from micromailer.health.board import HealthBoard, MemoryBoard
+from micromailer.health.factory import make_board
+from micromailer.health.snapshots import SnapshotPublisher
 from micromailer.health.strategy import OriginalStrategy
 from micromailer.providers.registry import build_adapters, make_http_client
 from micromailer.queue.publisher import DeliveryPublisher
@@ -26,7 +27,7 @@ log = logging.getLogger(__name__)
 class WorkerRuntime:
     settings: Settings
     store: EmailStore
-    board: MemoryBoard
+    board: HealthBoard
     publisher: DeliveryPublisher
     service: DeliveryService
     http_client: httpx.Client
@@ -36,9 +37,11 @@ class WorkerRuntime:
         store = EmailStore(make_engine(settings.store_url, pool_size=settings.worker_concurrency))
         client = make_http_client(settings)
         adapters = build_adapters(settings, client)
-        board = board_for([adapter.name for adapter in adapters], OriginalStrategy())
-        board.load(store.load_health())
-        snapshots = SnapshotPublisher(board, store.save_health)
+        board = make_board(settings, [adapter.name for adapter in adapters], OriginalStrategy())
+        on_attempt = None
+        if isinstance(board, MemoryBoard):  # a shared board is read directly by the API
+            board.load(store.load_health())
+            on_attempt = SnapshotPublisher(board, store.save_health).publish_if_changed
         publisher = DeliveryPublisher(app)
         service = DeliveryService(
             store=store,
@@ -50,7 +53,7 @@ class WorkerRuntime:
                 delay_max=settings.retry_delay_max,
             ),
             claim_timeout=settings.claim_timeout,
-            on_attempt=snapshots.publish_if_changed,
+            on_attempt=on_attempt,
         )
         names = ", ".join(adapter.name for adapter in adapters)
         log.info("worker ready: providers %s (%s)", names,

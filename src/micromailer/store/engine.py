@@ -10,6 +10,8 @@ from sqlalchemy.engine import make_url
 
 #: Milliseconds a SQLite connection waits for a lock before it gives up.
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: Seconds to wait for a server database to accept a connection.
+CONNECT_TIMEOUT_S = 3
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
@@ -20,7 +22,14 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        return create_engine(url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=True)
+        # pre-ping: after a database restart, stale connections are replaced, not used.
+        return create_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=pool_size,
+            pool_pre_ping=True,
+            connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
+        )
     if parsed.database and parsed.database != ":memory:":
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(

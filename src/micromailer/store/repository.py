@@ -7,12 +7,15 @@ decides who wins.
 
 from __future__ import annotations
 
+import logging
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from sqlalchemy import Engine, and_, func, or_, select, text, update
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from micromailer.domain.attempt import AttemptView, EmailView, NewEmail, ProviderTry
@@ -20,6 +23,8 @@ from micromailer.domain.message import Message
 from micromailer.domain.status import Status
 from micromailer.health.strategy import ProviderHealth
 from micromailer.store.models import AttemptRow, EmailRow, ProviderHealthRow
+
+log = logging.getLogger(__name__)
 
 UtcClock = Callable[[], datetime]
 
@@ -39,10 +44,16 @@ class Claim:
 class EmailStore:
     """Emails and their attempts in SQL."""
 
-    def __init__(self, engine: Engine, clock: UtcClock = utcnow) -> None:
+    def __init__(
+        self, engine: Engine, clock: UtcClock = utcnow, *, record_patience: float = 30.0
+    ) -> None:
+        """``record_patience``: seconds a worker keeps trying to record an attempt's outcome
+        while the database is unreachable, so that a short outage does not turn a delivered
+        email into a duplicate (see :meth:`_finish`)."""
         self.engine = engine
         self._sessions = sessionmaker(engine, expire_on_commit=False)
         self._clock = clock
+        self._record_patience = record_patience
 
     @contextmanager
     def _transaction(self) -> Iterator[Session]:
@@ -180,9 +191,25 @@ class EmailStore:
             values["provider_message_id"] = provider_message_id
         if due_at is not None:
             values["due_at"] = due_at
-        with self._transaction() as session:
-            session.execute(update(EmailRow).where(EmailRow.id == email_id).values(**values))
-            session.add_all(_attempt_rows(email_id, attempt_number, tries))
+        # The provider has answered: losing this write would send the email again once the
+        # lease runs out, so ride out a short database outage instead of giving up at once.
+        deadline = time.monotonic() + self._record_patience
+        pause = 0.1
+        while True:
+            try:
+                with self._transaction() as session:
+                    session.execute(
+                        update(EmailRow).where(EmailRow.id == email_id).values(**values)
+                    )
+                    session.add_all(_attempt_rows(email_id, attempt_number, tries))
+                return
+            except (OperationalError, InterfaceError) as exc:
+                if time.monotonic() + pause > deadline:
+                    raise
+                log.warning("store unreachable while recording %s (%s); retrying",
+                            email_id, type(exc).__name__)
+                time.sleep(pause)
+                pause = min(pause * 2, 2.0)
 
     def sweep(self, sweep_after: float, limit: int = 500) -> list[str]:
         """Ids of emails a worker should have picked up by now; they are re-armed, due now.

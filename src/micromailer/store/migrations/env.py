@@ -3,9 +3,13 @@
 from __future__ import annotations
 
 from alembic import context
+from sqlalchemy import text
 
 from micromailer.store.engine import make_engine
 from micromailer.store.models import Base
+
+#: Advisory lock id that serialises concurrent migrations on PostgreSQL.
+LOCK_KEY = 0x6D6D_6D31
 
 config = context.config
 target_metadata = Base.metadata
@@ -28,11 +32,15 @@ def run_migrations_online() -> None:
     engine = make_engine(url, pool_size=1)
     try:
         with engine.connect() as connection:
+            if connection.dialect.name == "postgresql":
+                # Many processes may start at once: one migrates, the others wait, then no-op.
+                connection.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": LOCK_KEY})
             context.configure(
                 connection=connection, target_metadata=target_metadata, render_as_batch=True
             )
             with context.begin_transaction():
                 context.run_migrations()
+            connection.commit()  # the lock's transaction is ours: commit it, or all rolls back
     finally:
         engine.dispose()
 

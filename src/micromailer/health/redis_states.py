@@ -1,0 +1,118 @@
+"""The providers' health as it lives in Redis: keys, the update script, and one-trip reads.
+
+One hash per provider, ``<prefix><name>``, with the fields ``health`` and ``last_error``
+(seconds on Redis's clock); a provider without a hash is healthy and never failed. Base scores
+come from configuration and are not stored.
+
+- An update is one ``EVALSHA`` of :data:`APPLY_STEP`: it reads the hash, applies the
+  strategy's :class:`~micromailer.health.strategy.HealthStep` (passed as ``ARGV``, so the
+  Python strategy stays the one definition of the rule) and stamps ``last_error`` with Redis's
+  ``TIME``. Atomic, one round trip, one clock for every worker.
+- A read is one ``MULTI``/``EXEC`` of ``TIME`` and an ``HMGET`` per provider: the states and
+  the instant to score them at, consistent with each other.
+
+Numbers are written as the shortest text (15 to 17 significant digits) that reads back as
+exactly the double Lua computed, which is exactly the double Python computes for the same step;
+``0.9`` stays readable as ``0.9`` in ``redis-cli``.
+
+Every method here may raise :class:`redis.RedisError` (or :class:`ValueError` for a value
+that is not a number); :class:`~micromailer.health.redis_board.RedisBoard` adds the fallback.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import redis
+from redis.backoff import NoBackoff
+from redis.retry import Retry
+
+from micromailer.health.strategy import HealthStep, ProviderHealth
+
+#: Where the health hashes live: ``micromailer:health:<provider>``.
+KEY_PREFIX = "micromailer:health:"
+
+#: Connect and read timeout of one Redis call, in seconds.
+DEFAULT_TIMEOUT = 0.25
+
+#: KEYS[1]: the provider's hash. ARGV: factor, gain, marks_error ("1" or "0").
+#: Returns {health, last_error or nil} as text that reads back as the exact doubles.
+APPLY_STEP = """
+local function exact(x)  -- the shortest text that reads back as exactly x
+  for digits = 15, 17 do
+    local text = string.format('%.' .. digits .. 'g', x)
+    if tonumber(text) == x then return text end
+  end
+end
+local current = redis.call('HMGET', KEYS[1], 'health', 'last_error')
+local health = tonumber(current[1] or '1')
+local updated = health * tonumber(ARGV[1]) + tonumber(ARGV[2])
+local last_error = current[2]
+if ARGV[3] == '1' then
+  local now = redis.call('TIME')
+  last_error = exact(tonumber(now[1]) + tonumber(now[2]) / 1000000)
+  redis.call('HSET', KEYS[1], 'health', exact(updated), 'last_error', last_error)
+elseif updated ~= health then
+  redis.call('HSET', KEYS[1], 'health', exact(updated))
+end
+return {exact(updated), last_error}
+"""
+
+
+def redis_client(url: str, timeout: float = DEFAULT_TIMEOUT) -> redis.Redis:
+    """A client that fails fast: short timeouts and no retries (the board has its own plan)."""
+    return redis.Redis.from_url(
+        url,
+        socket_connect_timeout=timeout,
+        socket_timeout=timeout,
+        retry=Retry(NoBackoff(), 0),
+        decode_responses=True,
+    )
+
+
+class RedisStates:
+    """The health hashes of the named providers, without any fallback."""
+
+    def __init__(
+        self, client: redis.Redis, names: Sequence[str], *, prefix: str = KEY_PREFIX
+    ) -> None:
+        self.client = client
+        self.names = list(names)
+        self.prefix = prefix
+        self._apply_step = client.register_script(APPLY_STEP)
+
+    def key(self, name: str) -> str:
+        return f"{self.prefix}{name}"
+
+    def apply(self, name: str, step: HealthStep) -> tuple[float, float | None]:
+        """Apply ``step`` to the provider's hash; return its new health and last error."""
+        args = (repr(step.factor), repr(step.gain), "1" if step.marks_error else "0")
+        reply: Any = self._apply_step(keys=[self.key(name)], args=args)
+        health, last_error = reply[0], reply[1] if len(reply) > 1 else None
+        return float(health), _seconds(last_error)
+
+    def read(self) -> tuple[list[ProviderHealth], float]:
+        """Every provider's state (``base_score`` 0: the caller's configuration owns it), and
+        Redis's time, read together."""
+        pipe = self.client.pipeline(transaction=True)
+        pipe.time()
+        for name in self.names:
+            pipe.hmget(self.key(name), ["health", "last_error"])
+        replies: list[Any] = pipe.execute()
+        seconds, micros = replies[0]
+        now = int(seconds) + int(micros) / 1_000_000
+        states = [
+            ProviderHealth(
+                name, 0.0, 1.0 if health is None else float(health), _seconds(last_error)
+            )
+            for name, (health, last_error) in zip(self.names, replies[1:], strict=True)
+        ]
+        return states, now
+
+
+def _seconds(value: str | None) -> float | None:
+    return None if value is None else float(value)
+
+
+__all__ = ["APPLY_STEP", "DEFAULT_TIMEOUT", "KEY_PREFIX", "RedisStates", "redis_client"]

@@ -1,0 +1,350 @@
+"""The delivery service end to end below Celery: real SQLite store, real dispatcher and board.
+
+Only the providers (scripted adapters over ``httpx.MockTransport``) and the Celery publish
+(a recording ``schedule`` callable) are stand-ins; time is a hand-moved clock.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+from typing import Protocol
+
+import pytest
+from sqlalchemy.orm import Session
+
+from micromailer.delivery.dispatcher import Dispatcher
+from micromailer.delivery.service import DeliveryService, RetryPolicy
+from micromailer.domain.attempt import EmailView
+from micromailer.domain.status import Status
+from micromailer.health.board import MemoryBoard
+from micromailer.health.snapshots import SnapshotPublisher
+from micromailer.health.strategy import OriginalStrategy, base_scores
+from micromailer.store.models import EmailRow
+from micromailer.store.repository import EmailStore
+from tests.support.fakes import (
+    FakeClock,
+    ScriptedAdapter,
+    accepted,
+    calls,
+    http_error,
+    make_new_email,
+    migrated_store,
+    network_down,
+    recipient_refused,
+)
+
+CLAIM_TIMEOUT = 60.0
+POLICY = RetryPolicy(max_attempts=3, delay=10.0, delay_max=600.0)
+
+
+@dataclass
+class RecordingSchedule:
+    """Stands in for the Celery publish: records ``(email_id, delay)``; may fail like a broker."""
+
+    calls: list[tuple[str, float]] = field(default_factory=list)
+    error: Exception | None = None
+
+    def __call__(self, email_id: str, delay: float) -> None:
+        self.calls.append((email_id, delay))
+        if self.error is not None:
+            raise self.error
+
+
+@dataclass
+class Harness:
+    store: EmailStore
+    board: MemoryBoard
+    service: DeliveryService
+    schedule: RecordingSchedule
+    adapters: list[ScriptedAdapter]
+    clock: FakeClock
+
+    def queue_email(self) -> str:
+        new = make_new_email()
+        self.store.add_email(new)
+        return new.email_id
+
+    def view(self, email_id: str) -> EmailView:
+        view = self.store.get_email(email_id)
+        assert view is not None
+        return view
+
+    def row(self, email_id: str) -> EmailRow:
+        with Session(self.store.engine) as session:
+            found = session.get(EmailRow, email_id)
+            assert found is not None
+            return found
+
+
+class Build(Protocol):
+    def __call__(
+        self,
+        *adapters: ScriptedAdapter,
+        schedule: RecordingSchedule | None = None,
+        policy: RetryPolicy = POLICY,
+        snapshots: bool = False,
+    ) -> Harness: ...
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def harnesses() -> Iterator[list[Harness]]:
+    built: list[Harness] = []
+    yield built
+    for harness in built:
+        harness.store.engine.dispose()
+
+
+@pytest.fixture
+def build(tmp_path: Path, clock: FakeClock, harnesses: list[Harness]) -> Build:
+    """``build(*adapters, schedule=..., policy=...)`` → a :class:`Harness` on a fresh store."""
+
+    def make(
+        *adapters: ScriptedAdapter,
+        schedule: RecordingSchedule | None = None,
+        policy: RetryPolicy = POLICY,
+        snapshots: bool = False,
+    ) -> Harness:
+        store = migrated_store(tmp_path, clock)
+        board = MemoryBoard(
+            OriginalStrategy(), base_scores([a.name for a in adapters]), clock=clock.seconds
+        )
+        recording = schedule or RecordingSchedule()
+        publisher = SnapshotPublisher(board, store.save_health) if snapshots else None
+        service = DeliveryService(
+            store=store,
+            dispatcher=Dispatcher(list(adapters), board, clock=clock),
+            schedule=recording,
+            policy=policy,
+            claim_timeout=CLAIM_TIMEOUT,
+            on_attempt=publisher.publish_if_changed if publisher else None,
+        )
+        harness = Harness(store, board, service, recording, list(adapters), clock)
+        harnesses.append(harness)
+        return harness
+
+    return make
+
+
+# -- sent ---------------------------------------------------------------------------------
+
+
+def test_a_sent_email_stores_the_provider_its_message_id_and_every_try(build: Build) -> None:
+    h = build(ScriptedAdapter("a", http_error(503)), ScriptedAdapter("b", accepted("b-77")))
+    email_id = h.queue_email()
+
+    status = h.service.deliver(email_id)
+
+    assert status is Status.SENT
+    view = h.view(email_id)
+    assert (view.status, view.provider, view.provider_message_id, view.error) == (
+        Status.SENT,
+        "b",
+        "b-77",
+        None,
+    )
+    assert view.attempt_count == 1
+    assert [(a.attempt_number, a.provider, a.outcome, a.status_code) for a in view.attempts] == [
+        (1, "a", "failed", 503),
+        (1, "b", "sent", None),
+    ]
+    assert h.schedule.calls == []
+    assert h.row(email_id).claimed_until is None
+
+
+# -- transient failures -------------------------------------------------------------------
+
+
+def test_a_transient_failure_requeues_records_the_tries_and_schedules_one_retry(
+    build: Build,
+) -> None:
+    h = build(ScriptedAdapter("a", http_error(503)), ScriptedAdapter("b", network_down()))
+    email_id = h.queue_email()
+
+    status = h.service.deliver(email_id)
+
+    assert status is Status.QUEUED
+    view = h.view(email_id)
+    assert view.status is Status.QUEUED
+    assert view.attempt_count == 1
+    assert [(a.attempt_number, a.provider, a.outcome) for a in view.attempts] == [
+        (1, "a", "failed"),
+        (1, "b", "failed"),
+    ]
+    assert view.error is not None
+    assert "a: HTTP 503" in view.error and "b: network error" in view.error
+    assert len(h.schedule.calls) == 1
+    scheduled_id, delay = h.schedule.calls[0]
+    assert scheduled_id == email_id
+    assert 0.8 * POLICY.delay <= delay <= 1.2 * POLICY.delay
+    row = h.row(email_id)
+    assert row.due_at == h.clock.now + timedelta(seconds=delay)
+    assert row.claimed_until is None
+
+
+def test_a_retry_waits_at_least_what_a_rate_limited_provider_asked(build: Build) -> None:
+    h = build(ScriptedAdapter("a", http_error(429, **{"Retry-After": "120"})))
+    email_id = h.queue_email()
+
+    h.service.deliver(email_id)
+
+    assert h.schedule.calls == [(email_id, 120.0)]
+
+
+def test_the_third_failed_attempt_gives_up_with_every_reason(build: Build) -> None:
+    a = ScriptedAdapter("a", http_error(503), http_error(500), http_error(504))
+    b = ScriptedAdapter("b", http_error(429), network_down())
+    h = build(a, b)
+    email_id = h.queue_email()
+
+    statuses = [h.service.deliver(email_id) for _ in range(3)]
+
+    assert statuses == [Status.QUEUED, Status.QUEUED, Status.FAILED]
+    assert [scheduled for scheduled, _ in h.schedule.calls] == [email_id, email_id]
+    assert calls(h.adapters) == {"a": 3, "b": 3}
+    view = h.view(email_id)
+    assert view.status is Status.FAILED
+    assert view.attempt_count == 3
+    assert view.error is not None
+    assert view.error.startswith("gave up after 3 attempts: ")
+    # The error names each provider's last reason; the attempts keep every earlier one.
+    assert "a: HTTP 504" in view.error and "b: network error" in view.error
+    assert [(a.attempt_number, a.provider, a.status_code) for a in view.attempts] == [
+        (1, "a", 503),
+        (1, "b", 429),
+        (2, "a", 500),
+        (2, "b", None),
+        (3, "a", 504),
+        (3, "b", None),
+    ]
+    assert all(attempt.error for attempt in view.attempts)
+
+
+def test_a_failed_email_is_not_delivered_again(build: Build) -> None:
+    h = build(ScriptedAdapter("a", http_error(503)), policy=RetryPolicy(max_attempts=1))
+    email_id = h.queue_email()
+    assert h.service.deliver(email_id) is Status.FAILED
+
+    assert h.service.deliver(email_id) is None
+    assert calls(h.adapters) == {"a": 1}
+
+
+# -- final at once ------------------------------------------------------------------------
+
+
+def test_a_refused_recipient_fails_after_one_attempt_without_a_retry(build: Build) -> None:
+    h = build(ScriptedAdapter("a", recipient_refused()), ScriptedAdapter("b", accepted()))
+    email_id = h.queue_email()
+
+    status = h.service.deliver(email_id)
+
+    assert status is Status.FAILED
+    view = h.view(email_id)
+    assert view.attempt_count == 1
+    assert view.error == "a: HTTP 200: recipient hard-bounce"
+    assert [(a.provider, a.outcome) for a in view.attempts] == [("a", "recipient_rejected")]
+    assert calls(h.adapters) == {"a": 1, "b": 0}
+    assert h.schedule.calls == []
+
+
+def test_a_request_every_provider_rejects_fails_after_one_attempt(build: Build) -> None:
+    h = build(ScriptedAdapter("a", http_error(400)), ScriptedAdapter("b", http_error(422)))
+    email_id = h.queue_email()
+
+    assert h.service.deliver(email_id) is Status.FAILED
+    view = h.view(email_id)
+    assert view.attempt_count == 1
+    assert view.error is not None and view.error.startswith("every provider rejected")
+    assert h.schedule.calls == []
+
+
+# -- no-ops -------------------------------------------------------------------------------
+
+
+def test_delivering_a_sent_email_again_is_a_no_op(build: Build) -> None:
+    h = build(ScriptedAdapter("a", accepted("a-1")))
+    email_id = h.queue_email()
+    assert h.service.deliver(email_id) is Status.SENT
+    h.clock.advance(CLAIM_TIMEOUT * 10)
+
+    again = h.service.deliver(email_id)
+
+    assert again is None
+    assert calls(h.adapters) == {"a": 1}
+    view = h.view(email_id)
+    assert (view.status, view.attempt_count, len(view.attempts)) == (Status.SENT, 1, 1)
+
+
+def test_an_email_another_worker_holds_is_left_alone(build: Build) -> None:
+    h = build(ScriptedAdapter("a", accepted()))
+    email_id = h.queue_email()
+    assert h.store.claim(email_id, CLAIM_TIMEOUT) is not None  # the other worker
+
+    assert h.service.deliver(email_id) is None
+    assert calls(h.adapters) == {"a": 0}
+
+
+def test_an_unknown_email_is_a_no_op(build: Build) -> None:
+    h = build(ScriptedAdapter("a", accepted()))
+
+    assert h.service.deliver("00000000-0000-0000-0000-000000000000") is None
+    assert calls(h.adapters) == {"a": 0}
+
+
+# -- a broker that will not take the retry ------------------------------------------------
+
+
+def test_a_failing_schedule_does_not_lose_the_email(build: Build) -> None:
+    broker_down = RecordingSchedule(error=ConnectionError("broker down"))
+    h = build(ScriptedAdapter("a", http_error(503), accepted("a-2")), schedule=broker_down)
+    email_id = h.queue_email()
+
+    status = h.service.deliver(email_id)
+
+    assert status is Status.QUEUED
+    assert len(broker_down.calls) == 1
+    view = h.view(email_id)
+    assert (view.status, view.attempt_count, len(view.attempts)) == (Status.QUEUED, 1, 1)
+    # Once overdue, the sweeper finds it and a later delivery sends it.
+    _, delay = broker_down.calls[0]
+    h.clock.advance(delay + 61)
+    assert h.store.sweep(sweep_after=60) == [email_id]
+    assert h.service.deliver(email_id) is Status.SENT
+    assert h.view(email_id).attempt_count == 2
+
+
+# -- what the board learns ----------------------------------------------------------------
+
+
+def test_health_learned_in_one_delivery_steers_the_next(build: Build) -> None:
+    journal: list[str] = []
+    a = ScriptedAdapter("a", http_error(503), accepted("a-2"), journal=journal)
+    b = ScriptedAdapter("b", accepted("b-1"), journal=journal)
+    h = build(a, b)
+
+    h.service.deliver(h.queue_email())
+    second = h.queue_email()
+    h.service.deliver(second)
+
+    assert journal == ["a", "b", "b"]
+    assert h.view(second).provider == "b"
+
+
+def test_each_delivery_publishes_changed_health_to_the_store(build: Build) -> None:
+    h = build(
+        ScriptedAdapter("a", http_error(503)), ScriptedAdapter("b", accepted()), snapshots=True
+    )
+
+    h.service.deliver(h.queue_email())
+
+    saved = {state.name: state for state in h.store.load_health()}
+    assert saved["a"].health == pytest.approx(0.9)
+    assert saved["a"].last_error == h.clock.seconds()
+    assert saved["b"].health == pytest.approx(1.0)

@@ -1,0 +1,469 @@
+"""The repository on a real SQLite file, migrated by Alembic, with a hand-moved clock."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import inspect, text
+from sqlalchemy.exc import StatementError
+from sqlalchemy.orm import Session
+
+from micromailer.domain.attempt import ProviderTry
+from micromailer.domain.status import Outcome, Status
+from micromailer.health.strategy import ProviderHealth
+from micromailer.store.engine import make_engine
+from micromailer.store.migrate import alembic_config, upgrade
+from micromailer.store.models import Base, EmailRow
+from micromailer.store.repository import EmailStore
+from tests.support.fakes import T0, FakeClock, make_new_email, migrated_store, sqlite_url
+
+LEASE = 30.0
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+def store(tmp_path: Path, clock: FakeClock) -> Iterator[EmailStore]:
+    store = migrated_store(tmp_path, clock, pool_size=8)
+    yield store
+    store.engine.dispose()
+
+
+def add(store: EmailStore, **overrides: Any) -> str:
+    new = make_new_email(**overrides)
+    store.add_email(new)
+    return new.email_id
+
+
+def row(store: EmailStore, email_id: str) -> EmailRow:
+    with Session(store.engine) as session:
+        found = session.get(EmailRow, email_id)
+        assert found is not None
+        return found
+
+
+def a_try(provider: str, at: datetime, outcome: Outcome = Outcome.FAILED) -> ProviderTry:
+    return ProviderTry(provider, at, at + timedelta(seconds=1), outcome, 503, f"{provider}: boom")
+
+
+# -- add and read ---------------------------------------------------------------------------
+
+
+def test_an_added_email_reads_back_queued_with_every_field_and_aware_utc_times(
+    store: EmailStore,
+) -> None:
+    new = make_new_email(to_name="Zoë Ünicode", subject="Größe ✓")
+
+    created_at = store.add_email(new)
+    view = store.get_email(new.email_id)
+
+    assert created_at == T0
+    assert view is not None
+    assert (view.email_id, view.to_email, view.to_name, view.subject) == (
+        new.email_id,
+        new.to_email,
+        "Zoë Ünicode",
+        "Größe ✓",
+    )
+    assert view.status is Status.QUEUED
+    assert (view.provider, view.provider_message_id, view.error) == (None, None, None)
+    assert view.attempt_count == 0
+    assert view.attempts == []
+    assert view.created_at == T0 and view.updated_at == T0
+    assert view.created_at.tzinfo is not None
+    assert view.created_at.utcoffset() == timedelta(0)
+    stored = row(store, new.email_id)
+    assert (stored.content, stored.html, stored.text) == (new.content, new.html, new.text)
+    assert (stored.sender_email, stored.sender_name) == (new.sender_email, new.sender_name)
+
+
+def test_a_time_in_another_zone_is_stored_and_read_back_as_the_same_instant_in_utc(
+    tmp_path: Path,
+) -> None:
+    paris_noon = datetime(2026, 3, 1, 13, 0, 0, 123456, tzinfo=timezone(timedelta(hours=1)))
+    store = migrated_store(tmp_path, FakeClock(paris_noon))
+    email_id = add(store)
+
+    view = store.get_email(email_id)
+
+    assert view is not None
+    assert view.created_at == paris_noon
+    assert view.created_at.tzinfo == UTC
+    assert view.created_at.hour == 12 and view.created_at.microsecond == 123456
+    store.engine.dispose()
+
+
+def test_a_naive_datetime_is_refused_rather_than_stored_ambiguously(store: EmailStore) -> None:
+    email_id = add(store)
+    naive = datetime(2026, 3, 1, 12, 0, 0)
+
+    with pytest.raises(StatementError, match="naive datetime"):
+        store.mark_failed(email_id, 1, [a_try("a", naive)], "boom")
+
+
+def test_an_unknown_email_reads_as_none(store: EmailStore) -> None:
+    assert store.get_email("00000000-0000-0000-0000-000000000000") is None
+
+
+def test_attempt_rows_read_back_in_order_with_every_field(store: EmailStore) -> None:
+    email_id = add(store)
+    store.claim(email_id, LEASE)
+    tries = [
+        ProviderTry("a", T0, T0 + timedelta(milliseconds=5), Outcome.FAILED, 503, "a: HTTP 503"),
+        ProviderTry(
+            "b", T0 + timedelta(milliseconds=6), T0 + timedelta(milliseconds=9), Outcome.SENT
+        ),
+    ]
+
+    store.mark_sent(email_id, 1, tries, "b", "b-42")
+    view = store.get_email(email_id)
+
+    assert view is not None
+    assert view.status is Status.SENT
+    assert (view.provider, view.provider_message_id, view.error) == ("b", "b-42", None)
+    assert [
+        (
+            a.attempt_number,
+            a.provider,
+            a.started_at,
+            a.finished_at,
+            a.outcome,
+            a.status_code,
+            a.error,
+        )
+        for a in view.attempts
+    ] == [
+        (1, "a", T0, T0 + timedelta(milliseconds=5), "failed", 503, "a: HTTP 503"),
+        (
+            1,
+            "b",
+            T0 + timedelta(milliseconds=6),
+            T0 + timedelta(milliseconds=9),
+            "sent",
+            None,
+            None,
+        ),
+    ]
+    assert row(store, email_id).claimed_until is None
+
+
+# -- claim ----------------------------------------------------------------------------------
+
+
+def test_claim_moves_a_queued_email_to_sending_under_a_lease_as_attempt_one(
+    store: EmailStore, clock: FakeClock
+) -> None:
+    new = make_new_email()
+    store.add_email(new)
+    clock.advance(5)
+
+    claim = store.claim(new.email_id, LEASE)
+
+    assert claim is not None
+    assert claim.attempt_number == 1
+    assert (claim.message.email_id, claim.message.to_email, claim.message.html) == (
+        new.email_id,
+        new.to_email,
+        new.html,
+    )
+    stored = row(store, new.email_id)
+    assert stored.status == Status.SENDING
+    assert stored.claimed_until == clock.now + timedelta(seconds=LEASE)
+    assert stored.attempt_count == 1
+    assert stored.updated_at == clock.now
+
+
+def test_a_second_claim_of_a_held_email_gets_nothing(store: EmailStore, clock: FakeClock) -> None:
+    email_id = add(store)
+
+    first = store.claim(email_id, LEASE)
+    clock.advance(LEASE - 1)
+    second = store.claim(email_id, LEASE)
+
+    assert first is not None
+    assert second is None
+    assert row(store, email_id).attempt_count == 1
+
+
+def test_an_expired_lease_can_be_claimed_again_as_a_new_attempt(
+    store: EmailStore, clock: FakeClock
+) -> None:
+    email_id = add(store)
+    store.claim(email_id, LEASE)
+    clock.advance(LEASE + 1)
+
+    again = store.claim(email_id, LEASE)
+
+    assert again is not None
+    assert again.attempt_number == 2
+    assert row(store, email_id).claimed_until == clock.now + timedelta(seconds=LEASE)
+
+
+def test_each_claim_after_a_retry_counts_one_more_attempt(store: EmailStore) -> None:
+    email_id = add(store)
+    numbers = []
+    for _ in range(3):
+        claim = store.claim(email_id, LEASE)
+        assert claim is not None
+        numbers.append(claim.attempt_number)
+        store.schedule_retry(email_id, claim.attempt_number, [], "try again", 10.0)
+
+    assert numbers == [1, 2, 3]
+    assert row(store, email_id).attempt_count == 3
+
+
+@pytest.mark.parametrize("final", [Status.SENT, Status.FAILED])
+def test_a_final_email_is_never_claimed_however_late(
+    store: EmailStore, clock: FakeClock, final: Status
+) -> None:
+    email_id = add(store)
+    store.claim(email_id, LEASE)
+    if final is Status.SENT:
+        store.mark_sent(email_id, 1, [], "a", "id")
+    else:
+        store.mark_failed(email_id, 1, [], "refused")
+    clock.advance(365 * 24 * 3600)
+
+    assert store.claim(email_id, LEASE) is None
+    assert row(store, email_id).status == final
+
+
+def test_an_unknown_email_cannot_be_claimed(store: EmailStore) -> None:
+    assert store.claim("00000000-0000-0000-0000-000000000000", LEASE) is None
+
+
+def test_schedule_retry_queues_the_email_due_after_the_delay_and_releases_the_lease(
+    store: EmailStore, clock: FakeClock
+) -> None:
+    email_id = add(store)
+    store.claim(email_id, LEASE)
+    clock.advance(2)
+
+    store.schedule_retry(email_id, 1, [a_try("a", clock.now)], "a: boom", 12.5)
+
+    stored = row(store, email_id)
+    assert stored.status == Status.QUEUED
+    assert stored.due_at == clock.now + timedelta(seconds=12.5)
+    assert stored.claimed_until is None
+    assert stored.error == "a: boom"
+    assert [attempt.provider for attempt in stored.attempts] == ["a"]
+
+
+# -- sweep ----------------------------------------------------------------------------------
+
+
+def test_sweep_rearms_overdue_queued_and_expired_sending_but_not_fresh_or_final_ones(
+    store: EmailStore, clock: FakeClock
+) -> None:
+    overdue_queued = add(store)
+    expired_sending = add(store)
+    store.claim(expired_sending, LEASE)
+    live_sending = add(store)
+    store.claim(live_sending, 1000)
+    sent = add(store)
+    store.claim(sent, LEASE)
+    store.mark_sent(sent, 1, [], "a", "id")
+    failed = add(store)
+    store.claim(failed, LEASE)
+    store.mark_failed(failed, 1, [], "refused")
+    retry_later = add(store)
+    store.claim(retry_later, LEASE)
+    store.schedule_retry(retry_later, 1, [], "boom", 3600)
+    clock.advance(100)
+    fresh_queued = add(store)
+
+    swept = store.sweep(sweep_after=60)
+
+    assert sorted(swept) == sorted([overdue_queued, expired_sending])
+    for email_id in swept:
+        stored = row(store, email_id)
+        assert (stored.status, stored.due_at, stored.claimed_until) == (
+            Status.QUEUED,
+            clock.now,
+            None,
+        )
+    assert row(store, live_sending).status == Status.SENDING
+    assert row(store, sent).status == Status.SENT
+    assert row(store, failed).status == Status.FAILED
+    assert row(store, retry_later).due_at == T0 + timedelta(seconds=3600)
+    assert row(store, fresh_queued).status == Status.QUEUED
+
+
+def test_a_second_immediate_sweep_returns_nothing(store: EmailStore, clock: FakeClock) -> None:
+    add(store)
+    clock.advance(100)
+    assert len(store.sweep(sweep_after=60)) == 1
+
+    assert store.sweep(sweep_after=60) == []
+
+
+def test_a_swept_email_still_not_picked_up_is_swept_again_after_another_period(
+    store: EmailStore, clock: FakeClock
+) -> None:
+    email_id = add(store)
+    clock.advance(100)
+    store.sweep(sweep_after=60)
+    clock.advance(59)
+    assert store.sweep(sweep_after=60) == []
+    clock.advance(2)
+
+    assert store.sweep(sweep_after=60) == [email_id]
+
+
+def test_sweep_rearms_at_most_limit_emails_per_call(store: EmailStore, clock: FakeClock) -> None:
+    for _ in range(5):
+        add(store)
+    clock.advance(100)
+
+    first = store.sweep(sweep_after=60, limit=3)
+    second = store.sweep(sweep_after=60, limit=3)
+
+    assert len(first) == 3
+    assert len(second) == 2
+    assert not set(first) & set(second)
+
+
+# -- concurrency (real SQLite in WAL mode) --------------------------------------------------
+
+
+def run_racers(count: int, race: Any) -> list[list[str]]:
+    """Start ``count`` threads at once on ``race(index) -> ids`` and gather their results."""
+    barrier = threading.Barrier(count)
+    results: list[list[str]] = [[] for _ in range(count)]
+    errors: list[BaseException] = []
+
+    def runner(index: int) -> None:
+        try:
+            barrier.wait()
+            results[index] = race(index)
+        except BaseException as exc:  # surfaced below, not lost in the thread
+            errors.append(exc)
+
+    threads = [threading.Thread(target=runner, args=(index,)) for index in range(count)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    return results
+
+
+def test_the_store_runs_sqlite_in_wal_mode(store: EmailStore) -> None:
+    with store.engine.connect() as connection:
+        assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
+
+
+def test_eight_threads_racing_to_claim_fifty_emails_claim_each_exactly_once(
+    store: EmailStore,
+) -> None:
+    ids = [add(store) for _ in range(50)]
+
+    def claim_all(index: int) -> list[str]:
+        order = ids[:]
+        random.Random(index).shuffle(order)
+        return [email_id for email_id in order if store.claim(email_id, 600) is not None]
+
+    won = run_racers(8, claim_all)
+
+    claimed = [email_id for wins in won for email_id in wins]
+    assert sorted(claimed) == sorted(ids)
+    assert all(row(store, email_id).attempt_count == 1 for email_id in ids)
+
+
+def test_four_sweepers_racing_rearm_each_stale_email_exactly_once(
+    store: EmailStore, clock: FakeClock
+) -> None:
+    ids = [add(store) for _ in range(50)]
+    clock.advance(100)
+
+    won = run_racers(4, lambda _index: store.sweep(sweep_after=60))
+
+    swept = [email_id for wins in won for email_id in wins]
+    assert sorted(swept) == sorted(ids)
+
+
+# -- health snapshots ----------------------------------------------------------------------
+
+
+def test_saved_health_loads_back_with_base_score_left_to_the_config(store: EmailStore) -> None:
+    store.save_health(
+        [
+            ProviderHealth("sendgrid", 50.0, 0.729, 1_772_366_400.25),
+            ProviderHealth("mandrill", 49.0, 1.0, None),
+        ]
+    )
+
+    loaded = {state.name: state for state in store.load_health()}
+
+    assert loaded == {
+        "sendgrid": ProviderHealth("sendgrid", 0.0, 0.729, 1_772_366_400.25),
+        "mandrill": ProviderHealth("mandrill", 0.0, 1.0, None),
+    }
+
+
+def test_saving_health_again_replaces_each_providers_snapshot(store: EmailStore) -> None:
+    store.save_health([ProviderHealth("sendgrid", 50.0, 0.9, 100.0)])
+    store.save_health([ProviderHealth("sendgrid", 50.0, 0.91, None)])
+
+    assert store.load_health() == [ProviderHealth("sendgrid", 0.0, 0.91, None)]
+
+
+def test_no_saved_health_loads_as_an_empty_list(store: EmailStore) -> None:
+    assert store.load_health() == []
+
+
+# -- migrations -----------------------------------------------------------------------------
+
+
+def test_upgrading_twice_is_a_no_op_that_keeps_the_data(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
+    upgrade(url)
+    store = EmailStore(make_engine(url))
+    email_id = add(store)
+    tables_before = sorted(inspect(store.engine).get_table_names())
+
+    upgrade(url)
+
+    assert store.get_email(email_id) is not None
+    assert sorted(inspect(store.engine).get_table_names()) == tables_before
+    with store.engine.connect() as connection:
+        versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()
+    assert versions == [(head,)]
+    store.engine.dispose()
+
+
+def test_the_schema_alembic_creates_matches_the_models(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    upgrade(url)
+    engine = make_engine(url)
+
+    with engine.connect() as connection:
+        context = MigrationContext.configure(connection, opts={"compare_type": True})
+        diffs = compare_metadata(context, Base.metadata)
+
+    assert diffs == []
+    engine.dispose()
+
+
+def test_the_migrated_schema_has_every_model_table(tmp_path: Path) -> None:
+    url = sqlite_url(tmp_path)
+    upgrade(url)
+    engine = make_engine(url)
+
+    tables = set(inspect(engine).get_table_names())
+
+    assert set(Base.metadata.tables) | {"alembic_version"} == tables
+    engine.dispose()

@@ -1,0 +1,76 @@
+"""Fresh PostgreSQL databases, RabbitMQ vhosts and Redis databases for distributed tests."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+import psycopg
+import redis
+from sqlalchemy.engine import make_url
+
+from tests.support.servers import require_postgres, require_rabbitmq, require_redis
+
+
+@dataclass(frozen=True)
+class Backends:
+    database_url: str
+    broker_url: str
+    redis_url: str
+
+
+@contextmanager
+def fresh_backends() -> Iterator[Backends]:
+    """A new database and vhost, and an emptied Redis database; all removed afterwards."""
+    name = f"mm_test_{uuid.uuid4().hex[:12]}"
+    database_url = _create_database(require_postgres(), name)
+    broker_url = _create_vhost(require_rabbitmq(), name)
+    redis_url = require_redis()
+    redis.Redis.from_url(redis_url).flushdb()
+    try:
+        yield Backends(database_url, broker_url, redis_url)
+    finally:
+        _drop_database(require_postgres(), name)
+        _delete_vhost(name)
+
+
+def _admin_dsn(base_url: str) -> str:
+    return make_url(base_url).set(drivername="postgresql").render_as_string(hide_password=False)
+
+
+def _create_database(base_url: str, name: str) -> str:
+    with psycopg.connect(_admin_dsn(base_url), autocommit=True) as connection:
+        connection.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
+    return make_url(base_url).set(database=name).render_as_string(hide_password=False)
+
+
+def _drop_database(base_url: str, name: str) -> None:
+    with psycopg.connect(_admin_dsn(base_url), autocommit=True) as connection:
+        connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+
+
+def _rabbitmqctl(*args: str) -> bool:
+    if shutil.which("rabbitmqctl") is None:
+        return False
+    return subprocess.run(["rabbitmqctl", *args], capture_output=True, timeout=60).returncode == 0
+
+
+def _create_vhost(base_url: str, name: str) -> str:
+    """A vhost of our own, so no stale message of another run reaches our workers."""
+    if _rabbitmqctl("add_vhost", name) and _rabbitmqctl(
+        "set_permissions", "-p", name, "guest", ".*", ".*", ".*"
+    ):
+        scheme, rest = base_url.split("://", 1)
+        return f"{scheme}://{rest.split('/', 1)[0]}/{name}"
+    return base_url
+
+
+def _delete_vhost(name: str) -> None:
+    _rabbitmqctl("delete_vhost", name)
+
+
+__all__ = ["Backends", "fresh_backends"]

@@ -1,0 +1,188 @@
+"""Test doubles for the delivery layer: a hand-moved clock, scripted providers, factories.
+
+The providers are real :class:`~micromailer.providers.base.ProviderAdapter` subclasses: the
+base's own steps (build → call → classify → parse) run unchanged, only the network is swapped
+for an :class:`httpx.MockTransport` that plays a script of answers.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+from micromailer.domain.attempt import NewEmail
+from micromailer.domain.message import Message
+from micromailer.providers.base import ProviderAdapter, SendResult
+from micromailer.providers.errors import RecipientRejectedError
+from micromailer.store.engine import make_engine
+from micromailer.store.migrate import upgrade
+from micromailer.store.repository import EmailStore
+
+#: An arbitrary, fixed start of time for fake clocks.
+T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
+
+
+class FakeClock:
+    """One time source the test moves by hand.
+
+    Call it for an aware UTC datetime (the store's and the dispatcher's clock); use
+    :meth:`seconds` for the same instant as seconds since the epoch (the board's clock).
+    With ``tick``, every call moves time on by that many seconds after answering, so
+    successive readings are strictly ordered.
+    """
+
+    def __init__(self, start: datetime = T0, *, tick: float = 0.0) -> None:
+        self.now = start
+        self._tick = timedelta(seconds=tick)
+
+    def __call__(self) -> datetime:
+        now = self.now
+        self.now += self._tick
+        return now
+
+    def seconds(self) -> float:
+        return self.now.timestamp()
+
+    def advance(self, seconds: float) -> None:
+        self.now += timedelta(seconds=seconds)
+
+
+# -- scripted providers -------------------------------------------------------------------
+
+#: One scripted answer: a response to return, or an exception for the transport to raise.
+Answer = httpx.Response | Exception
+
+
+def accepted(message_id: str = "msg-1") -> httpx.Response:
+    return httpx.Response(200, json={"status": "sent", "id": message_id})
+
+
+def recipient_refused(reason: str = "hard-bounce") -> httpx.Response:
+    return httpx.Response(200, json={"status": "rejected", "reason": reason})
+
+
+def http_error(status: int, **headers: str) -> httpx.Response:
+    return httpx.Response(status, headers=headers, text=f"error body {status}")
+
+
+def network_down() -> httpx.ConnectError:
+    return httpx.ConnectError("connection refused")
+
+
+class ScriptedAdapter(ProviderAdapter):
+    """A provider answering from a script; the last answer repeats once the script runs out.
+
+    A 200 body ``{"status": "sent", "id": ...}`` is a success; ``{"status": "rejected"}``
+    refuses the recipient, as Mandrill does. ``calls`` counts the requests that reached it;
+    a ``journal`` shared by several adapters records the order in which they were called.
+    """
+
+    kind = "scripted"
+
+    def __init__(self, name: str, *answers: Answer, journal: list[str] | None = None) -> None:
+        assert answers, "a scripted provider needs at least one answer"
+        self._script = list(answers)
+        self._journal = journal
+        self.calls = 0
+        self.requests: list[httpx.Request] = []
+        client = httpx.Client(transport=httpx.MockTransport(self._answer))
+        super().__init__(
+            api_key="test-key", base_url=f"https://{name}.test", client=client, name=name
+        )
+
+    def _answer(self, request: httpx.Request) -> httpx.Response:
+        self.calls += 1
+        self.requests.append(request)
+        if self._journal is not None:
+            self._journal.append(self.name)
+        answer = self._script.pop(0) if len(self._script) > 1 else self._script[0]
+        if isinstance(answer, Exception):
+            raise answer
+        return answer
+
+    def build_request(self, message: Message) -> httpx.Request:
+        return self._client.build_request(
+            "POST", f"{self.base_url}/send", json={"to": message.to_email, "id": message.email_id}
+        )
+
+    def parse_success(self, response: httpx.Response) -> SendResult:
+        data: dict[str, Any] = response.json()
+        if data.get("status") == "rejected":
+            raise RecipientRejectedError(
+                self.name,
+                f"recipient {data.get('reason', 'rejected')}",
+                status_code=response.status_code,
+                body=response.text,
+            )
+        return SendResult(self.name, data.get("id"), raw=data)
+
+
+def calls(adapters: Sequence[ScriptedAdapter]) -> dict[str, int]:
+    return {adapter.name: adapter.calls for adapter in adapters}
+
+
+# -- factories ----------------------------------------------------------------------------
+
+
+def make_message(**overrides: Any) -> Message:
+    fields: dict[str, Any] = {
+        "email_id": str(uuid.uuid4()),
+        "to_email": "alice@example.com",
+        "to_name": "Alice Example",
+        "subject": "Your receipt",
+        "html": "<p>Thanks, Alice.</p>",
+        "text": "Thanks, Alice.",
+        "sender_email": "billing@example.org",
+        "sender_name": "Example Billing",
+    }
+    fields.update(overrides)
+    return Message(**fields)
+
+
+def make_new_email(**overrides: Any) -> NewEmail:
+    fields: dict[str, Any] = {
+        "email_id": str(uuid.uuid4()),
+        "to_email": "alice@example.com",
+        "to_name": "Alice Example",
+        "subject": "Your receipt",
+        "content": "Thanks, **Alice**.",
+        "html": "<p>Thanks, <strong>Alice</strong>.</p>",
+        "text": "Thanks, **Alice**.",
+        "sender_email": "billing@example.org",
+        "sender_name": "Example Billing",
+    }
+    fields.update(overrides)
+    return NewEmail(**fields)
+
+
+def sqlite_url(directory: Path) -> str:
+    return f"sqlite:///{directory / 'store.sqlite3'}"
+
+
+def migrated_store(directory: Path, clock: FakeClock, *, pool_size: int = 2) -> EmailStore:
+    """A real SQLite store under ``directory``, migrated by Alembic, on ``clock``."""
+    url = sqlite_url(directory)
+    upgrade(url)
+    return EmailStore(make_engine(url, pool_size=pool_size), clock=clock)
+
+
+__all__ = [
+    "T0",
+    "Answer",
+    "FakeClock",
+    "ScriptedAdapter",
+    "accepted",
+    "calls",
+    "http_error",
+    "make_message",
+    "make_new_email",
+    "migrated_store",
+    "network_down",
+    "recipient_refused",
+    "sqlite_url",
+]
