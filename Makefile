@@ -27,6 +27,7 @@ typecheck: install
 
 bench: install
 	$(BIN)/python -m bench.embedded_latency
+	$(BIN)/python -m bench.shared_board
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -201,12 +201,14 @@ def _print_status(email_id: str, store: Any) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def providers(as_json: bool) -> None:
     """Configured providers and their live scores."""
-    from micromailer.health.snapshots import live_scores
-    from micromailer.health.strategy import OriginalStrategy
+    from micromailer.health.live import BoardUnavailableError, read_live_scores
 
     settings = _settings()
-    saved = _store(settings).load_health() if _store_exists(settings) else []
-    scores = live_scores(settings.provider_names(), OriginalStrategy(), saved, time.time())
+    load_saved = _store(settings).load_health if _store_exists(settings) else list
+    try:
+        scores = read_live_scores(settings, load_saved)
+    except BoardUnavailableError as exc:
+        raise click.ClickException(str(exc)) from exc
     if as_json:
         rows = [{"name": s.name, "kind": s.kind, "score": round(s.score, 4),
                  "baseScore": s.base_score} for s in scores]

@@ -1,7 +1,8 @@
-"""A private ``redis-server`` a test may stop and start again on the same port.
+"""Redis for tests: key prefixes of their own, a closed port, and a private ``redis-server``.
 
-Tests of what happens when Redis goes away and comes back use it rather than the shared Redis,
-which other tests need up. Without the ``redis-server`` binary the test skips (fails in CI).
+Tests of what happens when Redis goes away and comes back use :class:`ThrowawayRedis` rather
+than the shared Redis, which other tests need up. Without the ``redis-server`` binary such a
+test skips (fails in CI).
 """
 
 from __future__ import annotations
@@ -11,6 +12,9 @@ import socket
 import subprocess
 import tempfile
 import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from types import TracebackType
 
 import redis
@@ -23,6 +27,29 @@ def free_port() -> int:
         sock.bind(("127.0.0.1", 0))
         port: int = sock.getsockname()[1]
         return port
+
+
+def closed_port_url() -> str:
+    """A Redis URL on a loopback port nothing listens on."""
+    return f"redis://127.0.0.1:{free_port()}/0"
+
+
+def delete_prefix(client: redis.Redis, prefix: str) -> None:
+    keys = list(client.scan_iter(match=f"{prefix}*"))
+    if keys:
+        client.delete(*keys)
+
+
+@contextmanager
+def scratch_prefix(url: str) -> Iterator[str]:
+    """A key prefix no other test uses; its keys are deleted on exit."""
+    prefix = f"micromailer-test:{uuid.uuid4().hex}:health:"
+    try:
+        yield prefix
+    finally:
+        client = redis.Redis.from_url(url)
+        delete_prefix(client, prefix)
+        client.close()
 
 
 class ThrowawayRedis:
@@ -99,4 +126,4 @@ class ThrowawayRedis:
         self.close()
 
 
-__all__ = ["ThrowawayRedis", "free_port"]
+__all__ = ["ThrowawayRedis", "closed_port_url", "delete_prefix", "free_port", "scratch_prefix"]

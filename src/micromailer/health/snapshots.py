@@ -81,8 +81,4 @@ def live_scores(
     return scores
 
 
-def board_for(names: Sequence[str], strategy: Strategy) -> MemoryBoard:
-    return MemoryBoard(strategy, base_scores(list(names)))
-
-
-__all__ = ["ProviderScore", "SaveStates", "SnapshotPublisher", "board_for", "live_scores"]
+__all__ = ["ProviderScore", "SaveStates", "SnapshotPublisher", "live_scores"]
