@@ -2,8 +2,11 @@
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+CHROMIUM := /usr/bin/chromium
+BASELINE_VENV := bench/.venv-baseline
+SEED_BASELINE := ../shared/bench/seed_baseline
 
-.PHONY: install run test lint typecheck bench clean
+.PHONY: install run test lint typecheck bench bench-tools clean
 
 $(BIN)/micromailer: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,7 +19,12 @@ install: $(BIN)/micromailer
 run: install
 	$(BIN)/micromailer run
 
-test: install lint
+# The web page's browser tests drive Debian's chromium; Playwright's own downloads can't work here.
+$(CHROMIUM):
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-dejavu-core fonts-liberation
+
+test: install $(CHROMIUM) lint
 	$(BIN)/pytest
 
 lint: install
@@ -25,7 +33,18 @@ lint: install
 typecheck: install
 	$(BIN)/mypy src
 
-bench: install
+# The 2016 design rebuilt as a yardstick, in a venv of its own; wrk and hey drive the load.
+$(BASELINE_VENV)/bin/gunicorn: $(SEED_BASELINE)/requirements.txt
+	$(PYTHON) -m venv $(BASELINE_VENV)
+	$(BASELINE_VENV)/bin/pip install --quiet -r $(SEED_BASELINE)/requirements.txt
+	@touch $@
+
+bench-tools:
+	@command -v wrk >/dev/null && command -v hey >/dev/null || \
+		(apt-get update && DEBIAN_FRONTEND=noninteractive apt-get install -y wrk hey)
+
+bench: install bench-tools $(BASELINE_VENV)/bin/gunicorn
+	$(BIN)/python -m bench.perf
 	$(BIN)/python -m bench.embedded_latency
 	$(BIN)/python -m bench.shared_board
 

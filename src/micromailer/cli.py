@@ -75,23 +75,29 @@ def run(host: str, port: int, sandbox_port: int) -> None:
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=8000, show_default=True, type=int)
-def serve(host: str, port: int) -> None:
+@click.option("--workers", "-w", default=1, show_default=True, type=click.IntRange(1),
+              help="API processes sharing the port.")
+def serve(host: str, port: int, workers: int) -> None:
     """The API alone (distributed mode: run as many as needed)."""
     _configure_logging()
     settings = _settings()
     _upgrade(settings)
-    _serve(settings, host, port)
+    _serve(settings, host, port, workers)
 
 
-def _serve(settings: Settings, host: str, port: int) -> None:
+def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from micromailer.api.app import create_app
 
-    uvicorn.run(
-        create_app(settings), host=host, port=port, loop="uvloop", http="httptools",
-        access_log=False, log_level="info",
-    )
+    options: dict[str, Any] = {
+        "host": host, "port": port, "loop": "uvloop", "http": "httptools",
+        "access_log": False, "log_level": "info",
+    }
+    if workers > 1:  # each process builds its app from the same environment
+        uvicorn.run("micromailer.api.app:create_app", factory=True, workers=workers, **options)
+    else:
+        uvicorn.run(create_app(settings), **options)
 
 
 @main.command()
@@ -103,6 +109,8 @@ def _serve(settings: Settings, host: str, port: int) -> None:
 @click.option("--events", "-E", is_flag=True, help="Send task events (for Flower's task views).")
 def worker(concurrency: int | None, loglevel: str, hostname: str | None, events: bool) -> None:
     """A Celery worker that delivers emails, with the sweeper."""
+    from celery.signals import after_setup_logger
+
     from micromailer.queue.celery_app import QUEUE_NAME, create_celery
     from micromailer.queue.sweeper import Sweeper, sweep_once
 
@@ -124,7 +132,15 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
         argv.append("--without-heartbeat")  # no fanout on the SQL transport: nobody listens
     if events:
         argv.append("--task-events")
+    after_setup_logger.connect(_quiet_per_task_logs, weak=False)
     app.worker_main(argv)
+
+
+def _quiet_per_task_logs(**_: object) -> None:
+    """Celery logs two INFO lines per task; at hundreds of emails a second that is real CPU.
+    Attempts are in the store; keep the worker's log for what goes wrong."""
+    for name in ("celery.app.trace", "celery.worker.strategy"):
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 @main.command()

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
+from tests.support.browser import PageWatch, launched_chromium
 from tests.support.service import EmbeddedService
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Browser, Page
 
 
 @pytest.fixture
@@ -18,3 +23,32 @@ def service(tmp_path: Path) -> Iterator[EmbeddedService]:
         yield running
     finally:
         running.stop()
+
+
+# -- the web page's browser tests (tests/e2e/test_web*.py) -----------------------------------
+
+
+@pytest.fixture(scope="module")
+def chromium() -> Iterator[Browser]:
+    """Debian's headless Chromium under Playwright; skipped (failed in CI) when absent.
+
+    One per module, not per session: Playwright's synchronous API keeps an asyncio loop
+    marked as running in this thread while it is open, so later tests that call
+    ``asyncio.run()`` would fail.
+    """
+    with launched_chromium() as browser:
+        yield browser
+
+
+@pytest.fixture
+def page(chromium: Browser) -> Iterator[Page]:
+    """A desktop-sized page; the test fails if it throws or breaks its CSP."""
+    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    watch = PageWatch(opened)
+    try:
+        yield opened
+    finally:
+        context.close()
+    assert not watch.errors, watch.errors

@@ -34,12 +34,23 @@ def clean_env(**overrides: str) -> dict[str, str]:
 
 
 class ManagedProcess:
-    """``python -m micromailer ARGS`` in its own process group, output to ``log_path``."""
+    """``python -m micromailer ARGS`` (or ``program ARGS``) in its own process group, its output
+    to ``log_path``."""
 
-    def __init__(self, args: list[str], env: dict[str, str], log_path: Path) -> None:
+    def __init__(
+        self,
+        args: list[str],
+        env: dict[str, str],
+        log_path: Path,
+        *,
+        program: list[str] | None = None,
+        cwd: Path | None = None,
+    ) -> None:
         self.args = args
         self.env = env
         self.log_path = log_path
+        self.program = program or [sys.executable, "-m", "micromailer"]
+        self.cwd = cwd
         self.process: subprocess.Popen[bytes] | None = None
 
     @property
@@ -51,8 +62,8 @@ class ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
         with self.log_path.open("ab") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "micromailer", *self.args],
-                env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                [*self.program, *self.args], env=self.env, cwd=self.cwd,
+                stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
             )
         return self
 

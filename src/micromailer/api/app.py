@@ -10,8 +10,10 @@ from micromailer import __version__
 from micromailer.api.body_limit import BodySizeLimit
 from micromailer.api.deps import Services
 from micromailer.api.errors import install_error_handlers
-from micromailer.api.routes import emails, health, providers
+from micromailer.api.routes import emails, health, preview, providers, sandbox, web
+from micromailer.api.score_history import ReadScores, ScoreHistory, score_history_lifespan
 from micromailer.config import Settings
+from micromailer.health.live import read_live_scores
 from micromailer.health.strategy import OriginalStrategy
 from micromailer.queue.celery_app import create_celery
 from micromailer.queue.publisher import DeliveryPublisher
@@ -37,12 +39,18 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             "Transactional email relay: POST an email, it is stored, queued and delivered "
             "through the healthiest provider, failing over when one errors."
         ),
+        lifespan=score_history_lifespan(_live_scores_reader),
     )
     app.state.services = services
+    app.state.score_history = ScoreHistory()
     install_error_handlers(app)
     app.include_router(emails.router)
     app.include_router(providers.router)
     app.include_router(health.router)
+    app.include_router(preview.router)
+    app.include_router(sandbox.router)
+    app.include_router(web.router)
+    web.mount_static(app)
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.sandbox_mode:
         log.warning(
@@ -50,6 +58,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             "providers at %s and reach nobody.", settings.sandbox_url,
         )
     return app
+
+
+def _live_scores_reader(app: FastAPI) -> ReadScores:
+    """What the score history samples: the scores ``GET /providers`` shows."""
+    services: Services = app.state.services
+    return lambda: read_live_scores(
+        services.settings, services.store.load_health, services.strategy
+    )
 
 
 __all__ = ["create_app"]

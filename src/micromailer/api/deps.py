@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from micromailer.api.score_history import ScoreHistory
 from micromailer.config import Settings
 from micromailer.delivery.intake import Sender
 from micromailer.health.strategy import Strategy
@@ -31,6 +32,18 @@ def get_services(request: Request) -> Services:
     return services
 
 
-ServicesDep = Annotated[Services, Depends(get_services)]
+def get_score_history(request: Request) -> ScoreHistory:
+    history: ScoreHistory = request.app.state.score_history
+    return history
 
-__all__ = ["Services", "ServicesDep", "get_services"]
+
+ServicesDep = Annotated[Services, Depends(get_services)]
+ScoreHistoryDep = Annotated[ScoreHistory, Depends(get_score_history)]
+
+__all__ = [
+    "ScoreHistoryDep",
+    "Services",
+    "ServicesDep",
+    "get_score_history",
+    "get_services",
+]

@@ -5,10 +5,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from micromailer.domain.attempt import EmailView
+from micromailer.domain.validation import MAX_CONTENT_BYTES
 from micromailer.health.snapshots import ProviderScore
 
 
@@ -90,6 +91,27 @@ class EmailOut(CamelModel):
         )
 
 
+class EmailSummaryOut(CamelModel):
+    """One line of ``GET /emails``: an email without its attempts."""
+
+    email_id: str
+    status: str
+    to: str
+    subject: str
+    provider: str | None
+    attempt_count: int
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def from_view(cls, view: EmailView) -> EmailSummaryOut:
+        return cls(
+            email_id=view.email_id, status=view.status.value, to=view.to_email,
+            subject=view.subject, provider=view.provider, attempt_count=view.attempt_count,
+            created_at=view.created_at, updated_at=view.updated_at,
+        )
+
+
 class ProviderOut(CamelModel):
     name: str
     kind: str
@@ -110,6 +132,53 @@ class ProviderOut(CamelModel):
         )
 
 
+class ScoreSampleOut(CamelModel):
+    at: float = Field(description="Unix time of the sample, in seconds.")
+    scores: dict[str, float] = Field(description="Provider name → score at that time.")
+
+
+class ScoreHistoryOut(CamelModel):
+    interval_seconds: float = Field(description="Seconds between two samples.")
+    started_at: float = Field(description="Unix time this API process started sampling.")
+    providers: list[str] = Field(description="Configured providers, most preferred first.")
+    samples: list[ScoreSampleOut] = Field(description="Oldest first.")
+
+
+class PreviewIn(BaseModel):
+    content: str = Field(max_length=MAX_CONTENT_BYTES, description="Markdown.")
+
+
+class PreviewOut(BaseModel):
+    html: str = Field(description="The HTML document the email would carry; raw HTML escaped.")
+    text: str = Field(description="The plain-text alternative.")
+
+
+class OutageIn(BaseModel):
+    outage: bool = Field(description="true: the fake fails every request with 503; false: heal.")
+
+
+class SandboxProviderOut(CamelModel):
+    name: str
+    outage: bool = Field(description="Every request to this fake fails (failRate 1).")
+    fail_rate: float
+    accepted: int
+    rejected: int
+
+
+class SandboxOut(CamelModel):
+    enabled: bool = Field(description="Sandbox mode: no credentials, fake providers.")
+    url: str | None = Field(description="The fake providers' base URL, in sandbox mode.")
+    providers: list[SandboxProviderOut]
+
+
+class SandboxMessageOut(CamelModel):
+    message_id: str
+    to: str
+    to_name: str | None
+    subject: str | None
+    received_at: datetime
+
+
 class ReadinessOut(BaseModel):
     status: Literal["ready", "unavailable"]
     store: str
@@ -120,9 +189,18 @@ __all__ = [
     "AttemptOut",
     "EmailAccepted",
     "EmailOut",
+    "EmailSummaryOut",
     "ErrorBody",
     "ErrorDetail",
     "NotFoundBody",
+    "OutageIn",
+    "PreviewIn",
+    "PreviewOut",
     "ProviderOut",
     "ReadinessOut",
+    "SandboxMessageOut",
+    "SandboxOut",
+    "SandboxProviderOut",
+    "ScoreHistoryOut",
+    "ScoreSampleOut",
 ]

@@ -1,17 +1,23 @@
-"""``POST /email`` and ``GET /email/{id}``."""
+"""``POST /email``, ``GET /email/{id}`` and ``GET /emails`` (the most recent)."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from micromailer.api.deps import ServicesDep
 from micromailer.api.errors import ApiError
 from micromailer.api.payload import read_payload
-from micromailer.api.schemas import EmailAccepted, EmailOut, ErrorBody, NotFoundBody
+from micromailer.api.schemas import (
+    EmailAccepted,
+    EmailOut,
+    EmailSummaryOut,
+    ErrorBody,
+    NotFoundBody,
+)
 from micromailer.delivery.intake import accept_email
 from micromailer.domain.validation import InvalidEmailRequest, parse_email_request
 
@@ -83,6 +89,22 @@ async def read_email(email_id: str, services: ServicesDep) -> Any:
             NotFoundBody(email_id=email_id).model_dump(by_alias=True), status_code=404
         )
     return EmailOut.from_view(view)
+
+
+@router.get(
+    "/emails",
+    response_model=list[EmailSummaryOut],
+    summary="The most recent emails, newest first",
+    responses={400: {"model": ErrorBody, "description": "`limit` out of range."}},
+)
+async def read_recent_emails(
+    services: ServicesDep,
+    limit: int = Query(20, ge=1, le=100, description="How many emails, 1 to 100."),
+) -> list[EmailSummaryOut]:
+    """The latest emails by creation time, with their status but not their attempts
+    (``GET /email/{id}`` has those)."""
+    views = await run_in_threadpool(services.store.recent_emails, limit)
+    return [EmailSummaryOut.from_view(view) for view in views]
 
 
 __all__ = ["router"]

@@ -1,13 +1,15 @@
-"""``GET /providers``: the configured providers and their live scores."""
+"""``GET /providers`` (the configured providers and their live scores) and
+``GET /providers/history`` (their scores over the last minutes, for the web page's chart)."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 from fastapi.concurrency import run_in_threadpool
 
-from micromailer.api.deps import ServicesDep
+from micromailer.api.deps import ScoreHistoryDep, ServicesDep
 from micromailer.api.errors import ApiError
-from micromailer.api.schemas import ProviderOut
+from micromailer.api.schemas import ErrorBody, ProviderOut, ScoreHistoryOut, ScoreSampleOut
+from micromailer.api.score_history import CAPACITY, SAMPLE_INTERVAL
 from micromailer.health.live import BoardUnavailableError, read_live_scores
 
 router = APIRouter(tags=["providers"])
@@ -29,6 +31,33 @@ async def read_providers(services: ServicesDep) -> list[ProviderOut]:
     except BoardUnavailableError as exc:
         raise ApiError(503, BOARD_UNAVAILABLE) from exc
     return [ProviderOut.from_score(score) for score in scores]
+
+
+@router.get(
+    "/providers/history",
+    response_model=ScoreHistoryOut,
+    summary="Provider scores over the last minutes",
+    responses={400: {"model": ErrorBody, "description": "`seconds` out of range."}},
+)
+async def read_provider_history(
+    services: ServicesDep,
+    history: ScoreHistoryDep,
+    seconds: float = Query(
+        300, gt=0, le=CAPACITY * SAMPLE_INTERVAL, description="How far back, in seconds."
+    ),
+) -> ScoreHistoryOut:
+    """Every provider's score, sampled by this API process once a second.
+
+    The history is kept in this process's memory: it starts when the process starts (see
+    `startedAt`), holds the last 15 minutes, and each API process keeps its own. A sample
+    the process could not read (Redis down) is missing, not invented.
+    """
+    return ScoreHistoryOut(
+        interval_seconds=SAMPLE_INTERVAL,
+        started_at=history.started_at,
+        providers=services.settings.provider_names(),
+        samples=[ScoreSampleOut(at=s.at, scores=s.scores) for s in history.since(seconds)],
+    )
 
 
 __all__ = ["router"]

@@ -1,0 +1,1 @@
+"""Side-by-side benchmark of micromailer against the 2016 baseline design."""

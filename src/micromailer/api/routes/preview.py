@@ -1,0 +1,30 @@
+"""``POST /preview``: render Markdown exactly as ``POST /email`` would, without sending."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.concurrency import run_in_threadpool
+
+from micromailer.api.schemas import ErrorBody, PreviewIn, PreviewOut
+from micromailer.domain.rendering import render_markdown
+
+router = APIRouter(tags=["emails"])
+
+
+@router.post(
+    "/preview",
+    response_model=PreviewOut,
+    summary="Render Markdown content as the email would carry it",
+    responses={400: {"model": ErrorBody, "description": "`content` missing or too long."}},
+)
+async def create_preview(body: PreviewIn) -> PreviewOut:
+    """The HTML document and plain-text alternative of `content`, stored and sent nowhere.
+
+    Raw HTML in the Markdown is escaped, as in a sent email. The web page shows the HTML in a
+    sandboxed frame that runs no script.
+    """
+    rendered = await run_in_threadpool(render_markdown, body.content)
+    return PreviewOut(html=rendered.html, text=rendered.text)
+
+
+__all__ = ["router"]

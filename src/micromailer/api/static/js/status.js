@@ -1,0 +1,104 @@
+// Following one email: GET /email/{id} until it is sent or failed, with its timeline of tries.
+
+import { api, ApiError, clock, h, providerName, replace, showAlert } from './dom.js';
+
+const FINAL = new Set(['sent', 'failed']);
+const POLL_MS = 500;
+
+const OUTCOMES = {
+  sent: 'sent',
+  failed: 'failed',
+  rejected: 'rejected as malformed',
+  recipient_rejected: 'recipient refused',
+};
+
+export class EmailFollower {
+  constructor({ onChange } = {}) {
+    this.onChange = onChange || (() => {});
+    this.emailId = null;
+    this.timer = null;
+    this.lastStatus = null;
+  }
+
+  /** Show ``emailId`` and poll it until it reaches a final status. */
+  follow(emailId) {
+    clearTimeout(this.timer);
+    this.emailId = emailId;
+    this.lastStatus = null;
+    document.getElementById('email-empty').hidden = true;
+    document.getElementById('email-body').hidden = false;
+    document.getElementById('email-id').textContent = emailId;
+    this.poll();
+  }
+
+  async poll() {
+    const emailId = this.emailId;
+    let email;
+    try {
+      email = await api(`/email/${encodeURIComponent(emailId)}`);
+    } catch (error) {
+      if (emailId !== this.emailId) return;
+      const gone = error instanceof ApiError && error.status === 404;
+      showAlert(document.getElementById('email-error'),
+        gone ? `No email has the id ${emailId}.` : error.message);
+      if (!gone) this.timer = setTimeout(() => this.poll(), POLL_MS * 4);
+      return;
+    }
+    if (emailId !== this.emailId) return;  // the visitor picked another email meanwhile
+    showAlert(document.getElementById('email-error'), '');
+    render(email);
+    if (email.status !== this.lastStatus) {
+      this.lastStatus = email.status;
+      this.onChange(email);
+    }
+    if (!FINAL.has(email.status)) this.timer = setTimeout(() => this.poll(), POLL_MS);
+  }
+}
+
+function render(email) {
+  const status = document.getElementById('email-status');
+  status.textContent = email.status;
+  status.className = `pill pill-${email.status}`;
+  document.getElementById('email-to').textContent =
+    email.toName ? `${email.toName} <${email.to}>` : email.to;
+  document.getElementById('email-subject').textContent = email.subject;
+  document.getElementById('email-summary').textContent = summary(email);
+  replace(document.getElementById('timeline'), email.attempts.map(attemptItem));
+  document.getElementById('timeline-empty').hidden = email.attempts.length > 0;
+}
+
+/** One sentence that says what happened, for a newcomer. */
+function summary(email) {
+  const failedTries = email.attempts.filter((a) => a.outcome !== 'sent').length;
+  const tries = failedTries === 1 ? '1 failed try' : `${failedTries} failed tries`;
+  switch (email.status) {
+    case 'queued':
+      return email.attemptCount > 0
+        ? `Every provider failed on attempt ${email.attemptCount}; a retry is scheduled.`
+        : 'Stored and queued: a worker will pick it up.';
+    case 'sending':
+      return `A worker is sending it (attempt ${email.attemptCount}).`;
+    case 'sent':
+      return failedTries
+        ? `Delivered by ${providerName(email.provider)} after ${tries}: failover at work.`
+        : `Delivered by ${providerName(email.provider)} on the first try.`;
+    case 'failed':
+      return `Not delivered: ${email.error || 'every provider refused it.'}`;
+    default:
+      return '';
+  }
+}
+
+function attemptItem(attempt) {
+  const took = Math.max(0, Date.parse(attempt.finishedAt) - Date.parse(attempt.startedAt));
+  const code = attempt.statusCode ? ` · HTTP ${attempt.statusCode}` : '';
+  return h('li', { class: `try try-${attempt.outcome}`, 'data-provider': attempt.provider,
+    'data-outcome': attempt.outcome },
+    h('div', { class: 'try-head' },
+      h('span', { class: 'try-provider' }, providerName(attempt.provider)),
+      h('span', { class: `outcome outcome-${attempt.outcome}` },
+        OUTCOMES[attempt.outcome] || attempt.outcome),
+      h('span', { class: 'try-meta' },
+        `attempt ${attempt.attempt} · ${clock(attempt.startedAt)} · ${took} ms${code}`)),
+    attempt.error ? h('p', { class: 'try-error' }, attempt.error) : null);
+}
