@@ -3,22 +3,19 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 
 from fastapi import FastAPI
 
 from micromailer import __version__
 from micromailer.api.body_limit import BodySizeLimit
-from micromailer.api.deps import Services
+from micromailer.api.deps import Services, build_services
 from micromailer.api.errors import install_error_handlers
 from micromailer.api.routes import emails, health, preview, providers, sandbox, web
 from micromailer.api.score_history import ReadScores, ScoreHistory, score_history_lifespan
 from micromailer.config import Settings
 from micromailer.health.live import read_live_scores
-from micromailer.health.strategy import OriginalStrategy
-from micromailer.queue.celery_app import create_celery
-from micromailer.queue.publisher import DeliveryPublisher
-from micromailer.store.engine import make_engine
-from micromailer.store.repository import EmailStore
 
 log = logging.getLogger(__name__)
 
@@ -26,12 +23,7 @@ log = logging.getLogger(__name__)
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
     """The HTTP API for ``settings`` (read from the environment when not given)."""
     settings = settings or Settings()
-    services = services or Services(
-        settings=settings,
-        store=EmailStore(make_engine(settings.store_url)),
-        publisher=DeliveryPublisher(create_celery(settings)),
-        strategy=OriginalStrategy(),
-    )
+    services = services or build_services(settings)
     app = FastAPI(
         title="micromailer",
         version=__version__,
@@ -39,7 +31,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             "Transactional email relay: POST an email, it is stored, queued and delivered "
             "through the healthiest provider, failing over when one errors."
         ),
-        lifespan=score_history_lifespan(_live_scores_reader),
+        lifespan=_lifespan,
     )
     app.state.services = services
     app.state.score_history = ScoreHistory()
@@ -58,6 +50,16 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             "providers at %s and reach nobody.", settings.sandbox_url,
         )
     return app
+
+
+@asynccontextmanager
+async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
+    """Sample the scores while serving; on the way out, publish what was stored."""
+    async with score_history_lifespan(_live_scores_reader)(app):
+        try:
+            yield
+        finally:
+            await app.state.services.intake.close()
 
 
 def _live_scores_reader(app: FastAPI) -> ReadScores:

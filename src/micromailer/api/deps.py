@@ -10,8 +10,12 @@ from fastapi import Depends, Request
 from micromailer.api.score_history import ScoreHistory
 from micromailer.config import Settings
 from micromailer.delivery.intake import Sender
-from micromailer.health.strategy import Strategy
+from micromailer.delivery.pipeline import IntakePipeline
+from micromailer.health.strategy import OriginalStrategy, Strategy
+from micromailer.queue.batch_publisher import BatchPublisher
+from micromailer.queue.celery_app import create_celery
 from micromailer.queue.publisher import DeliveryPublisher
+from micromailer.store.engine import make_engine
 from micromailer.store.repository import EmailStore
 
 
@@ -21,10 +25,25 @@ class Services:
     store: EmailStore
     publisher: DeliveryPublisher
     strategy: Strategy
+    intake: IntakePipeline
 
     @property
     def sender(self) -> Sender:
         return Sender(self.settings.sender_email, self.settings.sender_name)
+
+
+def build_services(settings: Settings) -> Services:
+    """The parts of one API process, built from ``settings``."""
+    store = EmailStore(make_engine(settings.store_url))
+    celery = create_celery(settings)
+    sender = Sender(settings.sender_email, settings.sender_name)
+    return Services(
+        settings=settings,
+        store=store,
+        publisher=DeliveryPublisher(celery),
+        strategy=OriginalStrategy(),
+        intake=IntakePipeline(store, BatchPublisher(celery).publish_many, sender),
+    )
 
 
 def get_services(request: Request) -> Services:
@@ -44,6 +63,7 @@ __all__ = [
     "ScoreHistoryDep",
     "Services",
     "ServicesDep",
+    "build_services",
     "get_score_history",
     "get_services",
 ]

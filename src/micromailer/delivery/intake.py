@@ -32,6 +32,22 @@ class Accepted:
     published: bool
 
 
+def new_email(request: EmailRequest, sender: Sender) -> NewEmail:
+    """A fresh id, the Markdown rendered as HTML and text: the row to store."""
+    rendered = render_markdown(request.content)
+    return NewEmail(
+        email_id=str(uuid.uuid4()),
+        to_email=request.to,
+        to_name=request.to_name,
+        subject=request.subject,
+        content=request.content,
+        html=rendered.html,
+        text=rendered.text,
+        sender_email=sender.email,
+        sender_name=sender.name,
+    )
+
+
 def accept_email(
     request: EmailRequest, store: EmailStore, publish: PublishDelivery, sender: Sender
 ) -> Accepted:
@@ -41,21 +57,9 @@ def accept_email(
     lost. A failed publish is logged, not raised: the row stays ``queued`` and the sweeper
     publishes it again.
     """
-    rendered = render_markdown(request.content)
-    email_id = str(uuid.uuid4())
-    created_at = store.add_email(
-        NewEmail(
-            email_id=email_id,
-            to_email=request.to,
-            to_name=request.to_name,
-            subject=request.subject,
-            content=request.content,
-            html=rendered.html,
-            text=rendered.text,
-            sender_email=sender.email,
-            sender_name=sender.name,
-        )
-    )
+    new = new_email(request, sender)
+    email_id = new.email_id
+    created_at = store.add_email(new)
     try:
         publish(email_id)
     except Exception as exc:
@@ -64,4 +68,4 @@ def accept_email(
     return Accepted(email_id, created_at, published=True)
 
 
-__all__ = ["Accepted", "PublishDelivery", "Sender", "accept_email"]
+__all__ = ["Accepted", "PublishDelivery", "Sender", "accept_email", "new_email"]

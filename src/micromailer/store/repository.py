@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, func, or_, select, text, update
+from sqlalchemy import Engine, and_, func, insert, or_, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -69,26 +69,33 @@ class EmailStore:
 
     def add_email(self, new: NewEmail) -> datetime:
         """Store a queued email and commit; return its creation time."""
+        return self.add_emails([new])
+
+    def add_emails(self, news: Sequence[NewEmail]) -> datetime:
+        """Store queued emails in one transaction (one statement, one commit); return their
+        creation time. Either all are stored or none."""
         now = self._clock()
-        with self._transaction() as session:
-            session.add(
-                EmailRow(
-                    id=new.email_id,
-                    to_email=new.to_email,
-                    to_name=new.to_name,
-                    subject=new.subject,
-                    content=new.content,
-                    html=new.html,
-                    text=new.text,
-                    sender_email=new.sender_email,
-                    sender_name=new.sender_name,
-                    status=Status.QUEUED.value,
-                    attempt_count=0,
-                    due_at=now,
-                    created_at=now,
-                    updated_at=now,
-                )
-            )
+        rows = [
+            {
+                "id": new.email_id,
+                "to_email": new.to_email,
+                "to_name": new.to_name,
+                "subject": new.subject,
+                "content": new.content,
+                "html": new.html,
+                "text": new.text,
+                "sender_email": new.sender_email,
+                "sender_name": new.sender_name,
+                "status": Status.QUEUED.value,
+                "attempt_count": 0,
+                "due_at": now,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for new in news
+        ]
+        with self.engine.begin() as connection:
+            connection.execute(insert(EmailRow), rows)
         return now
 
     def get_email(self, email_id: str) -> EmailView | None:

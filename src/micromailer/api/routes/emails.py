@@ -18,7 +18,6 @@ from micromailer.api.schemas import (
     ErrorBody,
     NotFoundBody,
 )
-from micromailer.delivery.intake import accept_email
 from micromailer.domain.validation import InvalidEmailRequest, parse_email_request
 
 router = APIRouter(tags=["emails"])
@@ -69,9 +68,7 @@ async def create_email(request: Request, services: ServicesDep) -> JSONResponse:
         email_request = parse_email_request(payload)
     except InvalidEmailRequest as exc:
         raise ApiError(400, exc.message, exc.details) from exc
-    accepted = await run_in_threadpool(
-        accept_email, email_request, services.store, services.publisher.publish, services.sender
-    )
+    accepted = await services.intake.accept(email_request)
     body = EmailAccepted(email_id=accepted.email_id).model_dump(by_alias=True)
     return JSONResponse(body, status_code=202, headers={"Location": f"/email/{accepted.email_id}"})
 
