@@ -105,7 +105,7 @@ class DistributedStack(Stack):
     name = "micromailer"
 
     def __init__(self, root: Path, fake: FakeProvider, *, api_processes: int = 2,
-                 worker_processes: int = 1, worker_threads: int = 64) -> None:
+                 worker_processes: int = 2, worker_threads: int = 32) -> None:
         super().__init__(root, fake)
         backends = self.enter(fresh_backends())
         self.api_processes = api_processes

@@ -24,6 +24,7 @@ from micromailer.providers.errors import (
     RequestRejectedError,
     ServerError,
 )
+from micromailer.providers.http import HttpSender
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,7 +43,7 @@ class ProviderAdapter(ABC):
     kind: ClassVar[str]
 
     def __init__(
-        self, *, api_key: str, base_url: str, client: httpx.Client, name: str | None = None
+        self, *, api_key: str, base_url: str, client: HttpSender, name: str | None = None
     ) -> None:
         self.name = name or self.kind
         self._api_key = api_key

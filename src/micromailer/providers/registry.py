@@ -8,6 +8,7 @@ from micromailer import __version__
 from micromailer.config import Settings
 from micromailer.providers.base import ProviderAdapter
 from micromailer.providers.errors import ConfigurationError
+from micromailer.providers.http import HttpSender, ThreadLocalClients
 from micromailer.providers.mandrill import MandrillAdapter
 from micromailer.providers.sendgrid import SendGridAdapter
 
@@ -22,6 +23,11 @@ MAX_CONNECTIONS = 100
 MAX_KEEPALIVE_CONNECTIONS = 50
 
 
+def make_thread_clients(settings: Settings) -> ThreadLocalClients:
+    """What a multi-threaded worker's adapters share: a pooled client per thread."""
+    return ThreadLocalClients(lambda: make_http_client(settings))
+
+
 def make_http_client(settings: Settings) -> httpx.Client:
     """The one pooled HTTP client every adapter of a process shares; close it on shutdown."""
     return httpx.Client(
@@ -33,7 +39,7 @@ def make_http_client(settings: Settings) -> httpx.Client:
     )
 
 
-def build_adapters(settings: Settings, client: httpx.Client) -> list[ProviderAdapter]:
+def build_adapters(settings: Settings, client: HttpSender) -> list[ProviderAdapter]:
     """One adapter per configured provider, most preferred first.
 
     Raises :class:`ConfigurationError` for a provider without an adapter or, outside sandbox
@@ -64,4 +70,5 @@ __all__ = [
     "MAX_KEEPALIVE_CONNECTIONS",
     "build_adapters",
     "make_http_client",
+    "make_thread_clients",
 ]

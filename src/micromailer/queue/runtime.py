@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 
-import httpx
 from celery import Celery
 
 from micromailer.config import Settings
@@ -15,7 +14,8 @@ from micromailer.health.board import HealthBoard, MemoryBoard
 from micromailer.health.factory import make_board
 from micromailer.health.snapshots import SnapshotPublisher
 from micromailer.health.strategy import OriginalStrategy
-from micromailer.providers.registry import build_adapters, make_http_client
+from micromailer.providers.http import HttpSender
+from micromailer.providers.registry import build_adapters, make_thread_clients
 from micromailer.queue.publisher import DeliveryPublisher
 from micromailer.store.engine import make_engine
 from micromailer.store.repository import EmailStore
@@ -30,12 +30,13 @@ class WorkerRuntime:
     board: HealthBoard
     publisher: DeliveryPublisher
     service: DeliveryService
-    http_client: httpx.Client
+    http_client: HttpSender
 
     @classmethod
     def build(cls, settings: Settings, app: Celery) -> WorkerRuntime:
-        store = EmailStore(make_engine(settings.store_url, pool_size=settings.worker_concurrency))
-        client = make_http_client(settings)
+        pool_size = min(settings.worker_concurrency, 10)
+        store = EmailStore(make_engine(settings.store_url, pool_size=pool_size))
+        client = make_thread_clients(settings)
         adapters = build_adapters(settings, client)
         board = make_board(settings, [adapter.name for adapter in adapters], OriginalStrategy())
         on_attempt = None

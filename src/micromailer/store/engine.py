@@ -15,6 +15,9 @@ CONNECT_TIMEOUT_S = 3
 
 
 def make_engine(url: str, *, pool_size: int = 10) -> Engine:
+    # A thread holds a connection only for one short transaction (never during a provider
+    # call), so a small pool serves many threads; a server's connection limit is shared by
+    # every process of a deployment.
     """An engine for ``url``.
 
     SQLite gets WAL, ``synchronous=FULL`` (a commit survives a power cut, which is what a 202
@@ -22,12 +25,13 @@ def make_engine(url: str, *, pool_size: int = 10) -> Engine:
     """
     parsed = make_url(url)
     if parsed.get_backend_name() != "sqlite":
-        # pre-ping: after a database restart, stale connections are replaced, not used.
+        # No pre-ping (a round trip per checkout): a connection that a database restart
+        # broke fails its statement once, which invalidates the whole pool, and the caller's
+        # retry (the task's, or the client's after a 503) gets fresh connections.
         return create_engine(
             url,
             pool_size=pool_size,
-            max_overflow=pool_size,
-            pool_pre_ping=True,
+            max_overflow=pool_size // 2,
             connect_args={"connect_timeout": CONNECT_TIMEOUT_S},
         )
     if parsed.database and parsed.database != ":memory:":

@@ -127,8 +127,9 @@ class EmailStore:
         redelivered task a no-op.
         """
         now = self._clock()
-        with self._transaction() as session:
-            claimed = session.execute(
+        # Core, not ORM: this runs once per delivery, and only these columns are needed.
+        with self.engine.begin() as connection:
+            claimed = connection.execute(
                 update(EmailRow)
                 .where(
                     EmailRow.id == email_id,
@@ -143,11 +144,16 @@ class EmailStore:
                     attempt_count=EmailRow.attempt_count + 1,
                     updated_at=now,
                 )
-                .returning(EmailRow)
-            ).scalar_one_or_none()
-            if claimed is None:
-                return None
-            return Claim(message=_message(claimed), attempt_number=claimed.attempt_count)
+                .returning(*_MESSAGE_COLUMNS, EmailRow.attempt_count)
+            ).one_or_none()
+        if claimed is None:
+            return None
+        message = Message(
+            email_id=claimed.id, to_email=claimed.to_email, to_name=claimed.to_name,
+            subject=claimed.subject, html=claimed.html, text=claimed.text,
+            sender_email=claimed.sender_email, sender_name=claimed.sender_name,
+        )
+        return Claim(message=message, attempt_number=claimed.attempt_count)
 
     def mark_sent(
         self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], provider: str,
@@ -204,11 +210,14 @@ class EmailStore:
         pause = 0.1
         while True:
             try:
-                with self._transaction() as session:
-                    session.execute(
+                with self.engine.begin() as connection:
+                    connection.execute(
                         update(EmailRow).where(EmailRow.id == email_id).values(**values)
                     )
-                    session.add_all(_attempt_rows(email_id, attempt_number, tries))
+                    if tries:
+                        connection.execute(
+                            insert(AttemptRow), _attempt_rows(email_id, attempt_number, tries)
+                        )
                 return
             except (OperationalError, InterfaceError) as exc:
                 if time.monotonic() + pause > deadline:
@@ -264,33 +273,27 @@ class EmailStore:
             return [ProviderHealth(row.name, 0.0, row.health, row.last_error) for row in rows]
 
 
-def _message(row: EmailRow) -> Message:
-    return Message(
-        email_id=row.id,
-        to_email=row.to_email,
-        to_name=row.to_name,
-        subject=row.subject,
-        html=row.html,
-        text=row.text,
-        sender_email=row.sender_email,
-        sender_name=row.sender_name,
-    )
+#: The columns a :class:`Message` is made of.
+_MESSAGE_COLUMNS = (
+    EmailRow.id, EmailRow.to_email, EmailRow.to_name, EmailRow.subject, EmailRow.html,
+    EmailRow.text, EmailRow.sender_email, EmailRow.sender_name,
+)
 
 
 def _attempt_rows(
     email_id: str, attempt_number: int, tries: Sequence[ProviderTry]
-) -> list[AttemptRow]:
+) -> list[dict[str, object]]:
     return [
-        AttemptRow(
-            email_id=email_id,
-            attempt_number=attempt_number,
-            provider=attempt.provider,
-            started_at=attempt.started_at,
-            finished_at=attempt.finished_at,
-            outcome=attempt.outcome.value,
-            status_code=attempt.status_code,
-            error=attempt.error,
-        )
+        {
+            "email_id": email_id,
+            "attempt_number": attempt_number,
+            "provider": attempt.provider,
+            "started_at": attempt.started_at,
+            "finished_at": attempt.finished_at,
+            "outcome": attempt.outcome.value,
+            "status_code": attempt.status_code,
+            "error": attempt.error,
+        }
         for attempt in tries
     ]
 
