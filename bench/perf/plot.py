@@ -1,0 +1,45 @@
+"""``python -m bench.perf.plot RUN.json [RUN.json ...]``: the benchmark's figure for the docs."""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+
+OUT = Path(__file__).resolve().parents[2] / "docs" / "img" / "performance.png"
+SYSTEMS = ("baseline", "micromailer", "micromailer-embedded")
+METRICS = (
+    ("POST /email per second", lambda row: row["throughput"]["requests_per_second"]),
+    ("delivered emails per second", lambda row: row["delivery"]["emails_per_second"]),
+    ("p99 ms at 500 requests/s", lambda row: row["latencyAt500"]["p99_ms"]),
+)
+
+
+def main(paths: list[str]) -> None:
+    runs = [json.loads(Path(path).read_text())["systems"] for path in paths]
+    figure, axes = plt.subplots(1, len(METRICS), figsize=(13, 4))
+    for axis, (title, value) in zip(axes, METRICS, strict=True):
+        for index, system in enumerate(SYSTEMS):
+            values = [value(run[system]) for run in runs if system in run]
+            positions = [index + offset * 0.25 for offset in range(len(values))]
+            axis.bar(positions, values, width=0.22, color=f"C{index}",
+                     label=system if axis is axes[0] else None)
+        axis.set_xticks(range(len(SYSTEMS)), ["baseline", "distributed", "embedded"])
+        axis.set_title(title, fontsize=10)
+        if "p99" in title:
+            axis.set_yscale("log")
+    axes[0].legend(fontsize=8)
+    figure.suptitle(f"micromailer against the 2016 baseline, {len(runs)} runs (one bar each)")
+    figure.tight_layout()
+    OUT.parent.mkdir(parents=True, exist_ok=True)
+    figure.savefig(OUT, dpi=110)
+    print(f"wrote {OUT}")
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])
