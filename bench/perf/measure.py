@@ -49,7 +49,7 @@ class Latency:
 
 
 def hey_latency(url: str, rate: int, seconds: int, connections: int = 25) -> Latency:
-    """``hey`` at ``rate`` requests per second in all (``connections`` × per-connection QPS)."""
+    """``hey`` at ``rate`` requests per second in all (``connections`` x per-connection QPS)."""
     out = subprocess.run(
         ["hey", "-z", f"{seconds}s", "-c", str(connections), "-q", str(rate // connections),
          "-m", "POST", "-T", "application/json", "-d", BODY, f"{url}/email"],

@@ -9,7 +9,7 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402  (the backend must be chosen first)
+import matplotlib.pyplot as plt
 
 OUT = Path(__file__).resolve().parents[2] / "docs" / "img" / "performance.png"
 SYSTEMS = ("baseline", "micromailer", "micromailer-embedded")

@@ -31,8 +31,8 @@ def print_table(report: dict[str, Any]) -> None:
               f"   {rss}")
     if report["ratios"]:
         r = report["ratios"]
-        print(f"\nmicromailer ÷ baseline: POST throughput ×{r['postThroughput']}, "
-              f"delivery ×{r['delivery']}, p99 at 500/s ×{r['p99At500']}")
+        print(f"\nmicromailer ÷ baseline: POST throughput x{r['postThroughput']}, "
+              f"delivery x{r['delivery']}, p99 at 500/s x{r['p99At500']}")
 
 
 __all__ = ["print_table", "ratios"]

@@ -7,7 +7,6 @@ from contextlib import AbstractContextManager, ExitStack
 from pathlib import Path
 
 import redis
-
 from tests.support.backends import Backends, fresh_backends
 from tests.support.processes import ManagedProcess, clean_env, free_port
 
