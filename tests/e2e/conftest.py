@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 import pytest
 
-from tests.support.browser import PageWatch, launched_chromium
+from tests.support.browser import launched_chromium, watched_page
 from tests.support.service import EmbeddedService
 
 if TYPE_CHECKING:
@@ -43,12 +43,5 @@ def chromium() -> Iterator[Browser]:
 @pytest.fixture
 def page(chromium: Browser) -> Iterator[Page]:
     """A desktop-sized page; the test fails if it throws or breaks its CSP."""
-    context = chromium.new_context(viewport={"width": 1280, "height": 900}, locale="en-GB")
-    opened = context.new_page()
-    opened.set_default_timeout(15_000)
-    watch = PageWatch(opened)
-    try:
+    with watched_page(chromium, viewport={"width": 1280, "height": 900}) as opened:
         yield opened
-    finally:
-        context.close()
-    assert not watch.errors, watch.errors

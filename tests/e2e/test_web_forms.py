@@ -9,10 +9,10 @@ import pytest
 from tests.support.browser import (
     FINAL_TIMEOUT,
     UUID,
-    PageWatch,
     open_page,
     require_playwright,
     screenshot,
+    watched_page,
 )
 from tests.support.service import EmbeddedService
 
@@ -27,17 +27,9 @@ PHONE: ViewportSize = {"width": 375, "height": 812}
 @pytest.fixture
 def phone(chromium: Browser) -> Iterator[Page]:
     """A 375 px wide touch screen; the test fails if the page throws or breaks its CSP."""
-    context = chromium.new_context(viewport=PHONE, is_mobile=True, has_touch=True,
-                                   device_scale_factor=1, locale="en-GB",
-                                   reduced_motion="reduce")
-    opened = context.new_page()
-    opened.set_default_timeout(15_000)
-    watch = PageWatch(opened)
-    try:
+    with watched_page(chromium, viewport=PHONE, is_mobile=True, has_touch=True,
+                      device_scale_factor=1, reduced_motion="reduce") as opened:
         yield opened
-    finally:
-        context.close()
-    assert not watch.errors, watch.errors
 
 
 def test_the_api_rejecting_the_form_shows_its_sentence_and_marks_the_fields(

@@ -11,6 +11,21 @@ from fastapi.testclient import TestClient
 from micromailer.api.app import create_app
 from micromailer.config import Settings
 from micromailer.store.migrate import upgrade
+from tests.support.redis_server import scratch_prefix
+from tests.support.servers import require_redis
+
+
+@pytest.fixture
+def redis_url() -> str:
+    """A live Redis (skipped locally, failed in CI, when absent)."""
+    return require_redis()
+
+
+@pytest.fixture
+def prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own, deleted afterwards."""
+    with scratch_prefix(redis_url) as name:
+        yield name
 
 
 @pytest.fixture

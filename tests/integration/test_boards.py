@@ -65,15 +65,6 @@ def _settings(**values: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
 
-@pytest.fixture
-def redis_url() -> str:
-    return require_redis()
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    with scratch_prefix(redis_url) as name:
-        yield name
 
 
 def _aging(client: redis.Redis, prefix: str) -> Callable[[float], None]:

@@ -7,7 +7,6 @@ read; with Redis configured but down, readers get an error (the API a 503), neve
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,27 +20,19 @@ from micromailer.health.redis_board import RedisBoard
 from micromailer.health.redis_states import redis_client
 from micromailer.health.strategy import OriginalStrategy, ProviderHealth
 from micromailer.store.migrate import upgrade
-from tests.support.redis_server import ThrowawayRedis, closed_port_url, scratch_prefix
-from tests.support.servers import require_redis
+from tests.support.redis_server import ThrowawayRedis, closed_port_url
 
 BASES = {"sendgrid": 50.0, "mandrill": 49.0}
 PROVIDERS = "sendgrid,mandrill"
 
 
 def _settings(**values: Any) -> Settings:
-    """Settings from ``values`` and defaults, not from a ``.env`` file."""
+    """Settings from ``values`` and defaults, not from a ``.env`` file; the original strategy,
+    whose numbers these tests check."""
+    values.setdefault("strategy", "original")
     return Settings(_env_file=None, providers=PROVIDERS, **values)  # type: ignore[call-arg]
 
 
-@pytest.fixture
-def redis_url() -> str:
-    return require_redis()
-
-
-@pytest.fixture
-def prefix(redis_url: str) -> Iterator[str]:
-    with scratch_prefix(redis_url) as name:
-        yield name
 
 
 def test_without_redis_scores_come_from_the_store_snapshot() -> None:

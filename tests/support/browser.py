@@ -17,7 +17,7 @@ import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -101,6 +101,20 @@ class PageWatch:
             message.type == "error" and not text.startswith("Failed to load resource")
         ):
             self.errors.append(f"console {message.type}: {text}")
+
+
+@contextmanager
+def watched_page(browser: Browser, **context_options: Any) -> Iterator[Page]:
+    """A page in a fresh context; on the way out, fail if it threw or broke its CSP."""
+    context = browser.new_context(locale="en-GB", **context_options)
+    opened = context.new_page()
+    opened.set_default_timeout(15_000)
+    watch = PageWatch(opened)
+    try:
+        yield opened
+    finally:
+        context.close()
+    assert not watch.errors, watch.errors
 
 
 def open_page(page: Page, url: str) -> Response:
