@@ -1,4 +1,4 @@
-"""The ``micromailer`` command: run, serve, worker, sandbox, send, status, providers, db."""
+"""``micromailer``: run, serve, worker, sandbox, send, status, providers, simulate, db."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import os
 import socket
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 import click
@@ -237,6 +238,37 @@ def providers(as_json: bool) -> None:
         )
     if settings.sandbox_mode:
         click.echo("(sandbox mode: no provider credentials are set)")
+
+
+@main.command()
+# 5 is simulate.suite.DEFAULT_SEEDS, written out so that `micromailer` starts without loading it.
+@click.option("--seeds", default=5, show_default=True, type=click.IntRange(1),
+              help="Runs per scenario and strategy (seeds 0 … N-1), pooled.")
+@click.option("--scenario", "scenarios", multiple=True, metavar="NAME",
+              help="Only this scenario (repeatable; default: all).")
+@click.option("--strategy", "strategies", multiple=True, metavar="NAME",
+              help="Only this strategy (repeatable; default: all).")
+@click.option("--json", "as_json", is_flag=True, help="Print ONE JSON array of rows.")
+@click.option("--plot", "plot_dir", type=click.Path(file_okay=False, path_type=Path),
+              help="Write PNG figures into this directory.")
+@click.option("--service-bases", is_flag=True,
+              help="Base scores 50, 49, 48… as the service gives them (default: the study's).")
+@click.option("--processes", "-j", type=click.IntRange(1), default=None,
+              help="Processes to run on (default: every core).")
+@click.option("--sweep", is_flag=True,
+              help="With --plot: also sweep outage lengths (original vs breaker).")
+def simulate(seeds: int, scenarios: tuple[str, ...], strategies: tuple[str, ...],
+             as_json: bool, plot_dir: Path | None, service_bases: bool,
+             processes: int | None, sweep: bool) -> None:
+    """Compare selection strategies on simulated provider failures (docs/selection.md)."""
+    from micromailer.simulate.command import SimulateOptions, run_simulate
+
+    options = SimulateOptions(seeds, scenarios, strategies, as_json, plot_dir, service_bases,
+                              processes, sweep)
+    try:
+        click.echo(run_simulate(options))
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from exc
 
 
 @main.group()

@@ -69,6 +69,10 @@ class Settings(BaseSettings):
     #: Threads of one worker process: emails in flight at once per process.
     worker_concurrency: int = Field(default=16, ge=1, le=512)
 
+    #: How providers are ranked (``MICROMAILER_STRATEGY``): ``breaker`` (default), ``original``
+    #: or ``priority``; see docs/selection.md.
+    strategy: str = "breaker"
+
     sandbox_url: str = f"http://127.0.0.1:{DEFAULT_SANDBOX_PORT}"
 
     max_body_bytes: int = 1024 * 1024
@@ -84,6 +88,17 @@ class Settings(BaseSettings):
                 f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(KNOWN_PROVIDERS)}"
             )
         return value
+
+    @field_validator("strategy")
+    @classmethod
+    def _known_strategy(cls, value: str) -> str:
+        # Imported here: the health package imports this module.
+        from micromailer.health.strategy import STRATEGY_NAMES
+
+        name = value.strip().lower()
+        if name not in STRATEGY_NAMES:
+            raise ValueError(f"unknown strategy {value!r}; known: {', '.join(STRATEGY_NAMES)}")
+        return name
 
     # -- derived values -------------------------------------------------------------
 

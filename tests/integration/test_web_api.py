@@ -85,8 +85,11 @@ def test_the_preview_renders_markdown_and_escapes_raw_html(client: TestClient) -
 
 
 def test_the_score_history_samples_the_live_scores_of_this_process(client: TestClient) -> None:
-    store = client.app.state.services.store  # type: ignore[attr-defined]
-    store.save_health([ProviderHealth("sendgrid", 0.0, 0.9, time.time())])
+    services = client.app.state.services  # type: ignore[attr-defined]
+    failed_at = time.time()
+    services.store.save_health([ProviderHealth("sendgrid", 0.0, 0.9, failed_at)])
+    # What the configured strategy makes of it (the original: 50 * 0.9 = 45, climbing slowly).
+    expected = services.strategy.score(ProviderHealth("sendgrid", 50.0, 0.9, failed_at), failed_at)
 
     deadline = time.monotonic() + 5
     while True:
@@ -98,7 +101,7 @@ def test_the_score_history_samples_the_live_scores_of_this_process(client: TestC
 
     assert history["providers"] == ["sendgrid", "mandrill"]
     assert history["intervalSeconds"] == 1.0
-    assert lowered and lowered[-1]["scores"] == {"sendgrid": pytest.approx(45, abs=0.1),
+    assert lowered and lowered[-1]["scores"] == {"sendgrid": pytest.approx(expected, abs=0.1),
                                                  "mandrill": 49.0}
     assert all(s["at"] >= history["startedAt"] for s in history["samples"])
     assert client.get("/providers/history", params={"seconds": 901}).status_code == 400

@@ -11,7 +11,7 @@ from micromailer.api.score_history import ScoreHistory
 from micromailer.config import Settings
 from micromailer.delivery.intake import Sender
 from micromailer.delivery.pipeline import IntakePipeline
-from micromailer.health.strategy import OriginalStrategy, Strategy
+from micromailer.health.strategy import Strategy, make_strategy
 from micromailer.queue.batch_publisher import BatchPublisher
 from micromailer.queue.celery_app import create_celery
 from micromailer.queue.publisher import DeliveryPublisher
@@ -41,7 +41,7 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         store=store,
         publisher=DeliveryPublisher(celery),
-        strategy=OriginalStrategy(),
+        strategy=make_strategy(settings.strategy),
         intake=IntakePipeline(store, BatchPublisher(celery).publish_many, sender),
     )
 

@@ -1,8 +1,10 @@
 """Health strategies (how a score moves) and boards (where scores live)."""
 
 from micromailer.health.board import HealthBoard, MemoryBoard
+from micromailer.health.breaker import BreakerStrategy
 from micromailer.health.factory import make_board
 from micromailer.health.live import BoardUnavailableError, read_live_scores
+from micromailer.health.priority import PriorityStrategy
 from micromailer.health.redis_board import RedisBoard
 from micromailer.health.strategy import (
     HealthStep,
@@ -10,18 +12,22 @@ from micromailer.health.strategy import (
     ProviderHealth,
     SteppedStrategy,
     Strategy,
+    make_strategy,
 )
 
 __all__ = [
     "BoardUnavailableError",
+    "BreakerStrategy",
     "HealthBoard",
     "HealthStep",
     "MemoryBoard",
     "OriginalStrategy",
+    "PriorityStrategy",
     "ProviderHealth",
     "RedisBoard",
     "SteppedStrategy",
     "Strategy",
     "make_board",
+    "make_strategy",
     "read_live_scores",
 ]

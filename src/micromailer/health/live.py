@@ -15,7 +15,7 @@ from micromailer.config import Settings
 from micromailer.health.redis_board import REDIS_FAILURES
 from micromailer.health.redis_states import KEY_PREFIX, RedisStates, redis_client
 from micromailer.health.snapshots import ProviderScore, live_scores
-from micromailer.health.strategy import OriginalStrategy, ProviderHealth, Strategy
+from micromailer.health.strategy import ProviderHealth, Strategy, make_strategy
 
 #: Loads the health snapshot saved in the store, e.g. ``EmailStore.load_health``.
 LoadSaved = Callable[[], Sequence[ProviderHealth]]
@@ -37,7 +37,7 @@ def read_live_scores(
     ``load_saved`` is called only without Redis. Raises :class:`BoardUnavailableError` when
     Redis is configured but unreachable, rather than show every provider as healthy.
     """
-    strategy = strategy or OriginalStrategy()
+    strategy = strategy or make_strategy(settings.strategy)
     names = settings.provider_names()
     if not settings.redis_url:
         return live_scores(names, strategy, load_saved(), time.time())

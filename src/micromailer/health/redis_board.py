@@ -31,6 +31,7 @@ from micromailer.health.redis_states import (
     redis_client,
 )
 from micromailer.health.strategy import HealthStep, ProviderHealth, SteppedStrategy, Strategy
+from micromailer.providers.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
 
@@ -200,11 +201,14 @@ class RedisBoard:
 
 
 def as_stepped(strategy: Strategy) -> SteppedStrategy:
-    """``strategy`` if a shared board can run its updates; a clear error if not."""
+    """``strategy`` if a shared board can run its updates; a
+    :class:`~micromailer.providers.errors.ConfigurationError` if not, rather than run another
+    rule in Redis than the one configured."""
     if not isinstance(strategy, SteppedStrategy):
-        raise TypeError(
+        raise ConfigurationError(
             f"strategy {strategy.name!r} does not describe its updates as health steps, "
-            "so the Redis board cannot share it"
+            "so the Redis board (MICROMAILER_REDIS_URL) cannot share it; choose another "
+            "MICROMAILER_STRATEGY or run without Redis"
         )
     return strategy
 

@@ -6,7 +6,7 @@ reads a clock itself, so the simulation can drive it with simulated time.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
 #: Seconds over which a provider's score climbs back linearly after its last failure.
@@ -43,10 +43,13 @@ class HealthStep:
     marks_error: bool = False
 
     def apply(self, state: ProviderHealth, now: float) -> ProviderHealth:
-        return replace(
-            state,
-            health=state.health * self.factor + self.gain,
-            last_error=now if self.marks_error else state.last_error,
+        # Built directly rather than with dataclasses.replace: this runs on every provider
+        # try, and the simulation makes millions of them.
+        return ProviderHealth(
+            state.name,
+            state.base_score,
+            state.health * self.factor + self.gain,
+            now if self.marks_error else state.last_error,
         )
 
 
@@ -110,21 +113,35 @@ def base_scores(names: list[str], top: float = 50.0) -> dict[str, float]:
     return {name: top - index for index, name in enumerate(names)}
 
 
-STRATEGIES: dict[str, type[OriginalStrategy]] = {OriginalStrategy.name: OriginalStrategy}
+#: Every strategy the service can run (``MICROMAILER_STRATEGY``), the original first.
+STRATEGY_NAMES: tuple[str, ...] = ("original", "breaker", "priority")
+#: The service's default: the one the simulation favours (docs/selection.md).
+DEFAULT_STRATEGY = "breaker"
 
 
 def make_strategy(name: str) -> Strategy:
+    """The strategy called ``name``; :class:`ValueError` naming the known ones if none is."""
+    # Imported here: those modules build on this one.
+    from micromailer.health.breaker import BreakerStrategy
+    from micromailer.health.priority import PriorityStrategy
+
+    factories: dict[str, type[Strategy]] = {
+        OriginalStrategy.name: OriginalStrategy,
+        "breaker": BreakerStrategy,
+        PriorityStrategy.name: PriorityStrategy,
+    }
     try:
-        return STRATEGIES[name]()
+        return factories[name]()
     except KeyError:
-        known = ", ".join(sorted(STRATEGIES))
+        known = ", ".join(STRATEGY_NAMES)
         raise ValueError(f"unknown strategy {name!r}; known: {known}") from None
 
 
 __all__ = [
     "DECAY",
+    "DEFAULT_STRATEGY",
     "RECOVERY_SECONDS",
-    "STRATEGIES",
+    "STRATEGY_NAMES",
     "SUCCESS_GAIN",
     "HealthStep",
     "OriginalStrategy",

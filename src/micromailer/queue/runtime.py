@@ -13,7 +13,7 @@ from micromailer.delivery.service import DeliveryService, RetryPolicy
 from micromailer.health.board import HealthBoard, MemoryBoard
 from micromailer.health.factory import make_board
 from micromailer.health.snapshots import SnapshotPublisher
-from micromailer.health.strategy import OriginalStrategy
+from micromailer.health.strategy import make_strategy
 from micromailer.providers.http import HttpSender
 from micromailer.providers.registry import build_adapters, make_thread_clients
 from micromailer.queue.publisher import DeliveryPublisher
@@ -38,7 +38,9 @@ class WorkerRuntime:
         store = EmailStore(make_engine(settings.store_url, pool_size=pool_size))
         client = make_thread_clients(settings)
         adapters = build_adapters(settings, client)
-        board = make_board(settings, [adapter.name for adapter in adapters], OriginalStrategy())
+        board = make_board(
+            settings, [adapter.name for adapter in adapters], make_strategy(settings.strategy)
+        )
         on_attempt = None
         if isinstance(board, MemoryBoard):  # a shared board is read directly by the API
             board.load(store.load_health())
