@@ -6,7 +6,6 @@ import copy
 import json
 import os
 import socket
-import uuid
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +15,7 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from micromailer.domain.message import Message
+from tests.support.fakes import make_message
 
 #: Keys the contract suite's sandbox accepts (one each, so a wrong key is detectable).
 SANDBOX_KEYS = {"sendgrid": "sg-contract-key", "mandrill": "md-contract-key"}
@@ -29,22 +28,6 @@ SENDGRID_SPEC = "sendgrid/tsg_mail_v3.json"
 SENDGRID_BODY_POINTER = "/components/requestBodies/PostMailSend/content/application~1json/schema"
 MANDRILL_SPEC = "mandrill/transactional.openapi.json"
 MANDRILL_BODY_POINTER = "/components/schemas/MessagesSendRequest"
-
-
-def make_message(**overrides: Any) -> Message:
-    """A message as the delivery layer hands it to an adapter; override any field."""
-    fields: dict[str, Any] = {
-        "email_id": str(uuid.uuid4()),
-        "to_email": "alice@example.com",
-        "to_name": "Alice Example",
-        "subject": "Your receipt",
-        "html": "<p>Thanks, <strong>Alice</strong>.</p>",
-        "text": "Thanks, Alice.",
-        "sender_email": "billing@example.org",
-        "sender_name": "Example Billing",
-    }
-    fields.update(overrides)
-    return Message(**fields)
 
 
 class RequestRecorder:

@@ -130,12 +130,13 @@ def calls(adapters: Sequence[ScriptedAdapter]) -> dict[str, int]:
 
 
 def make_message(**overrides: Any) -> Message:
+    """A message as the delivery layer hands it to an adapter; override any field."""
     fields: dict[str, Any] = {
         "email_id": str(uuid.uuid4()),
         "to_email": "alice@example.com",
         "to_name": "Alice Example",
         "subject": "Your receipt",
-        "html": "<p>Thanks, Alice.</p>",
+        "html": "<p>Thanks, <strong>Alice</strong>.</p>",
         "text": "Thanks, Alice.",
         "sender_email": "billing@example.org",
         "sender_name": "Example Billing",
