@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import math
 
-from micromailer.health.strategy import DECAY, SUCCESS_GAIN, HealthStep, ProviderHealth
+from micromailer.health.strategy import DECAY, OriginalStrategy, ProviderHealth
 
 #: Seconds a provider is parked after one failure from full health.
 FIRST_BACKOFF = 20.0
@@ -19,11 +19,11 @@ MAX_BACKOFF = 180.0
 PARKED_POWER = 3.0
 
 
-class BreakerStrategy:
+class BreakerStrategy(OriginalStrategy):
     """A circuit breaker whose backoff doubles with every recent failure.
 
     - success and failure move ``health`` exactly as the original does (x0.9 + 0.1, x0.9) and
-      a failure stamps ``last_error``;
+      a failure stamps ``last_error`` (the steps are inherited);
     - for ``backoff(health)`` seconds after its last failure a provider is *parked*: its score
       is ``base_score * health ** 3``, below a healthy peer (one failure from full health gives
       0.729 of the base: 36.5 for a base of 50, under 40 or 49);
@@ -38,8 +38,6 @@ class BreakerStrategy:
     """
 
     name = "breaker"
-    success_step = HealthStep(factor=DECAY, gain=SUCCESS_GAIN)
-    failure_step = HealthStep(factor=DECAY, marks_error=True)
 
     def __init__(
         self,
@@ -53,12 +51,6 @@ class BreakerStrategy:
 
     def __repr__(self) -> str:
         return f"BreakerStrategy(first={self.first}, longest={self.longest}, power={self.power})"
-
-    def on_success(self, state: ProviderHealth, now: float) -> ProviderHealth:
-        return self.success_step.apply(state, now)
-
-    def on_failure(self, state: ProviderHealth, now: float) -> ProviderHealth:
-        return self.failure_step.apply(state, now)
 
     def backoff(self, health: float) -> float:
         """Seconds a provider of this health stays parked after its last failure."""
