@@ -71,6 +71,7 @@ def test_a_visitor_sends_an_email_with_the_keyboard_and_watches_it_reach_sent(
     expect(page.get_by_test_id("email-status")).to_have_text("sent", timeout=FINAL_TIMEOUT)
     email_id = page.get_by_test_id("email-id").inner_text()
     assert service.email(email_id)["status"] == "sent"
+    expect(page.get_by_test_id("timeline").locator("li")).to_have_count(1)
     assert timeline(page) == [("sendgrid", "sent")]
     expect(page.get_by_test_id("email-summary")).to_contain_text("SendGrid on the first try")
     expect(page.get_by_test_id("recent-emails")).to_contain_text("Your order has shipped")
@@ -100,6 +101,7 @@ def test_an_outage_switched_on_from_the_page_fails_over_to_mandrill(
     send(page, to="grace@example.com", to_name="Grace Hopper", subject="During the outage")
     expect(page.get_by_test_id("email-status")).to_have_text("sent", timeout=FINAL_TIMEOUT)
 
+    expect(page.get_by_test_id("timeline").locator("li")).to_have_count(2)
     assert timeline(page) == [("sendgrid", "failed"), ("mandrill", "sent")]
     expect(page.get_by_test_id("timeline").locator("li").first).to_contain_text("503")
     expect(page.get_by_test_id("email-summary")).to_contain_text("Mandrill after 1 failed try")

@@ -28,6 +28,11 @@ export class EmailFollower {
     document.getElementById('email-empty').hidden = true;
     document.getElementById('email-body').hidden = false;
     document.getElementById('email-id').textContent = emailId;
+    // Nothing of the previous email may stand beside the new id until the first answer.
+    const status = document.getElementById('email-status');
+    status.textContent = '…';
+    status.className = 'pill';
+    replace(document.getElementById('timeline'), []);
     this.poll();
   }
 
