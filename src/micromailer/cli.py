@@ -112,6 +112,7 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     """A Celery worker that delivers emails, with the sweeper."""
     from celery.signals import after_setup_logger
 
+    from micromailer.queue.batch_publisher import BatchPublisher
     from micromailer.queue.celery_app import QUEUE_NAME, create_celery
     from micromailer.queue.sweeper import Sweeper, sweep_once
 
@@ -120,8 +121,9 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     _upgrade(settings)
     app = create_celery(settings)
     runtime = app.conf.micromailer_runtime()
-    sweep_once(runtime.store, runtime.publisher.publish, settings.sweep_after)
-    Sweeper(runtime.store, runtime.publisher.publish,
+    publish_many = BatchPublisher(app).publish_many
+    sweep_once(runtime.store, publish_many, settings.sweep_after)
+    Sweeper(runtime.store, publish_many,
             sweep_after=settings.sweep_after, interval=settings.sweep_interval).start()
     argv = [
         "worker", "--pool=threads", f"--concurrency={concurrency or settings.worker_concurrency}",

@@ -9,38 +9,54 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Callable
 
+from micromailer.delivery.pipeline import PublishMany
 from micromailer.store.repository import EmailStore
 
 log = logging.getLogger(__name__)
 
 
-def sweep_once(store: EmailStore, publish: Callable[[str], None], sweep_after: float) -> int:
-    """Re-arm and republish every stale email; return how many."""
-    swept = store.sweep(sweep_after)
-    for email_id in swept:
+#: Emails re-armed and republished together (one wait for the broker's confirms).
+SWEEP_BATCH = 500
+
+
+def sweep_once(store: EmailStore, publish_many: PublishMany, sweep_after: float) -> int:
+    """Re-arm and republish every stale email, a batch at a time; return how many.
+
+    After a broker outage the backlog can be large: it goes out in batches with one wait for
+    confirms each, not one round trip per email. A batch that cannot be published stays
+    re-armed (due now), so a later sweep publishes it again.
+    """
+    total = 0
+    while True:
+        swept = store.sweep(sweep_after, limit=SWEEP_BATCH)
+        if not swept:
+            break
         try:
-            publish(email_id)
-        except Exception as exc:  # still due: the next sweep tries again
-            log.warning("could not republish %s: %s", email_id, exc)
-    if swept:
-        log.info("sweeper republished %d stale email(s)", len(swept))
-    return len(swept)
+            publish_many(swept)
+        except Exception as exc:  # still stored and due: a later sweep tries again
+            log.warning("could not republish %d stale email(s): %s", len(swept), exc)
+            break
+        total += len(swept)
+        if len(swept) < SWEEP_BATCH:
+            break
+    if total:
+        log.info("sweeper republished %d stale email(s)", total)
+    return total
 
 
 class Sweeper(threading.Thread):
     def __init__(
         self,
         store: EmailStore,
-        publish: Callable[[str], None],
+        publish_many: PublishMany,
         *,
         sweep_after: float,
         interval: float,
     ) -> None:
         super().__init__(name="micromailer-sweeper", daemon=True)
         self._store = store
-        self._publish = publish
+        self._publish_many = publish_many
         self._sweep_after = sweep_after
         self._interval = interval
         self._stopped = threading.Event()
@@ -48,7 +64,7 @@ class Sweeper(threading.Thread):
     def run(self) -> None:
         while not self._stopped.wait(self._interval):
             try:
-                sweep_once(self._store, self._publish, self._sweep_after)
+                sweep_once(self._store, self._publish_many, self._sweep_after)
             except Exception as exc:  # the store may be down for a while; keep sweeping
                 log.warning("sweep failed: %s", exc)
 
@@ -56,4 +72,4 @@ class Sweeper(threading.Thread):
         self._stopped.set()
 
 
-__all__ = ["Sweeper", "sweep_once"]
+__all__ = ["SWEEP_BATCH", "Sweeper", "sweep_once"]
