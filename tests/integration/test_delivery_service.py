@@ -213,9 +213,13 @@ def test_the_third_failed_attempt_gives_up_with_every_reason(build: Build) -> No
     assert view.status is Status.FAILED
     assert view.attempt_count == 3
     assert view.error is not None
-    assert view.error.startswith("gave up after 3 attempts: ")
-    # The error names each provider's last reason; the attempts keep every earlier one.
-    assert "a: HTTP 504" in view.error and "b: network error" in view.error
+    assert view.error.startswith("gave up after 3 attempts: attempt 1: ")
+    # The error names every attempt's reasons, oldest first, as the attempts do.
+    reasons = ["a: HTTP 503", "b: HTTP 429", "a: HTTP 500", "a: HTTP 504"]
+    positions = [view.error.index(reason) for reason in reasons]
+    assert positions == sorted(positions), view.error
+    assert view.error.count("b: network error") == 2
+    assert "attempt 2: " in view.error and "attempt 3: " in view.error
     assert [(a.attempt_number, a.provider, a.status_code) for a in view.attempts] == [
         (1, "a", 503),
         (1, "b", 429),

@@ -68,16 +68,18 @@ class DeliveryService:
             if isinstance(verdict, Undeliverable):
                 self._store.mark_failed(email_id, attempt, report.tries, verdict.error)
                 return Status.FAILED
-            return self._retry_or_fail(email_id, attempt, report.tries, verdict)
+            history = attempt_history(claim.previous_error, attempt, verdict.error)
+            return self._retry_or_fail(email_id, attempt, report.tries, verdict, history)
         finally:
             if self._on_attempt is not None:
                 self._on_attempt()
 
     def _retry_or_fail(
-        self, email_id: str, attempt: int, tries: list[ProviderTry], verdict: RetryLater
+        self, email_id: str, attempt: int, tries: list[ProviderTry], verdict: RetryLater,
+        history: str,
     ) -> Status:
         if attempt >= self._policy.max_attempts:
-            error = f"gave up after {attempt} attempts: {verdict.error}"
+            error = f"gave up after {attempt} attempts: {history}"
             self._store.mark_failed(email_id, attempt, tries, error)
             return Status.FAILED
         delay = retry_delay(
@@ -86,7 +88,7 @@ class DeliveryService:
             cap=self._policy.delay_max,
             retry_after=verdict.retry_after,
         )
-        self._store.schedule_retry(email_id, attempt, tries, verdict.error, delay)
+        self._store.schedule_retry(email_id, attempt, tries, history, delay)
         try:
             self._schedule(email_id, delay)
         except Exception:  # the sweeper republishes it once it is overdue
@@ -94,4 +96,10 @@ class DeliveryService:
         return Status.QUEUED
 
 
-__all__ = ["DeliveryService", "RetryPolicy", "ScheduleDelivery"]
+def attempt_history(previous: str | None, attempt: int, reasons: str) -> str:
+    """Every failed attempt's reasons, oldest first: ``attempt 1: …; attempt 2: …``."""
+    latest = f"attempt {attempt}: {reasons}"
+    return f"{previous}; {latest}" if previous else latest
+
+
+__all__ = ["DeliveryService", "RetryPolicy", "ScheduleDelivery", "attempt_history"]

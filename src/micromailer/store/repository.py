@@ -35,10 +35,12 @@ def utcnow() -> datetime:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """An email a worker now holds in ``sending``, and which attempt this is (1-based)."""
+    """An email a worker now holds in ``sending``, which attempt this is (1-based), and what
+    the earlier attempts failed with."""
 
     message: Message
     attempt_number: int
+    previous_error: str | None = None
 
 
 class EmailStore:
@@ -144,7 +146,7 @@ class EmailStore:
                     attempt_count=EmailRow.attempt_count + 1,
                     updated_at=now,
                 )
-                .returning(*_MESSAGE_COLUMNS, EmailRow.attempt_count)
+                .returning(*_MESSAGE_COLUMNS, EmailRow.attempt_count, EmailRow.error)
             ).one_or_none()
         if claimed is None:
             return None
@@ -153,7 +155,7 @@ class EmailStore:
             subject=claimed.subject, html=claimed.html, text=claimed.text,
             sender_email=claimed.sender_email, sender_name=claimed.sender_name,
         )
-        return Claim(message=message, attempt_number=claimed.attempt_count)
+        return Claim(message, claimed.attempt_count, claimed.error)
 
     def mark_sent(
         self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], provider: str,
