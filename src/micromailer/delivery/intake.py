@@ -29,7 +29,6 @@ class Sender:
 class Accepted:
     email_id: str
     created_at: datetime
-    published: bool
 
 
 def new_email(request: EmailRequest, sender: Sender) -> NewEmail:
@@ -64,8 +63,7 @@ def accept_email(
         publish(email_id)
     except Exception as exc:
         log.warning("email %s stored but not published (%s); the sweeper will", email_id, exc)
-        return Accepted(email_id, created_at, published=False)
-    return Accepted(email_id, created_at, published=True)
+    return Accepted(email_id, created_at)
 
 
 __all__ = ["Accepted", "PublishDelivery", "Sender", "accept_email", "new_email"]

@@ -49,7 +49,7 @@ class IntakePipeline:
         future: asyncio.Future[datetime] = asyncio.get_running_loop().create_future()
         self._queue().put_nowait((new, future))
         created_at = await future
-        return Accepted(new.email_id, created_at, published=False)
+        return Accepted(new.email_id, created_at)
 
     def _queue(self) -> asyncio.Queue[tuple[NewEmail, asyncio.Future[datetime]]]:
         if self._pending is None:

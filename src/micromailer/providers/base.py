@@ -11,6 +11,7 @@ from abc import ABC, abstractmethod
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
 from typing import Any, ClassVar
 
@@ -125,8 +126,6 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     date_header = response.headers.get("date")
     now = parsedate_to_datetime(date_header) if date_header else None
     if now is None:
-        from datetime import UTC, datetime
-
         now = datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
 
