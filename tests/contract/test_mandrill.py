@@ -11,7 +11,6 @@ from jsonschema import Draft202012Validator
 
 from micromailer.providers.errors import (
     AuthError,
-    NetworkError,
     ProviderError,
     RateLimitedError,
     RecipientRejectedError,
@@ -25,7 +24,6 @@ from tests.contract.helpers import (
     SANDBOX_KEYS,
     RequestRecorder,
     body_validator,
-    closed_port_url,
     make_message,
     schema_errors,
 )
@@ -190,26 +188,6 @@ def test_injected_400_is_request_rejected(
         adapter.send(make_message())
 
     assert caught.value.reason.startswith("ValidationError: ")
-
-
-def test_refused_connection_is_network_error(http_client: httpx.Client) -> None:
-    adapter = MandrillAdapter(api_key="k", base_url=closed_port_url(), client=http_client)
-
-    with pytest.raises(NetworkError):
-        adapter.send(make_message())
-
-
-def test_answer_slower_than_the_client_timeout_is_network_error(
-    sandbox: SandboxThread, set_faults: FaultSetter
-) -> None:
-    set_faults("mandrill", latencyMs=500)
-    with httpx.Client(timeout=httpx.Timeout(0.1, connect=1.0), trust_env=False) as client:
-        key = SANDBOX_KEYS["mandrill"]
-        adapter = MandrillAdapter(api_key=key, base_url=sandbox.url, client=client)
-        with pytest.raises(NetworkError) as caught:
-            adapter.send(make_message())
-
-    assert "timed out" in caught.value.reason
 
 
 # -- classification by error name (Mandrill's legacy path answers errors with HTTP 500) ------

@@ -11,7 +11,6 @@ from jsonschema import Draft202012Validator
 
 from micromailer.providers.errors import (
     AuthError,
-    NetworkError,
     RateLimitedError,
     RequestRejectedError,
     ServerError,
@@ -21,7 +20,6 @@ from micromailer.sandbox import SandboxThread
 from tests.contract.helpers import (
     SANDBOX_KEYS,
     RequestRecorder,
-    closed_port_url,
     make_message,
     schema_errors,
 )
@@ -207,22 +205,3 @@ def test_invalid_body_is_request_rejected_with_sendgrids_first_error_message(
     assert '"field":"subject"' in caught.value.body
 
 
-def test_refused_connection_is_network_error(http_client: httpx.Client) -> None:
-    adapter = SendGridAdapter(api_key="k", base_url=closed_port_url(), client=http_client)
-
-    with pytest.raises(NetworkError):
-        adapter.send(make_message())
-
-
-def test_answer_slower_than_the_client_timeout_is_network_error(
-    sandbox: SandboxThread, set_faults: FaultSetter
-) -> None:
-    set_faults("sendgrid", latencyMs=500)
-    with httpx.Client(timeout=httpx.Timeout(0.1, connect=1.0), trust_env=False) as client:
-        adapter = SendGridAdapter(
-            api_key=SANDBOX_KEYS["sendgrid"], base_url=sandbox.url, client=client
-        )
-        with pytest.raises(NetworkError) as caught:
-            adapter.send(make_message())
-
-    assert "timed out" in caught.value.reason
