@@ -203,5 +203,3 @@ def test_invalid_body_is_request_rejected_with_sendgrids_first_error_message(
 
     assert caught.value.reason.startswith("The subject is required.")
     assert '"field":"subject"' in caught.value.body
-
-
