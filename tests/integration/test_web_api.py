@@ -15,7 +15,7 @@ from fastapi.testclient import TestClient
 from micromailer.api.app import create_app
 from micromailer.api.routes.web import STATIC_DIR
 from micromailer.config import Settings
-from micromailer.health.strategy import ProviderHealth
+from micromailer.health.strategy import ProviderHealth, make_strategy
 from micromailer.sandbox import SandboxThread
 from micromailer.store.migrate import upgrade
 from tests.support.processes import free_port
@@ -89,7 +89,8 @@ def test_the_score_history_samples_the_live_scores_of_this_process(client: TestC
     failed_at = time.time()
     services.store.save_health([ProviderHealth("sendgrid", 0.0, 0.9, failed_at)])
     # What the configured strategy makes of it (the original: 50 * 0.9 = 45, climbing slowly).
-    expected = services.strategy.score(ProviderHealth("sendgrid", 50.0, 0.9, failed_at), failed_at)
+    strategy = make_strategy(services.settings.strategy)
+    expected = strategy.score(ProviderHealth("sendgrid", 50.0, 0.9, failed_at), failed_at)
 
     deadline = time.monotonic() + 5
     while True:

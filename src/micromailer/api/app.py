@@ -15,7 +15,6 @@ from micromailer.api.errors import install_error_handlers
 from micromailer.api.routes import emails, health, preview, providers, sandbox, web
 from micromailer.api.score_history import ReadScores, ScoreHistory, score_history_lifespan
 from micromailer.config import Settings
-from micromailer.health.live import read_live_scores
 
 log = logging.getLogger(__name__)
 
@@ -60,14 +59,13 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await app.state.services.intake.close()
+            app.state.services.scores.close()
 
 
 def _live_scores_reader(app: FastAPI) -> ReadScores:
     """What the score history samples: the scores ``GET /providers`` shows."""
     services: Services = app.state.services
-    return lambda: read_live_scores(
-        services.settings, services.store.load_health, services.strategy
-    )
+    return services.scores
 
 
 __all__ = ["create_app"]

@@ -11,7 +11,7 @@ from micromailer.api.score_history import ScoreHistory
 from micromailer.config import Settings
 from micromailer.delivery.intake import Sender
 from micromailer.delivery.pipeline import IntakePipeline
-from micromailer.health.strategy import Strategy, make_strategy
+from micromailer.health.live import LiveScoreReader
 from micromailer.queue.batch_publisher import BatchPublisher
 from micromailer.queue.celery_app import create_celery
 from micromailer.queue.publisher import DeliveryPublisher
@@ -24,8 +24,9 @@ class Services:
     settings: Settings
     store: EmailStore
     publisher: DeliveryPublisher
-    strategy: Strategy
     intake: IntakePipeline
+    #: The live scores ``GET /providers`` and the score history show.
+    scores: LiveScoreReader
 
     @property
     def sender(self) -> Sender:
@@ -41,8 +42,8 @@ def build_services(settings: Settings) -> Services:
         settings=settings,
         store=store,
         publisher=DeliveryPublisher(celery),
-        strategy=make_strategy(settings.strategy),
         intake=IntakePipeline(store, BatchPublisher(celery).publish_many, sender),
+        scores=LiveScoreReader(settings, store.load_health),
     )
 
 

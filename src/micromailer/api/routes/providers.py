@@ -10,7 +10,7 @@ from micromailer.api.deps import ScoreHistoryDep, ServicesDep
 from micromailer.api.errors import ApiError
 from micromailer.api.schemas import ErrorBody, ProviderOut, ScoreHistoryOut, ScoreSampleOut
 from micromailer.api.score_history import CAPACITY, SAMPLE_INTERVAL
-from micromailer.health.live import BoardUnavailableError, read_live_scores
+from micromailer.health.live import BoardUnavailableError
 
 router = APIRouter(tags=["providers"])
 
@@ -25,9 +25,7 @@ async def read_providers(services: ServicesDep) -> list[ProviderOut]:
     snapshot the worker publishes to the store.
     """
     try:
-        scores = await run_in_threadpool(
-            read_live_scores, services.settings, services.store.load_health, services.strategy
-        )
+        scores = await run_in_threadpool(services.scores)
     except BoardUnavailableError as exc:
         raise ApiError(503, BOARD_UNAVAILABLE) from exc
     return [ProviderOut.from_score(score) for score in scores]
