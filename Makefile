@@ -6,7 +6,7 @@ CHROMIUM := /usr/bin/chromium
 BASELINE_VENV := bench/.venv-baseline
 SEED_BASELINE := ../shared/bench/seed_baseline
 
-.PHONY: install run test lint typecheck bench bench-tools clean
+.PHONY: install run test lint typecheck bench bench-tools screenshots clean
 
 $(BIN)/micromailer: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ $(CHROMIUM):
 
 test: install $(CHROMIUM) lint
 	$(BIN)/pytest
+
+# Regenerate the README's screenshots of the web page (docs/img/web-*.png).
+screenshots: install $(CHROMIUM)
+	MICROMAILER_TEST_SCREENSHOTS=docs/img $(BIN)/pytest tests/e2e/test_web.py tests/e2e/test_web_forms.py
 
 lint: install
 	$(BIN)/ruff check src tests
