@@ -99,6 +99,7 @@ def harnesses() -> Iterator[list[Harness]]:
     built: list[Harness] = []
     yield built
     for harness in built:
+        harness.service.close()
         harness.store.engine.dispose()
 
 

@@ -7,6 +7,7 @@ for an :class:`httpx.MockTransport` that plays a script of answers.
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -90,10 +91,14 @@ class ScriptedAdapter(ProviderAdapter):
         self._journal = journal
         self.calls = 0
         self.requests: list[httpx.Request] = []
-        client = httpx.Client(transport=httpx.MockTransport(self._answer))
+        client = httpx.AsyncClient(transport=httpx.MockTransport(self._answer))
         super().__init__(
             api_key="test-key", base_url=f"https://{name}.test", client=client, name=name
         )
+
+    def send(self, message: Message) -> SendResult:
+        """The blocking send (the dispatcher's simulation path), over the same async client."""
+        return asyncio.run(self.send_async(message))
 
     def _answer(self, request: httpx.Request) -> httpx.Response:
         self.calls += 1

@@ -1,23 +1,36 @@
-"""Deliver one stored email: claim it, run one attempt, record the outcome, plan a retry."""
+"""Deliver stored emails: claim, run one attempt, record the outcome, plan a retry.
+
+A worker keeps many emails in flight on one event loop (a thread of its own): an email waiting
+for its provider holds no thread, and the store sees claims and outcomes in batches (group
+commit, ``batching.py``), one round trip and one commit for all the emails that reached the
+same step together. Celery's task threads call :meth:`DeliveryService.deliver`, which waits for
+that email's outcome to be stored, so a task is still acknowledged only after its outcome is
+committed.
+"""
 
 from __future__ import annotations
 
+import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from micromailer.domain.attempt import ProviderTry
 from micromailer.domain.status import Status
-from micromailer.store.repository import EmailStore
+from micromailer.store.repository import AttemptRecord, Claim, EmailStore
 
 from .backoff import retry_delay
+from .batching import GroupBatcher
 from .dispatcher import Dispatcher
-from .verdict import Delivered, RetryLater, Undeliverable
+from .loop_thread import LoopThread
+from .verdict import AttemptReport, Delivered, Undeliverable
 
 log = logging.getLogger(__name__)
 
 #: Publishes ``deliver(email_id)`` to run after a delay in seconds.
 ScheduleDelivery = Callable[[str, float], None]
+
+#: Most emails claimed, or recorded, by one statement.
+MAX_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,6 +38,15 @@ class RetryPolicy:
     max_attempts: int = 3
     delay: float = 10.0
     delay_max: float = 600.0
+
+
+@dataclass(frozen=True, slots=True)
+class Settlement:
+    """What an attempt comes to: the record to store, the new status, the retry's delay."""
+
+    record: AttemptRecord
+    status: Status
+    retry_in: float | None = None
 
 
 class DeliveryService:
@@ -38,6 +60,7 @@ class DeliveryService:
         policy: RetryPolicy,
         claim_timeout: float,
         on_attempt: Callable[[], object] | None = None,
+        max_batch: int = MAX_BATCH,
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher
@@ -45,55 +68,84 @@ class DeliveryService:
         self._policy = policy
         self._claim_timeout = claim_timeout
         self._on_attempt = on_attempt
+        self._loop = LoopThread("micromailer-delivery")
+        self._claims: GroupBatcher[str, Claim | None] = GroupBatcher(
+            self._claim_batch, "micromailer-claim", max_batch
+        )
+        self._records: GroupBatcher[AttemptRecord, None] = GroupBatcher(
+            self._record_batch, "micromailer-record", max_batch
+        )
 
     def deliver(self, email_id: str) -> Status | None:
         """Run one attempt; return the new status, or ``None`` if the email was not ours.
 
         An email that is final, unknown, or held by another worker is left alone: a task
-        delivered twice sends once.
+        delivered twice sends once. Blocks until the outcome is stored; call it from any thread
+        but the service's own loop.
         """
-        claim = self._store.claim(email_id, self._claim_timeout)
+        return self._loop.run(self.deliver_async(email_id))
+
+    async def deliver_async(self, email_id: str) -> Status | None:
+        """:meth:`deliver` on the service's event loop."""
+        claim = await self._claims.submit(email_id)
         if claim is None:
             log.debug("email %s is not claimable (final, unknown or held); skipped", email_id)
             return None
-        attempt = claim.attempt_number
-        report = self._dispatcher.attempt(claim.message)
-        verdict = report.verdict
+        report = await self._dispatcher.attempt_async(claim.message)
+        settlement = self.settle(claim, report)
+        loop = asyncio.get_running_loop()
         try:
-            if isinstance(verdict, Delivered):
-                self._store.mark_sent(
-                    email_id, attempt, report.tries, verdict.provider, verdict.message_id
-                )
-                return Status.SENT
-            if isinstance(verdict, Undeliverable):
-                self._store.mark_failed(email_id, attempt, report.tries, verdict.error)
-                return Status.FAILED
-            history = attempt_history(claim.previous_error, attempt, verdict.error)
-            return self._retry_or_fail(email_id, attempt, report.tries, verdict, history)
+            await self._records.submit(settlement.record)
         finally:
             if self._on_attempt is not None:
-                self._on_attempt()
+                await loop.run_in_executor(None, self._on_attempt)
+        if settlement.retry_in is not None:
+            try:
+                await loop.run_in_executor(None, self._schedule, email_id, settlement.retry_in)
+            except Exception:  # the sweeper republishes it once it is overdue
+                log.warning("could not schedule the retry of %s; the sweeper will", email_id)
+        return settlement.status
 
-    def _retry_or_fail(
-        self, email_id: str, attempt: int, tries: list[ProviderTry], verdict: RetryLater,
-        history: str,
-    ) -> Status:
+    def settle(self, claim: Claim, report: AttemptReport) -> Settlement:
+        """The attempt's outcome: sent, failed for good, or queued again after a delay."""
+        email_id, attempt = claim.message.email_id, claim.attempt_number
+        tries, verdict = report.tries, report.verdict
+        if isinstance(verdict, Delivered):
+            record = AttemptRecord(email_id, attempt, tries, Status.SENT, None,
+                                   provider=verdict.provider,
+                                   provider_message_id=verdict.message_id)
+            return Settlement(record, Status.SENT)
+        if isinstance(verdict, Undeliverable):
+            record = AttemptRecord(email_id, attempt, tries, Status.FAILED, verdict.error)
+            return Settlement(record, Status.FAILED)
+        history = attempt_history(claim.previous_error, attempt, verdict.error)
         if attempt >= self._policy.max_attempts:
             error = f"gave up after {attempt} attempts: {history}"
-            self._store.mark_failed(email_id, attempt, tries, error)
-            return Status.FAILED
+            record = AttemptRecord(email_id, attempt, tries, Status.FAILED, error)
+            return Settlement(record, Status.FAILED)
         delay = retry_delay(
-            attempt,
-            base=self._policy.delay,
-            cap=self._policy.delay_max,
+            attempt, base=self._policy.delay, cap=self._policy.delay_max,
             retry_after=verdict.retry_after,
         )
-        self._store.schedule_retry(email_id, attempt, tries, history, delay)
-        try:
-            self._schedule(email_id, delay)
-        except Exception:  # the sweeper republishes it once it is overdue
-            log.warning("could not schedule the retry of %s; the sweeper will", email_id)
-        return Status.QUEUED
+        record = self._store.retry_record(email_id, attempt, tries, history, delay)
+        return Settlement(record, Status.QUEUED, delay)
+
+    def _claim_batch(self, email_ids: list[str]) -> list[Claim | None]:
+        claims = self._store.claim_many(email_ids, self._claim_timeout)
+        results: list[Claim | None] = []
+        for email_id in email_ids:  # an id twice in one batch is claimed once
+            results.append(claims.pop(email_id, None))
+        return results
+
+    def _record_batch(self, records: Sequence[AttemptRecord]) -> list[None]:
+        self._store.record(records)
+        return [None] * len(records)
+
+    def close(self) -> None:
+        """Stop the event loop and the store's batch threads."""
+        self._loop.stop()
+        self._claims.close()
+        self._records.close()
 
 
 def attempt_history(previous: str | None, attempt: int, reasons: str) -> str:
@@ -102,4 +154,5 @@ def attempt_history(previous: str | None, attempt: int, reasons: str) -> str:
     return f"{previous}; {latest}" if previous else latest
 
 
-__all__ = ["DeliveryService", "RetryPolicy", "ScheduleDelivery", "attempt_history"]
+__all__ = ["MAX_BATCH", "DeliveryService", "RetryPolicy", "ScheduleDelivery", "Settlement",
+           "attempt_history"]

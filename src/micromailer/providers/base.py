@@ -13,7 +13,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from email.utils import parsedate_to_datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, cast
 
 import httpx
 
@@ -25,7 +25,7 @@ from micromailer.providers.errors import (
     RequestRejectedError,
     ServerError,
 )
-from micromailer.providers.http import HttpSender
+from micromailer.providers.http import AsyncHttpSender, HttpSender
 
 
 @dataclass(frozen=True, slots=True)
@@ -44,7 +44,8 @@ class ProviderAdapter(ABC):
     kind: ClassVar[str]
 
     def __init__(
-        self, *, api_key: str, base_url: str, client: HttpSender, name: str | None = None
+        self, *, api_key: str, base_url: str, client: HttpSender | AsyncHttpSender,
+        name: str | None = None,
     ) -> None:
         self.name = name or self.kind
         self._api_key = api_key
@@ -55,10 +56,23 @@ class ProviderAdapter(ABC):
         return f"<{type(self).__name__} {self.name} {self.base_url}>"
 
     def send(self, message: Message) -> SendResult:
-        """Send one message; raise a :class:`~micromailer.providers.errors.ProviderError` if not."""
+        """Send one message; raise a :class:`~micromailer.providers.errors.ProviderError` if not.
+
+        Needs a blocking client (``httpx.Client``)."""
         request = self.build_request(message)
         with self._map_transport_errors():
-            response = self._client.send(request)
+            response = cast(HttpSender, self._client).send(request)
+        return self.read_response(response)
+
+    async def send_async(self, message: Message) -> SendResult:
+        """:meth:`send` on an event loop; needs an ``httpx.AsyncClient``."""
+        request = self.build_request(message)
+        with self._map_transport_errors():
+            response = await cast(AsyncHttpSender, self._client).send(request)
+        return self.read_response(response)
+
+    def read_response(self, response: httpx.Response) -> SendResult:
+        """The result a provider's answer means, or the error it means, raised."""
         if response.is_success:
             return self.parse_success(response)
         self.raise_for_error(response)

@@ -1,19 +1,17 @@
 """The HTTP seam of the adapters: anything that can ``send`` an ``httpx.Request``.
 
-A worker runs many threads. One ``httpx.Client`` shared by all of them serialises every
-request on its pool's lock and scans every pooled connection on each request (measured: 683
-requests a second from 64 threads against 1,042 with a client per thread, on the same fake).
-:class:`ThreadLocalClients` gives each thread its own pooled, keep-alive client built from one
-factory, so configuration (timeouts, limits, headers) stays in one place.
+A worker sends on its event loop with one pooled ``httpx.AsyncClient``
+(:class:`AsyncHttpSender`); tools and tests may use a blocking ``httpx.Client``
+(:class:`HttpSender`). Adapters build requests the same way for both.
 """
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Callable
 from typing import Any, Protocol
 
+import aiohttp
 import httpx
+from httpx_aiohttp import AiohttpTransport
 
 
 class HttpSender(Protocol):
@@ -27,34 +25,31 @@ class HttpSender(Protocol):
     def close(self) -> None: ...
 
 
-class ThreadLocalClients:
-    """One ``httpx.Client`` per thread, made on first use by ``factory``."""
+class AsyncHttpSender(Protocol):
+    """The part of ``httpx.AsyncClient`` adapters use (see :class:`HttpSender`)."""
 
-    def __init__(self, factory: Callable[[], httpx.Client]) -> None:
-        self._factory = factory
-        self._local = threading.local()
-        self._clients: list[httpx.Client] = []
-        self._lock = threading.Lock()
+    def build_request(self, method: str, url: str, **kwargs: Any) -> httpx.Request: ...
 
-    def _client(self) -> httpx.Client:
-        client: httpx.Client | None = getattr(self._local, "client", None)
-        if client is None:
-            client = self._local.client = self._factory()
-            with self._lock:
-                self._clients.append(client)
-        return client
+    async def send(self, request: httpx.Request) -> httpx.Response: ...
 
-    def build_request(self, method: str, url: str, **kwargs: Any) -> httpx.Request:
-        return self._client().build_request(method, url, **kwargs)
-
-    def send(self, request: httpx.Request) -> httpx.Response:
-        return self._client().send(request)
-
-    def close(self) -> None:
-        with self._lock:
-            clients, self._clients = self._clients, []
-        for client in clients:
-            client.close()
+    async def aclose(self) -> None: ...
 
 
-__all__ = ["HttpSender", "ThreadLocalClients"]
+class AiohttpPoolTransport(AiohttpTransport):
+    """httpx's API over aiohttp's connection pool (see ``registry.make_async_http_client``).
+
+    The underlying transport reports every aiohttp connection error as a timeout; a refused
+    or dropped connection is reported here as what it is, so the try's reason says so.
+    """
+
+    async def handle_async_request(self, request: httpx.Request) -> httpx.Response:
+        try:
+            return await super().handle_async_request(request)
+        except httpx.TimeoutException as exc:
+            cause = exc.__cause__
+            if isinstance(cause, aiohttp.ClientError) and not isinstance(cause, TimeoutError):
+                raise httpx.ConnectError(str(cause), request=request) from cause
+            raise
+
+
+__all__ = ["AiohttpPoolTransport", "AsyncHttpSender", "HttpSender"]

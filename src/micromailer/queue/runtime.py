@@ -14,8 +14,8 @@ from micromailer.health.board import HealthBoard, MemoryBoard
 from micromailer.health.factory import make_board
 from micromailer.health.snapshots import SnapshotPublisher
 from micromailer.health.strategy import make_strategy
-from micromailer.providers.http import HttpSender
-from micromailer.providers.registry import build_adapters, make_thread_clients
+from micromailer.providers.http import AsyncHttpSender
+from micromailer.providers.registry import build_adapters, make_async_http_client
 from micromailer.queue.publisher import DeliveryPublisher
 from micromailer.store.engine import make_engine
 from micromailer.store.repository import EmailStore
@@ -30,13 +30,13 @@ class WorkerRuntime:
     board: HealthBoard
     publisher: DeliveryPublisher
     service: DeliveryService
-    http_client: HttpSender
+    http_client: AsyncHttpSender
 
     @classmethod
     def build(cls, settings: Settings, app: Celery) -> WorkerRuntime:
-        pool_size = min(settings.worker_concurrency, 10)
-        store = EmailStore(make_engine(settings.store_url, pool_size=pool_size))
-        client = make_thread_clients(settings)
+        # The delivery service's two batch threads, the sweeper and the snapshots share it.
+        store = EmailStore(make_engine(settings.store_url, pool_size=4))
+        client = make_async_http_client(settings)
         adapters = build_adapters(settings, client)
         board = make_board(
             settings, [adapter.name for adapter in adapters], make_strategy(settings.strategy)

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import Engine, and_, func, insert, or_, select, text, update
+from sqlalchemy import Engine, and_, bindparam, func, insert, or_, select, text, update
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -22,7 +22,7 @@ from micromailer.domain.attempt import AttemptView, EmailView, NewEmail, Provide
 from micromailer.domain.message import Message
 from micromailer.domain.status import Status
 from micromailer.health.strategy import ProviderHealth
-from micromailer.store.models import AttemptRow, EmailRow, ProviderHealthRow
+from micromailer.store.models import AttemptRow, EmailRow, ProviderHealthRow, UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -31,6 +31,22 @@ UtcClock = Callable[[], datetime]
 
 def utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class AttemptRecord:
+    """What an attempt leaves in the store: the email's new status and every provider try.
+
+    ``sent`` carries the provider; ``queued`` (a retry) is due again at ``due_at``."""
+
+    email_id: str
+    attempt_number: int
+    tries: Sequence[ProviderTry]
+    status: Status
+    error: str | None
+    provider: str | None = None
+    provider_message_id: str | None = None
+    due_at: datetime | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -128,13 +144,17 @@ class EmailStore:
         died). A final email, or one another worker holds, is never claimed: that is what makes a
         redelivered task a no-op.
         """
+        return self.claim_many([email_id], lease_seconds).get(email_id)
+
+    def claim_many(self, email_ids: Sequence[str], lease_seconds: float) -> dict[str, Claim]:
+        """:meth:`claim` for many emails in one statement; the claimed ones, by id."""
         now = self._clock()
-        # Core, not ORM: this runs once per delivery, and only these columns are needed.
+        # Core, not ORM: this runs for every delivery, and only these columns are needed.
         with self.engine.begin() as connection:
             claimed = connection.execute(
                 update(EmailRow)
                 .where(
-                    EmailRow.id == email_id,
+                    EmailRow.id.in_(email_ids),
                     or_(
                         EmailRow.status == Status.QUEUED.value,
                         and_(EmailRow.status == Status.SENDING.value, EmailRow.claimed_until < now),
@@ -147,85 +167,86 @@ class EmailStore:
                     updated_at=now,
                 )
                 .returning(*_MESSAGE_COLUMNS, EmailRow.attempt_count, EmailRow.error)
-            ).one_or_none()
-        if claimed is None:
-            return None
-        message = Message(
-            email_id=claimed.id, to_email=claimed.to_email, to_name=claimed.to_name,
-            subject=claimed.subject, html=claimed.html, text=claimed.text,
-            sender_email=claimed.sender_email, sender_name=claimed.sender_name,
-        )
-        return Claim(message, claimed.attempt_count, claimed.error)
+            ).all()
+        return {
+            row.id: Claim(
+                Message(
+                    email_id=row.id, to_email=row.to_email, to_name=row.to_name,
+                    subject=row.subject, html=row.html, text=row.text,
+                    sender_email=row.sender_email, sender_name=row.sender_name,
+                ),
+                row.attempt_count,
+                row.error,
+            )
+            for row in claimed
+        }
 
     def mark_sent(
         self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], provider: str,
         provider_message_id: str | None,
     ) -> None:
-        self._finish(
-            email_id, attempt_number, tries,
-            status=Status.SENT, provider=provider, provider_message_id=provider_message_id,
-            error=None,
-        )
+        self.record([AttemptRecord(email_id, attempt_number, tries, Status.SENT, None,
+                                   provider=provider, provider_message_id=provider_message_id)])
 
     def mark_failed(
         self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], error: str
     ) -> None:
-        self._finish(email_id, attempt_number, tries, status=Status.FAILED, error=error)
+        self.record([AttemptRecord(email_id, attempt_number, tries, Status.FAILED, error)])
 
     def schedule_retry(
         self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], error: str,
         delay_seconds: float,
     ) -> None:
         """Back to ``queued``, due again after ``delay_seconds``; the lease is released."""
-        self._finish(
-            email_id, attempt_number, tries, status=Status.QUEUED, error=error,
-            due_at=self._clock() + timedelta(seconds=delay_seconds),
-        )
+        self.record([self.retry_record(email_id, attempt_number, tries, error, delay_seconds)])
 
-    def _finish(
-        self,
-        email_id: str,
-        attempt_number: int,
-        tries: Sequence[ProviderTry],
-        *,
-        status: Status,
-        error: str | None,
-        provider: str | None = None,
-        provider_message_id: str | None = None,
-        due_at: datetime | None = None,
-    ) -> None:
+    def retry_record(
+        self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], error: str,
+        delay_seconds: float,
+    ) -> AttemptRecord:
+        due_at = self._clock() + timedelta(seconds=delay_seconds)
+        return AttemptRecord(email_id, attempt_number, tries, Status.QUEUED, error, due_at=due_at)
+
+    def record(self, records: Sequence[AttemptRecord]) -> None:
+        """Store attempts' outcomes in one transaction: each email's new state and its tries.
+
+        The providers have answered: losing this write would send the emails again once their
+        leases run out, so a short database outage is ridden out instead of failing at once.
+        """
+        if not records:
+            return
         now = self._clock()
-        values: dict[str, object] = {
-            "status": status.value,
-            "error": error,
-            "claimed_until": None,
-            "updated_at": now,
-        }
-        if provider is not None:
-            values["provider"] = provider
-            values["provider_message_id"] = provider_message_id
-        if due_at is not None:
-            values["due_at"] = due_at
-        # The provider has answered: losing this write would send the email again once the
-        # lease runs out, so ride out a short database outage instead of giving up at once.
+        updates = [
+            {
+                "b_id": record.email_id,
+                "b_status": record.status.value,
+                "b_error": record.error,
+                "b_provider": record.provider,
+                "b_provider_message_id": record.provider_message_id,
+                "b_due_at": record.due_at,
+                "b_now": now,
+            }
+            for record in records
+        ]
+        attempts = [
+            row
+            for record in records
+            for row in _attempt_rows(record.email_id, record.attempt_number, record.tries)
+        ]
         deadline = time.monotonic() + self._record_patience
         pause = 0.1
         while True:
             try:
                 with self.engine.begin() as connection:
-                    connection.execute(
-                        update(EmailRow).where(EmailRow.id == email_id).values(**values)
-                    )
-                    if tries:
-                        connection.execute(
-                            insert(AttemptRow), _attempt_rows(email_id, attempt_number, tries)
-                        )
+                    connection.execute(_RECORD_OUTCOME, updates)
+                    if attempts:
+                        connection.execute(insert(AttemptRow), attempts)
                 return
             except (OperationalError, InterfaceError) as exc:
                 if time.monotonic() + pause > deadline:
                     raise
-                log.warning("store unreachable while recording %s (%s); retrying",
-                            email_id, type(exc).__name__)
+                log.warning("store unreachable while recording %d outcome(s) (%s); retrying",
+                            len(records), type(exc).__name__)
                 time.sleep(pause)
                 pause = min(pause * 2, 2.0)
 
@@ -274,6 +295,24 @@ class EmailStore:
             rows = session.scalars(select(ProviderHealthRow)).all()
             return [ProviderHealth(row.name, 0.0, row.health, row.last_error) for row in rows]
 
+
+#: One email's outcome, for :meth:`EmailStore.record` run once per batch (executemany).
+#: ``provider`` and ``due_at`` keep their stored values where the record has none.
+_RECORD_OUTCOME = (
+    update(EmailRow)
+    .where(EmailRow.id == bindparam("b_id"))
+    .values(
+        status=bindparam("b_status"),
+        error=bindparam("b_error"),
+        provider=func.coalesce(bindparam("b_provider"), EmailRow.provider),
+        provider_message_id=func.coalesce(
+            bindparam("b_provider_message_id"), EmailRow.provider_message_id
+        ),
+        due_at=func.coalesce(bindparam("b_due_at", type_=UTCDateTime()), EmailRow.due_at),
+        claimed_until=None,
+        updated_at=bindparam("b_now", type_=UTCDateTime()),
+    )
+)
 
 #: The columns a :class:`Message` is made of.
 _MESSAGE_COLUMNS = (
@@ -328,4 +367,4 @@ def _view(row: EmailRow) -> EmailView:
     )
 
 
-__all__ = ["Claim", "EmailStore", "UtcClock", "utcnow"]
+__all__ = ["AttemptRecord", "Claim", "EmailStore", "UtcClock", "utcnow"]

@@ -1,0 +1,66 @@
+"""Group commit on an event loop: what is submitted while a batch runs goes in the next one.
+
+Each batch runs in a thread of its own (the store is blocking SQLAlchemy), one batch at a
+time, so a busy worker pays one database round trip and one commit for many emails while an
+idle one still answers at once: nothing waits for a timer or a batch to fill.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from typing import Generic, TypeVar
+
+Item = TypeVar("Item")
+Result = TypeVar("Result")
+
+#: Runs one batch; returns one result per item, in order.
+RunBatch = Callable[[list[Item]], Sequence[Result]]
+
+
+class GroupBatcher(Generic[Item, Result]):
+    """``await submit(item)`` runs ``run_batch`` on ``item`` together with its neighbours."""
+
+    def __init__(self, run_batch: RunBatch[Item, Result], name: str, max_batch: int) -> None:
+        self._run_batch = run_batch
+        self._max_batch = max_batch
+        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
+        self._draining = False
+        self._drainer: asyncio.Task[None] | None = None
+
+    async def submit(self, item: Item) -> Result:
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[Result] = loop.create_future()
+        self._pending.append((item, future))
+        if not self._draining:
+            self._draining = True
+            self._drainer = loop.create_task(self._drain())
+        return await future
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        try:
+            while self._pending:
+                batch = self._pending[: self._max_batch]
+                del self._pending[: self._max_batch]
+                items = [item for item, _ in batch]
+                try:
+                    results = await loop.run_in_executor(self._executor, self._run_batch, items)
+                except Exception as exc:  # every caller of the batch hears it
+                    for _, future in batch:
+                        if not future.done():
+                            future.set_exception(exc)
+                    continue
+                for (_, future), result in zip(batch, results, strict=True):
+                    if not future.done():
+                        future.set_result(result)
+        finally:
+            self._draining = False
+
+    def close(self) -> None:
+        self._executor.shutdown(wait=True)
+
+
+__all__ = ["GroupBatcher", "RunBatch"]
