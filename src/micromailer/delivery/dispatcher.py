@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 
 from micromailer.domain.attempt import ProviderTry
@@ -19,7 +19,7 @@ from micromailer.providers.errors import (
 )
 from micromailer.store.repository import UtcClock, utcnow
 
-from .verdict import AttemptReport, Delivered, RetryLater, Undeliverable, Verdict
+from .verdict import AttemptReport, Delivered, Lesson, RetryLater, Undeliverable, Verdict
 
 log = logging.getLogger(__name__)
 
@@ -47,9 +47,18 @@ class Dispatcher:
         self._board = board
         self._clock = clock
 
+    def rank(self) -> list[str]:
+        """Provider names, best score first."""
+        return self._board.ranked()
+
+    def learn(self, lessons: Iterable[Lesson]) -> None:
+        """Tell the board what the tries of an attempt taught (see :meth:`attempt_async`)."""
+        self._board.record_many(lessons)
+
     def attempt(self, message: Message) -> AttemptReport:
-        """One attempt, sending with the adapters' blocking ``send``."""
-        run = _Attempt(self)
+        """One attempt, sending with the adapters' blocking ``send``; the board learns from
+        each try as it ends."""
+        run = _Attempt(self, self.rank(), learn_now=True)
         for name, adapter in run.candidates():
             started = self._clock()
             try:
@@ -62,9 +71,11 @@ class Dispatcher:
             break
         return run.report()
 
-    async def attempt_async(self, message: Message) -> AttemptReport:
-        """The same attempt, sending with the adapters' ``send_async`` (the worker's way)."""
-        run = _Attempt(self)
+    async def attempt_async(self, message: Message, ranking: Sequence[str]) -> AttemptReport:
+        """The same attempt on an event loop, in the order ``ranking`` gives (from
+        :meth:`rank`). The board is not called here, so a shared board's round trips never
+        stall the loop: the report's ``lessons`` are for :meth:`learn`, off the loop."""
+        run = _Attempt(self, ranking, learn_now=False)
         for name, adapter in run.candidates():
             started = self._clock()
             try:
@@ -82,10 +93,12 @@ class _Attempt:
     """The rules of one attempt, apart from how a provider is called: the order, what each
     answer means for the board and for the email, and the verdict."""
 
-    def __init__(self, dispatcher: Dispatcher) -> None:
+    def __init__(self, dispatcher: Dispatcher, ranking: Sequence[str], learn_now: bool) -> None:
         self._dispatcher = dispatcher
-        self._board = dispatcher._board
+        self._ranking = ranking
+        self._learn_now = learn_now
         self._clock = dispatcher._clock
+        self.lessons: list[Lesson] = []
         self.tries: list[ProviderTry] = []
         self._retry_after: float | None = None
         self._any_transient = False
@@ -93,13 +106,13 @@ class _Attempt:
 
     def candidates(self) -> Iterator[tuple[str, ProviderAdapter]]:
         adapters = self._dispatcher._adapters
-        for name in self._board.ranked():
+        for name in self._ranking:
             adapter = adapters.get(name)
             if adapter is not None:
                 yield name, adapter
 
     def succeeded(self, name: str, started: datetime, result: SendResult) -> None:
-        self._board.record_success(name)
+        self._learn(name, succeeded=True)
         self.tries.append(ProviderTry(name, started, self._clock(), Outcome.SENT))
         self._verdict = Delivered(result.provider, result.message_id)
 
@@ -107,7 +120,7 @@ class _Attempt:
         """Record a failed try; ``True`` when the attempt must stop here."""
         if not isinstance(exc, ProviderError):  # an adapter bug must not lose the email
             log.error("provider %s raised an unexpected error", name, exc_info=exc)
-            self._board.record_failure(name)
+            self._learn(name, succeeded=False)
             self._any_transient = True
             self.tries.append(
                 ProviderTry(name, started, self._clock(), Outcome.FAILED, None,
@@ -119,17 +132,22 @@ class _Attempt:
             self._verdict = Undeliverable(exc.describe())
             return True
         if exc.counts_against_health:
-            self._board.record_failure(name)
+            self._learn(name, succeeded=False)
         if isinstance(exc, TransientError):
             self._any_transient = True
         if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
             self._retry_after = max(self._retry_after or 0.0, exc.retry_after)
         return False
 
+    def _learn(self, name: str, *, succeeded: bool) -> None:
+        if self._learn_now:
+            self._dispatcher.learn([(name, succeeded)])
+        else:
+            self.lessons.append((name, succeeded))
+
     def report(self) -> AttemptReport:
-        if self._verdict is not None:
-            return AttemptReport(self.tries, self._verdict)
-        return AttemptReport(self.tries, self._no_provider_accepted())
+        verdict = self._verdict if self._verdict is not None else self._no_provider_accepted()
+        return AttemptReport(self.tries, verdict, tuple(self.lessons))
 
     def _failed_try(self, name: str, started: datetime, error: ProviderError) -> ProviderTry:
         outcome = (

@@ -22,7 +22,7 @@ from .backoff import retry_delay
 from .batching import GroupBatcher
 from .dispatcher import Dispatcher
 from .loop_thread import LoopThread
-from .verdict import AttemptReport, Delivered, Undeliverable
+from .verdict import AttemptReport, Delivered, Lesson, Undeliverable
 
 log = logging.getLogger(__name__)
 
@@ -38,6 +38,12 @@ class RetryPolicy:
     max_attempts: int = 3
     delay: float = 10.0
     delay_max: float = 600.0
+
+
+#: A claimed email and the provider ranking to try it in.
+_Claimed = tuple[Claim, list[str]]
+#: What a batch of outcomes stores, and what it teaches the board.
+_Outcome = tuple[AttemptRecord, tuple[Lesson, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,10 +75,10 @@ class DeliveryService:
         self._claim_timeout = claim_timeout
         self._on_attempt = on_attempt
         self._loop = LoopThread("micromailer-delivery")
-        self._claims: GroupBatcher[str, Claim | None] = GroupBatcher(
+        self._claims: GroupBatcher[str, _Claimed | None] = GroupBatcher(
             self._claim_batch, "micromailer-claim", max_batch
         )
-        self._records: GroupBatcher[AttemptRecord, None] = GroupBatcher(
+        self._records: GroupBatcher[_Outcome, None] = GroupBatcher(
             self._record_batch, "micromailer-record", max_batch
         )
 
@@ -87,20 +93,17 @@ class DeliveryService:
 
     async def deliver_async(self, email_id: str) -> Status | None:
         """:meth:`deliver` on the service's event loop."""
-        claim = await self._claims.submit(email_id)
-        if claim is None:
+        claimed = await self._claims.submit(email_id)
+        if claimed is None:
             log.debug("email %s is not claimable (final, unknown or held); skipped", email_id)
             return None
-        report = await self._dispatcher.attempt_async(claim.message)
+        claim, ranking = claimed
+        report = await self._dispatcher.attempt_async(claim.message, ranking)
         settlement = self.settle(claim, report)
-        loop = asyncio.get_running_loop()
-        try:
-            await self._records.submit(settlement.record)
-        finally:
-            if self._on_attempt is not None:
-                await loop.run_in_executor(None, self._on_attempt)
+        await self._records.submit((settlement.record, report.lessons))
         if settlement.retry_in is not None:
             try:
+                loop = asyncio.get_running_loop()
                 await loop.run_in_executor(None, self._schedule, email_id, settlement.retry_in)
             except Exception:  # the sweeper republishes it once it is overdue
                 log.warning("could not schedule the retry of %s; the sweeper will", email_id)
@@ -130,16 +133,26 @@ class DeliveryService:
         record = self._store.retry_record(email_id, attempt, tries, history, delay)
         return Settlement(record, Status.QUEUED, delay)
 
-    def _claim_batch(self, email_ids: list[str]) -> list[Claim | None]:
+    # The batches run in their own threads: the board's and the store's round trips never
+    # stall the event loop. One ranking serves a whole batch of claims.
+
+    def _claim_batch(self, email_ids: list[str]) -> list[_Claimed | None]:
         claims = self._store.claim_many(email_ids, self._claim_timeout)
-        results: list[Claim | None] = []
+        ranking = self._dispatcher.rank() if claims else []
+        results: list[_Claimed | None] = []
         for email_id in email_ids:  # an id twice in one batch is claimed once
-            results.append(claims.pop(email_id, None))
+            claim = claims.pop(email_id, None)
+            results.append((claim, ranking) if claim is not None else None)
         return results
 
-    def _record_batch(self, records: Sequence[AttemptRecord]) -> list[None]:
-        self._store.record(records)
-        return [None] * len(records)
+    def _record_batch(self, outcomes: Sequence[_Outcome]) -> list[None]:
+        try:
+            self._dispatcher.learn(lesson for _, lessons in outcomes for lesson in lessons)
+            self._store.record([record for record, _ in outcomes])
+        finally:
+            if self._on_attempt is not None:
+                self._on_attempt()
+        return [None] * len(outcomes)
 
     def close(self) -> None:
         """Stop the event loop and the store's batch threads."""

@@ -32,10 +32,16 @@ class Undeliverable:
 Verdict = Delivered | RetryLater | Undeliverable
 
 
+#: What a try teaches the health board: the provider, and whether it succeeded.
+Lesson = tuple[str, bool]
+
+
 @dataclass(frozen=True, slots=True)
 class AttemptReport:
     tries: list[ProviderTry]
     verdict: Verdict
+    #: Lessons not yet given to the board (an attempt on the event loop leaves them here).
+    lessons: tuple[Lesson, ...] = ()
 
 
-__all__ = ["AttemptReport", "Delivered", "RetryLater", "Undeliverable", "Verdict"]
+__all__ = ["AttemptReport", "Delivered", "Lesson", "RetryLater", "Undeliverable", "Verdict"]

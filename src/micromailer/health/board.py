@@ -23,6 +23,10 @@ class HealthBoard(Protocol):
 
     def record_failure(self, name: str) -> None: ...
 
+    def record_many(self, lessons: Iterable[tuple[str, bool]]) -> None:
+        """Record ``(name, succeeded)`` outcomes in order; a shared board in one round trip."""
+        ...
+
     def states(self) -> list[ProviderHealth]: ...
 
     def scores(self) -> dict[str, float]: ...
@@ -63,6 +67,13 @@ class MemoryBoard:
             if updated != state:
                 self._states[name] = updated
                 self.version += 1
+
+    def record_many(self, lessons: Iterable[tuple[str, bool]]) -> None:
+        for name, succeeded in lessons:
+            if succeeded:
+                self.record_success(name)
+            else:
+                self.record_failure(name)
 
     def states(self) -> list[ProviderHealth]:
         with self._lock:

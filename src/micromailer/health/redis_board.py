@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import TypeVar
 
 import redis
@@ -30,7 +30,7 @@ from micromailer.health.redis_states import (
     RedisStates,
     redis_client,
 )
-from micromailer.health.strategy import HealthStep, ProviderHealth, SteppedStrategy, Strategy
+from micromailer.health.strategy import ProviderHealth, SteppedStrategy, Strategy
 from micromailer.providers.errors import ConfigurationError
 
 log = logging.getLogger(__name__)
@@ -104,10 +104,30 @@ class RedisBoard:
     # -- HealthBoard ----------------------------------------------------------------------
 
     def record_success(self, name: str) -> None:
-        self._record(name, self._steps.success_step, self._memory.record_success)
+        self.record_many([(name, True)])
 
     def record_failure(self, name: str) -> None:
-        self._record(name, self._steps.failure_step, self._memory.record_failure)
+        self.record_many([(name, False)])
+
+    def record_many(self, lessons: Iterable[tuple[str, bool]]) -> None:
+        steps = [
+            (name, self._steps.success_step if succeeded else self._steps.failure_step)
+            for name, succeeded in lessons
+        ]
+        if not steps:
+            return
+        for name, _ in steps:
+            self._base_scores[name]  # an unknown provider is a KeyError, as in memory
+        applied = self._call(lambda states: states.apply_many(steps))
+        if applied is None:
+            self._memory.record_many(
+                (name, step is self._steps.success_step) for name, step in steps
+            )
+            return
+        for (name, _), (health, last_error) in zip(steps, applied, strict=True):
+            self._last_seen[name] = ProviderHealth(
+                name, self._base_scores[name], health, last_error
+            )
 
     def states(self) -> list[ProviderHealth]:
         return self.snapshot()[0]
@@ -142,15 +162,6 @@ class RedisBoard:
         self._redis.client.close()
 
     # -- internals ------------------------------------------------------------------------
-
-    def _record(self, name: str, step: HealthStep, in_memory: Callable[[str], None]) -> None:
-        base = self._base_scores[name]  # an unknown provider is a KeyError, as in memory
-        applied = self._call(lambda states: states.apply(name, step))
-        if applied is None:
-            in_memory(name)
-            return
-        health, last_error = applied
-        self._last_seen[name] = ProviderHealth(name, base, health, last_error)
 
     def _call(self, operation: Callable[[RedisStates], T]) -> T | None:
         """``operation`` on Redis, or ``None`` when the board works from memory for now."""

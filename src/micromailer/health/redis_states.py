@@ -87,10 +87,21 @@ class RedisStates:
 
     def apply(self, name: str, step: HealthStep) -> tuple[float, float | None]:
         """Apply ``step`` to the provider's hash; return its new health and last error."""
-        args = (repr(step.factor), repr(step.gain), "1" if step.marks_error else "0")
-        reply: Any = self._apply_step(keys=[self.key(name)], args=args)
-        health, last_error = reply[0], reply[1] if len(reply) > 1 else None
-        return float(health), _seconds(last_error)
+        return self.apply_many([(name, step)])[0]
+
+    def apply_many(
+        self, steps: Sequence[tuple[str, HealthStep]]
+    ) -> list[tuple[float, float | None]]:
+        """:meth:`apply` for each, in order, in one round trip (a pipeline of script calls)."""
+        pipe = self.client.pipeline(transaction=False)
+        for name, step in steps:
+            args = (repr(step.factor), repr(step.gain), "1" if step.marks_error else "0")
+            self._apply_step(keys=[self.key(name)], args=args, client=pipe)
+        replies: list[Any] = pipe.execute()
+        return [
+            (float(reply[0]), _seconds(reply[1] if len(reply) > 1 else None))
+            for reply in replies
+        ]
 
     def read(self) -> tuple[list[ProviderHealth], float]:
         """Every provider's state (``base_score`` 0: the caller's configuration owns it), and

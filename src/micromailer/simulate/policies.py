@@ -11,7 +11,7 @@ over with them exactly as with a scored board.
 from __future__ import annotations
 
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 
 from micromailer.health.board import Clock, HealthBoard, MemoryBoard
 from micromailer.health.priority import PriorityStrategy
@@ -41,6 +41,9 @@ class _FixedBoard:
 
     def record_failure(self, name: str) -> None:
         self._inner.record_failure(name)
+
+    def record_many(self, lessons: Iterable[tuple[str, bool]]) -> None:
+        self._inner.record_many(lessons)
 
     def states(self) -> list[ProviderHealth]:
         return self._inner.states()
