@@ -143,6 +143,23 @@ def test_the_same_events_give_the_same_health_bit_for_bit(kit: BoardKit) -> None
         assert (state.last_error is None) == (expected[state.name].last_error is None)
 
 
+def test_a_batch_of_lessons_applies_each_in_order(kit: BoardKit) -> None:
+    """``record_many`` (one Redis round trip) gives what the steps give one by one."""
+    board = kit.make()
+    strategy = OriginalStrategy()
+    expected = {name: ProviderHealth(name, base) for name, base in BASES.items()}
+    lessons = [("sendgrid" if i % 3 else "mandrill", e == "S")
+               for i, e in enumerate("FFSFSSSFFFSFSSSSSSSSFS")]
+    for name, succeeded in lessons:
+        step = strategy.on_success if succeeded else strategy.on_failure
+        expected[name] = step(expected[name], 0.0)
+    board.record_many(lessons)
+    assert [state.health for state in board.states()] == [
+        expected[name].health for name in BASES
+    ]
+    assert all(state.health < 1.0 for state in board.states())
+
+
 def test_a_success_at_full_health_changes_nothing(kit: BoardKit) -> None:
     board = kit.make()
     board.record_success("sendgrid")
