@@ -1,9 +1,10 @@
 """kombu's SQLAlchemy transport, tuned for the embedded broker file.
 
-Two changes, both out of reach of transport options (kombu hands those to ``create_engine``):
-an idle worker polls every 50 ms instead of every second, and the broker's SQLite file gets
-WAL and a busy timeout like the store's, so API threads and workers publish without
-"database is locked".
+Three changes, out of reach of transport options (kombu hands those to ``create_engine``):
+an idle worker polls every 50 ms instead of every second; the broker's SQLite file gets WAL
+and a busy timeout like the store's, so API threads and workers publish without "database is
+locked"; and two processes creating the queue's row at the same moment (the API's first
+publish and the worker's start) no longer stop the worker with a unique-constraint error.
 """
 
 from __future__ import annotations
@@ -12,6 +13,7 @@ from typing import Any
 
 from kombu.transport import sqlalchemy as kombu_sqla
 from sqlalchemy import Engine, event
+from sqlalchemy.exc import IntegrityError
 
 from micromailer.store.engine import tune_sqlite
 
@@ -26,6 +28,13 @@ class Channel(kombu_sqla.Channel):
         if engine.dialect.name == "sqlite":
             event.listen(engine, "connect", tune_sqlite)
         return engine
+
+    def _get_or_create(self, queue: str) -> Any:
+        try:
+            return super()._get_or_create(queue)  # type: ignore[no-untyped-call]
+        except IntegrityError:  # another process created it between kombu's check and insert
+            self.session.rollback()
+            return super()._get_or_create(queue)  # type: ignore[no-untyped-call]
 
 
 class Transport(kombu_sqla.Transport):
