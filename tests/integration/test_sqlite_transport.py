@@ -19,19 +19,18 @@ def test_a_queue_created_by_another_process_meanwhile_is_used_not_fatal(
         channel = connection.default_channel
         channel._get_or_create("warm-up")  # creates the tables
         other = create_engine(url)
-        original_query = channel.session.query
+        original_add = channel.session.add
         raced = {"done": False}
 
-        def query_then_race(*args: object) -> object:
-            # kombu looks for the row, then inserts it; the other process inserts in between.
-            result = original_query(*args)
+        def race_then_add(instance: object) -> None:
+            # kombu looked for the row and found none; the other process inserts it now.
             if not raced["done"]:
                 raced["done"] = True
                 with other.begin() as sql:
                     sql.execute(text("INSERT INTO kombu_queue (name) VALUES ('micromailer')"))
-            return result
+            original_add(instance)
 
-        monkeypatch.setattr(channel.session, "query", query_then_race)
+        monkeypatch.setattr(channel.session, "add", race_then_add)
         queue = channel._get_or_create("micromailer")
 
         assert raced["done"]
