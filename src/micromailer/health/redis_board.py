@@ -110,19 +110,19 @@ class RedisBoard:
         self.record_many([(name, False)])
 
     def record_many(self, lessons: Iterable[tuple[str, bool]]) -> None:
+        lessons = list(lessons)
+        unknown = [name for name, _ in lessons if name not in self._base_scores]
+        if unknown:
+            raise KeyError(unknown[0])  # as in memory
+        if not lessons:
+            return
         steps = [
             (name, self._steps.success_step if succeeded else self._steps.failure_step)
             for name, succeeded in lessons
         ]
-        if not steps:
-            return
-        for name, _ in steps:
-            self._base_scores[name]  # an unknown provider is a KeyError, as in memory
         applied = self._call(lambda states: states.apply_many(steps))
         if applied is None:
-            self._memory.record_many(
-                (name, step is self._steps.success_step) for name, step in steps
-            )
+            self._memory.record_many(lessons)
             return
         for (name, _), (health, last_error) in zip(steps, applied, strict=True):
             self._last_seen[name] = ProviderHealth(
