@@ -15,6 +15,9 @@ from typing import Generic, TypeVar
 Item = TypeVar("Item")
 Result = TypeVar("Result")
 
+#: Most items in one batch: emails stored by one commit, claimed or recorded by one statement.
+MAX_BATCH = 256
+
 #: Runs one batch; returns one result per item, in order.
 RunBatch = Callable[[list[Item]], Sequence[Result]]
 
@@ -27,40 +30,35 @@ class GroupBatcher(Generic[Item, Result]):
         self._max_batch = max_batch
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
-        self._draining = False
         self._drainer: asyncio.Task[None] | None = None
 
     async def submit(self, item: Item) -> Result:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[Result] = loop.create_future()
         self._pending.append((item, future))
-        if not self._draining:
-            self._draining = True
+        if self._drainer is None or self._drainer.done():
             self._drainer = loop.create_task(self._drain())
         return await future
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        try:
-            while self._pending:
-                batch = self._pending[: self._max_batch]
-                del self._pending[: self._max_batch]
-                items = [item for item, _ in batch]
-                try:
-                    results = await loop.run_in_executor(self._executor, self._run_batch, items)
-                except Exception as exc:  # every caller of the batch hears it
-                    for _, future in batch:
-                        if not future.done():
-                            future.set_exception(exc)
-                    continue
-                for (_, future), result in zip(batch, results, strict=True):
+        while self._pending:  # no await between this check and the end: nothing is stranded
+            batch = self._pending[: self._max_batch]
+            del self._pending[: self._max_batch]
+            items = [item for item, _ in batch]
+            try:
+                results = await loop.run_in_executor(self._executor, self._run_batch, items)
+            except Exception as exc:  # every caller of the batch hears it
+                for _, future in batch:
                     if not future.done():
-                        future.set_result(result)
-        finally:
-            self._draining = False
+                        future.set_exception(exc)
+                continue
+            for (_, future), result in zip(batch, results, strict=True):
+                if not future.done():
+                    future.set_result(result)
 
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 
 
-__all__ = ["GroupBatcher", "RunBatch"]
+__all__ = ["MAX_BATCH", "GroupBatcher", "RunBatch"]

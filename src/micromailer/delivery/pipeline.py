@@ -1,7 +1,8 @@
 """The API's intake under load: group commit, then batched publishing off the request path.
 
 Requests that arrive while a commit is in flight wait for the next one, and are then stored
-together: one ``INSERT`` of many rows, one commit, one disk flush. Each request is answered
+together (``batching.GroupBatcher``, the same group commit the worker uses for its claims
+and outcomes): one ``INSERT`` of many rows, one commit, one disk flush. Each request is answered
 202 once the commit that holds its email returns, exactly as with one commit per request, so a
 202 still means "stored". Publishing the deliver tasks happens after, in a thread of its own,
 in batches with one wait for the broker's confirms; an email whose publish fails stays
@@ -10,7 +11,6 @@ in batches with one wait for the broker's confirms; an email whose publish fails
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import queue
 import threading
@@ -19,15 +19,13 @@ from datetime import datetime
 
 from anyio import to_thread
 
+from micromailer.delivery.batching import MAX_BATCH, GroupBatcher
 from micromailer.delivery.intake import Accepted, Sender, new_email
 from micromailer.domain.attempt import NewEmail
 from micromailer.domain.validation import EmailRequest
 from micromailer.store.repository import EmailStore
 
 log = logging.getLogger(__name__)
-
-#: Most emails stored by one commit, and published between two waits for confirms.
-MAX_BATCH = 256
 
 PublishMany = Callable[[Sequence[str]], None]
 
@@ -39,48 +37,24 @@ class IntakePipeline:
                  max_batch: int = MAX_BATCH) -> None:
         self._store = store
         self._sender = sender
-        self._max_batch = max_batch
-        self._pending: asyncio.Queue[tuple[NewEmail, asyncio.Future[datetime]]] | None = None
-        self._writer: asyncio.Task[None] | None = None
+        self._writes: GroupBatcher[NewEmail, datetime] = GroupBatcher(
+            self._store_batch, "micromailer-intake", max_batch
+        )
         self._publisher = _PublisherThread(publish_many, max_batch)
 
     async def accept(self, request: EmailRequest) -> Accepted:
         new = new_email(request, self._sender)
-        future: asyncio.Future[datetime] = asyncio.get_running_loop().create_future()
-        self._queue().put_nowait((new, future))
-        created_at = await future
+        created_at = await self._writes.submit(new)
         return Accepted(new.email_id, created_at)
 
-    def _queue(self) -> asyncio.Queue[tuple[NewEmail, asyncio.Future[datetime]]]:
-        if self._pending is None:
-            self._pending = asyncio.Queue()
-        if self._writer is None or self._writer.done():
-            self._writer = asyncio.get_running_loop().create_task(self._write_batches())
-        return self._pending
-
-    async def _write_batches(self) -> None:
-        pending = self._queue()
-        while True:
-            batch = [await pending.get()]
-            while len(batch) < self._max_batch and not pending.empty():
-                batch.append(pending.get_nowait())
-            emails = [new for new, _ in batch]
-            try:
-                created_at = await to_thread.run_sync(self._store.add_emails, emails)
-            except Exception as exc:  # the store is down: every request of the batch hears it
-                for _, future in batch:
-                    if not future.done():
-                        future.set_exception(exc)
-                continue
-            for _, future in batch:
-                if not future.done():
-                    future.set_result(created_at)
-            self._publisher.submit([new.email_id for new in emails])
+    def _store_batch(self, emails: list[NewEmail]) -> list[datetime]:
+        created_at = self._store.add_emails(emails)  # a failure reaches every request of it
+        self._publisher.submit([new.email_id for new in emails])
+        return [created_at] * len(emails)
 
     async def close(self) -> None:
         """Stop taking requests; publish what was stored."""
-        if self._writer is not None:
-            self._writer.cancel()
+        await to_thread.run_sync(self._writes.close)
         await to_thread.run_sync(self._publisher.stop)
 
 
@@ -134,4 +108,4 @@ class _PublisherThread:
             self._thread.join(timeout)
 
 
-__all__ = ["MAX_BATCH", "IntakePipeline", "PublishMany"]
+__all__ = ["IntakePipeline", "PublishMany"]

@@ -19,7 +19,7 @@ from micromailer.domain.status import Status
 from micromailer.store.repository import AttemptRecord, Claim, EmailStore
 
 from .backoff import retry_delay
-from .batching import GroupBatcher
+from .batching import MAX_BATCH, GroupBatcher
 from .dispatcher import Dispatcher
 from .loop_thread import LoopThread
 from .verdict import AttemptReport, Delivered, Lesson, Undeliverable
@@ -28,9 +28,6 @@ log = logging.getLogger(__name__)
 
 #: Publishes ``deliver(email_id)`` to run after a delay in seconds.
 ScheduleDelivery = Callable[[str, float], None]
-
-#: Most emails claimed, or recorded, by one statement.
-MAX_BATCH = 256
 
 
 @dataclass(frozen=True, slots=True)
@@ -167,5 +164,5 @@ def attempt_history(previous: str | None, attempt: int, reasons: str) -> str:
     return f"{previous}; {latest}" if previous else latest
 
 
-__all__ = ["MAX_BATCH", "DeliveryService", "RetryPolicy", "ScheduleDelivery", "Settlement",
+__all__ = ["DeliveryService", "RetryPolicy", "ScheduleDelivery", "Settlement",
            "attempt_history"]
