@@ -23,10 +23,34 @@ from micromailer.health.strategy import ProviderHealth
 from micromailer.store.engine import make_engine
 from micromailer.store.migrate import alembic_config, upgrade
 from micromailer.store.models import Base, EmailRow
-from micromailer.store.repository import EmailStore
+from micromailer.store.repository import AttemptRecord, EmailStore
 from tests.support.fakes import T0, FakeClock, make_new_email, migrated_store, sqlite_url
 
 LEASE = 30.0
+
+
+# The worker records outcomes in groups (EmailStore.record); these record one.
+
+
+def record_sent(
+    store: EmailStore, email_id: str, attempt: int, tries: list[ProviderTry], provider: str,
+    message_id: str,
+) -> None:
+    store.record([AttemptRecord(email_id, attempt, tries, Status.SENT, None,
+                                provider=provider, provider_message_id=message_id)])
+
+
+def record_failed(
+    store: EmailStore, email_id: str, attempt: int, tries: list[ProviderTry], error: str
+) -> None:
+    store.record([AttemptRecord(email_id, attempt, tries, Status.FAILED, error)])
+
+
+def record_retry(
+    store: EmailStore, email_id: str, attempt: int, tries: list[ProviderTry], error: str,
+    delay: float,
+) -> None:
+    store.record([store.retry_record(email_id, attempt, tries, error, delay)])
 
 
 @pytest.fixture
@@ -110,7 +134,7 @@ def test_a_naive_datetime_is_refused_rather_than_stored_ambiguously(store: Email
     naive = datetime(2026, 3, 1, 12, 0, 0)
 
     with pytest.raises(StatementError, match="naive datetime"):
-        store.mark_failed(email_id, 1, [a_try("a", naive)], "boom")
+        record_failed(store, email_id, 1, [a_try("a", naive)], "boom")
 
 
 def test_an_unknown_email_reads_as_none(store: EmailStore) -> None:
@@ -127,7 +151,7 @@ def test_attempt_rows_read_back_in_order_with_every_field(store: EmailStore) -> 
         ),
     ]
 
-    store.mark_sent(email_id, 1, tries, "b", "b-42")
+    record_sent(store, email_id, 1, tries, "b", "b-42")
     view = store.get_email(email_id)
 
     assert view is not None
@@ -218,7 +242,7 @@ def test_each_claim_after_a_retry_counts_one_more_attempt(store: EmailStore) -> 
         claim = store.claim(email_id, LEASE)
         assert claim is not None
         numbers.append(claim.attempt_number)
-        store.schedule_retry(email_id, claim.attempt_number, [], "try again", 10.0)
+        record_retry(store, email_id, claim.attempt_number, [], "try again", 10.0)
 
     assert numbers == [1, 2, 3]
     assert row(store, email_id).attempt_count == 3
@@ -231,9 +255,9 @@ def test_a_final_email_is_never_claimed_however_late(
     email_id = add(store)
     store.claim(email_id, LEASE)
     if final is Status.SENT:
-        store.mark_sent(email_id, 1, [], "a", "id")
+        record_sent(store, email_id, 1, [], "a", "id")
     else:
-        store.mark_failed(email_id, 1, [], "refused")
+        record_failed(store, email_id, 1, [], "refused")
     clock.advance(365 * 24 * 3600)
 
     assert store.claim(email_id, LEASE) is None
@@ -244,14 +268,14 @@ def test_an_unknown_email_cannot_be_claimed(store: EmailStore) -> None:
     assert store.claim("00000000-0000-0000-0000-000000000000", LEASE) is None
 
 
-def test_schedule_retry_queues_the_email_due_after_the_delay_and_releases_the_lease(
+def test_a_retry_queues_the_email_due_after_the_delay_and_releases_the_lease(
     store: EmailStore, clock: FakeClock
 ) -> None:
     email_id = add(store)
     store.claim(email_id, LEASE)
     clock.advance(2)
 
-    store.schedule_retry(email_id, 1, [a_try("a", clock.now)], "a: boom", 12.5)
+    record_retry(store, email_id, 1, [a_try("a", clock.now)], "a: boom", 12.5)
 
     stored = row(store, email_id)
     assert stored.status == Status.QUEUED
@@ -259,6 +283,45 @@ def test_schedule_retry_queues_the_email_due_after_the_delay_and_releases_the_le
     assert stored.claimed_until is None
     assert stored.error == "a: boom"
     assert [attempt.provider for attempt in stored.attempts] == ["a"]
+
+
+def test_claim_many_claims_only_the_claimable_ones_in_one_statement(store: EmailStore) -> None:
+    free, held, final = add(store), add(store), add(store)
+    store.claim(held, LEASE)
+    store.claim(final, LEASE)
+    record_failed(store, final, 1, [], "refused")
+
+    claims = store.claim_many([free, held, final, "no-such-email"], LEASE)
+
+    assert set(claims) == {free}
+    assert claims[free].attempt_number == 1
+    assert claims[free].message.email_id == free
+    assert row(store, free).status == Status.SENDING
+
+
+def test_a_group_of_outcomes_gives_each_email_its_own_state_and_tries(
+    store: EmailStore, clock: FakeClock
+) -> None:
+    sent, failed, again = add(store), add(store), add(store)
+    store.claim_many([sent, failed, again], LEASE)
+
+    store.record([
+        AttemptRecord(sent, 1, [a_try("a", clock.now), a_try("b", clock.now, Outcome.SENT)],
+                      Status.SENT, None, provider="b", provider_message_id="b-1"),
+        AttemptRecord(failed, 1, [a_try("a", clock.now, Outcome.RECIPIENT_REJECTED)],
+                      Status.FAILED, "a: refused"),
+        store.retry_record(again, 1, [a_try("a", clock.now)], "a: boom", 60),
+    ])
+
+    assert (row(store, sent).status, row(store, sent).provider) == (Status.SENT, "b")
+    assert row(store, sent).provider_message_id == "b-1"
+    assert [attempt.provider for attempt in row(store, sent).attempts] == ["a", "b"]
+    assert (row(store, failed).status, row(store, failed).error) == (Status.FAILED, "a: refused")
+    assert row(store, failed).provider is None
+    assert len(row(store, failed).attempts) == 1
+    assert row(store, again).status == Status.QUEUED
+    assert row(store, again).due_at == clock.now + timedelta(seconds=60)
+    assert all(row(store, e).claimed_until is None for e in (sent, failed, again))
 
 
 # -- sweep ----------------------------------------------------------------------------------
@@ -274,13 +337,13 @@ def test_sweep_rearms_overdue_queued_and_expired_sending_but_not_fresh_or_final_
     store.claim(live_sending, 1000)
     sent = add(store)
     store.claim(sent, LEASE)
-    store.mark_sent(sent, 1, [], "a", "id")
+    record_sent(store, sent, 1, [], "a", "id")
     failed = add(store)
     store.claim(failed, LEASE)
-    store.mark_failed(failed, 1, [], "refused")
+    record_failed(store, failed, 1, [], "refused")
     retry_later = add(store)
     store.claim(retry_later, LEASE)
-    store.schedule_retry(retry_later, 1, [], "boom", 3600)
+    record_retry(store, retry_later, 1, [], "boom", 3600)
     clock.advance(100)
     fresh_queued = add(store)
 

@@ -181,29 +181,11 @@ class EmailStore:
             for row in claimed
         }
 
-    def mark_sent(
-        self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], provider: str,
-        provider_message_id: str | None,
-    ) -> None:
-        self.record([AttemptRecord(email_id, attempt_number, tries, Status.SENT, None,
-                                   provider=provider, provider_message_id=provider_message_id)])
-
-    def mark_failed(
-        self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], error: str
-    ) -> None:
-        self.record([AttemptRecord(email_id, attempt_number, tries, Status.FAILED, error)])
-
-    def schedule_retry(
-        self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], error: str,
-        delay_seconds: float,
-    ) -> None:
-        """Back to ``queued``, due again after ``delay_seconds``; the lease is released."""
-        self.record([self.retry_record(email_id, attempt_number, tries, error, delay_seconds)])
-
     def retry_record(
         self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], error: str,
         delay_seconds: float,
     ) -> AttemptRecord:
+        """Back to ``queued``, due again after ``delay_seconds`` (on this store's clock)."""
         due_at = self._clock() + timedelta(seconds=delay_seconds)
         return AttemptRecord(email_id, attempt_number, tries, Status.QUEUED, error, due_at=due_at)
 
