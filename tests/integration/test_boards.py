@@ -24,7 +24,9 @@ import redis
 
 from micromailer.config import Settings
 from micromailer.health.board import HealthBoard, MemoryBoard
+from micromailer.health.breaker import BreakerStrategy
 from micromailer.health.factory import make_board
+from micromailer.health.lesson import Lesson
 from micromailer.health.redis_board import RedisBoard
 from micromailer.health.redis_states import redis_client
 from micromailer.health.strategy import OriginalStrategy, ProviderHealth
@@ -72,19 +74,20 @@ def _aging(client: redis.Redis, prefix: str) -> Callable[[float], None]:
 
     def advance(seconds: float) -> None:
         for key in client.scan_iter(match=f"{prefix}*"):
-            last_error = client.hget(key, "last_error")
-            if last_error is not None:
-                client.hset(key, "last_error", repr(float(last_error) - seconds))
+            for field in ("last_error", "retry_at"):
+                stamp = client.hget(key, field)
+                if stamp is not None:
+                    client.hset(key, field, repr(float(stamp) - seconds))
 
     return advance
 
 
-@pytest.fixture(params=["memory", "redis"])
-def kit(request: pytest.FixtureRequest) -> Iterator[BoardKit]:
-    if request.param == "memory":
+@contextlib.contextmanager
+def _kit(kind: str, strategy: type[OriginalStrategy]) -> Iterator[BoardKit]:
+    if kind == "memory":
         clock = Ticker()
         yield BoardKit(
-            "memory", lambda: MemoryBoard(OriginalStrategy(), BASES, clock), clock.advance
+            "memory", lambda: MemoryBoard(strategy(), BASES, clock), clock.advance
         )
         return
     url = require_redis()
@@ -93,7 +96,7 @@ def kit(request: pytest.FixtureRequest) -> Iterator[BoardKit]:
     with scratch_prefix(url) as prefix:
 
         def make() -> HealthBoard:
-            boards.append(RedisBoard(redis_client(url), OriginalStrategy(), BASES, prefix=prefix))
+            boards.append(RedisBoard(redis_client(url), strategy(), BASES, prefix=prefix))
             return boards[-1]
 
         yield BoardKit("redis", make, _aging(client, prefix))
@@ -101,6 +104,18 @@ def kit(request: pytest.FixtureRequest) -> Iterator[BoardKit]:
             assert board.shared, "the Redis board fell back to memory during a contract test"
             board.close()
     client.close()
+
+
+@pytest.fixture(params=["memory", "redis"])
+def kit(request: pytest.FixtureRequest) -> Iterator[BoardKit]:
+    with _kit(request.param, OriginalStrategy) as built:
+        yield built
+
+
+@pytest.fixture(params=["memory", "redis"])
+def breaker_kit(request: pytest.FixtureRequest) -> Iterator[BoardKit]:
+    with _kit(request.param, BreakerStrategy) as built:
+        yield built
 
 
 # -- the contract ------------------------------------------------------------------------
@@ -148,9 +163,9 @@ def test_a_batch_of_lessons_applies_each_in_order(kit: BoardKit) -> None:
     board = kit.make()
     strategy = OriginalStrategy()
     expected = {name: ProviderHealth(name, base) for name, base in BASES.items()}
-    lessons = [("sendgrid" if i % 3 else "mandrill", e == "S")
+    lessons = [Lesson("sendgrid" if i % 3 else "mandrill", e == "S")
                for i, e in enumerate("FFSFSSSFFFSFSSSSSSSSFS")]
-    for name, succeeded in lessons:
+    for name, succeeded, _ in lessons:
         step = strategy.on_success if succeeded else strategy.on_failure
         expected[name] = step(expected[name], 0.0)
     board.record_many(lessons)
@@ -158,6 +173,35 @@ def test_a_batch_of_lessons_applies_each_in_order(kit: BoardKit) -> None:
         expected[name].health for name in BASES
     ]
     assert all(state.health < 1.0 for state in board.states())
+
+
+def test_the_original_counts_a_retry_after_as_a_plain_failure(kit: BoardKit) -> None:
+    """The original rule knows no Retry-After: a 429 that names one is a failure like another."""
+    board = kit.make()
+    board.record_many([Lesson("sendgrid", False, 30.0)])
+    sendgrid = board.states()[0]
+    assert sendgrid.health == 0.9
+    assert sendgrid.last_error is not None
+    assert sendgrid.retry_at is None
+
+
+def test_the_breaker_holds_a_provider_for_its_retry_after_and_no_longer(
+    breaker_kit: BoardKit,
+) -> None:
+    """A 429 with Retry-After leaves health alone, holds the provider off (score 0) until the
+    time it named, then puts it first again at once; a later lesson keeps the hold."""
+    board = breaker_kit.make()
+    board.record_many([Lesson("sendgrid", False, 30.0), Lesson("mandrill", True)])
+    sendgrid = board.states()[0]
+    assert (sendgrid.health, sendgrid.last_error) == (1.0, None)
+    assert sendgrid.retry_at is not None
+    assert board.scores()["sendgrid"] == 0.0
+    assert board.ranked() == ["mandrill", "sendgrid"]
+    breaker_kit.advance(29)
+    assert board.ranked() == ["mandrill", "sendgrid"]
+    breaker_kit.advance(2)
+    assert board.scores()["sendgrid"] == 50.0
+    assert board.ranked() == ["sendgrid", "mandrill"]
 
 
 def test_a_success_at_full_health_changes_nothing(kit: BoardKit) -> None:

@@ -6,6 +6,8 @@ is a real :class:`MemoryBoard` with the original strategy on a hand-moved clock.
 
 from __future__ import annotations
 
+import asyncio
+
 import httpx
 import pytest
 
@@ -13,6 +15,8 @@ from micromailer.delivery.dispatcher import Dispatcher
 from micromailer.delivery.verdict import Delivered, RetryLater, Undeliverable
 from micromailer.domain.status import Outcome
 from micromailer.health.board import MemoryBoard
+from micromailer.health.breaker import BreakerStrategy
+from micromailer.health.lesson import Lesson
 from micromailer.health.strategy import OriginalStrategy, ProviderHealth, base_scores
 from tests.support.fakes import (
     Answer,
@@ -204,6 +208,40 @@ def test_transient_failures_without_retry_after_set_no_floor(clock: FakeClock) -
 
     assert isinstance(report.verdict, RetryLater)
     assert report.verdict.retry_after is None
+
+
+def test_a_lesson_carries_the_retry_after_a_429_named(clock: FakeClock) -> None:
+    """The board learns how long a rate-limited provider asked to wait, and only from a 429."""
+    adapters = [
+        ScriptedAdapter("a", http_error(429, **{"Retry-After": "30"})),
+        ScriptedAdapter("b", http_error(503)),
+        ScriptedAdapter("c", accepted("c-1")),
+    ]
+    dispatcher, _ = dispatcher_for(adapters, clock)
+
+    report = asyncio.run(dispatcher.attempt_async(make_message(), ["a", "b", "c"]))
+
+    assert report.lessons == (
+        Lesson("a", False, 30.0), Lesson("b", False, None), Lesson("c", True, None),
+    )
+
+
+def test_a_breaker_board_holds_a_rate_limited_provider_for_its_retry_after(
+    clock: FakeClock,
+) -> None:
+    adapters = [
+        ScriptedAdapter("a", http_error(429, **{"Retry-After": "30"})),
+        ScriptedAdapter("b", accepted("b-1")),
+    ]
+    board = MemoryBoard(BreakerStrategy(), base_scores(["a", "b"]), clock=clock.seconds)
+    dispatcher, _ = dispatcher_for(adapters, clock, board)
+
+    dispatcher.attempt(make_message())
+
+    a = health_of(board)["a"]
+    assert (a.health, a.last_error) == (1.0, None)
+    assert a.retry_at == pytest.approx(clock.seconds() + 30.0, abs=0.1)
+    assert dispatcher.rank() == ["b", "a"]
 
 
 # -- requests rejected as malformed -------------------------------------------------------

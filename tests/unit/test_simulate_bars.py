@@ -3,7 +3,9 @@
 One suite run feeds every test here (106 runs of 30 simulated minutes, spread over the cores):
 the original and the breaker on every scenario with seeds 0-2, the baselines with seed 0, and
 random choice on the original study's scenarios with seeds 0-2.
-The documented numbers come from more seeds (``micromailer simulate``, 5 by default).
+The documented numbers come from more seeds (``micromailer simulate``, 5 by default). Every
+run is deterministic, so a bar the breaker misses on these seeds is a strict expected
+failure (``UNMET``): the test fails the day the bar is met, until the list is updated.
 """
 
 from __future__ import annotations
@@ -21,8 +23,36 @@ STUDY = {
     "original-sporadic": {"original": 0.04, "random": 7.59},
     "original-random5": {"original": 0.80, "random": 2.37},
 }
-#: Complete outages of the preferred provider with one alternative: "back no later" applies.
-OUTAGES = ("original-outage", "flapping", "rate-limit-429", "workers8-memory", "workers8-shared")
+#: Bars the default misses on these scenarios, and why (docs/selection.md, "The bars"). They
+#: are strict expected failures: meeting one makes its test fail until this list is updated.
+UNMET = {
+    ("latency-timeouts", "healthy"): "the original never leaves the slow A; staying on it "
+    "costs 7 times the failed tries",
+    ("latency-timeouts", "return"): "the same: no probe can see A fast again before it answers",
+    ("three-providers", "healthy"): "the same cause as its return time",
+    ("three-providers", "return"): "the last probe of the outage falls 60 s after its end; "
+    "probing more often costs more failed tries than the original",
+    # Partial outages: a draw. Both spend about one failed try per probe and probe about as
+    # often; who is back first depends on where the random failures fall (breaker wins on
+    # seeds 0-4, the original on seeds 0-2 and 0-9).
+    ("original-sporadic", "healthy"): "a draw, lost on these seeds",
+    ("original-sporadic", "return"): "a draw, lost on these seeds",
+    ("both-degraded", "healthy"): "a draw, lost on these seeds",
+    ("both-degraded", "return"): "a draw, lost on these seeds",
+}
+#: Scenarios where the preferred provider has faults that end (a return time to compare).
+WITH_RETURNS = tuple(s.name for s in SCENARIOS if s.preferred.behaviour.recoveries(s.duration))
+#: Scenarios with healthy stretches of the preferred provider (it is healthy at the start).
+WITH_HEALTHY = tuple(s.name for s in SCENARIOS if s.preferred.behaviour.healthy(0.0))
+
+
+def _bar(scenarios: tuple[str, ...], bar: str) -> list[object]:
+    return [
+        pytest.param(name, marks=pytest.mark.xfail(strict=True, reason=UNMET[(name, bar)]))
+        if (name, bar) in UNMET else name
+        for name in scenarios
+    ]
+
 
 Rows = dict[tuple[str, str, str], Row]  # (scenario, strategy, "seeds" or "seed0")
 
@@ -86,24 +116,40 @@ def test_the_breaker_fails_half_as_many_tries_as_the_original_over_the_suite(row
     assert mine <= 0.5 * theirs, (mine, theirs)
 
 
-def test_the_breaker_keeps_the_preferred_provider_at_least_as_busy_when_it_is_healthy(
-    rows: Rows,
-) -> None:
+def test_the_breaker_keeps_the_preferred_provider_at_least_as_busy_pooled(rows: Rows) -> None:
     def pooled(strategy: str) -> float:
         chosen = [rows[(s.name, strategy, "seeds")] for s in SCENARIOS]
         return sum(r.healthy_preferred for r in chosen) / sum(r.healthy_attempts for r in chosen)
 
     assert pooled("breaker") >= pooled("original")
-    for scenario in OUTAGES:
-        mine = rows[(scenario, "breaker", "seeds")].healthy_preferred_share
-        theirs = rows[(scenario, "original", "seeds")].healthy_preferred_share
-        assert mine is not None and theirs is not None and mine >= theirs, scenario
 
 
-def test_the_breaker_is_back_on_the_preferred_provider_no_later_after_an_outage(
-    rows: Rows,
+@pytest.mark.parametrize("scenario", _bar(WITH_HEALTHY, "healthy"))
+def test_the_breaker_keeps_the_preferred_provider_at_least_as_busy_when_it_is_healthy(
+    rows: Rows, scenario: str
 ) -> None:
-    for scenario in OUTAGES:
-        mine = rows[(scenario, "breaker", "seeds")].return_delay
-        theirs = rows[(scenario, "original", "seeds")].return_delay
-        assert mine is not None and theirs is not None and mine <= theirs, (scenario, mine, theirs)
+    mine = rows[(scenario, "breaker", "seeds")].healthy_preferred_share
+    theirs = rows[(scenario, "original", "seeds")].healthy_preferred_share
+    assert mine is not None and theirs is not None
+    assert mine >= theirs, (scenario, mine, theirs)
+
+
+@pytest.mark.parametrize("scenario", _bar(WITH_RETURNS, "return"))
+def test_the_breaker_is_back_on_the_preferred_provider_no_later_after_a_fault(
+    rows: Rows, scenario: str
+) -> None:
+    mine = rows[(scenario, "breaker", "seeds")].return_delay
+    theirs = rows[(scenario, "original", "seeds")].return_delay
+    assert mine is not None and theirs is not None
+    assert mine <= theirs, (scenario, mine, theirs)
+
+
+def test_the_breaker_respects_retry_after_one_failed_try_per_rate_limit_burst(rows: Rows) -> None:
+    """Held off for exactly the Retry-After each 429 names, A fails once per burst (the first
+    try that meets it) and is first again within a second of the burst's end."""
+    scenario = next(s for s in SCENARIOS if s.name == "rate-limit-429")
+    behaviour = scenario.preferred.behaviour
+    bursts = len(behaviour.recoveries(scenario.duration))
+    row = rows[("rate-limit-429", "breaker", "seeds")]
+    assert row.failed_tries == bursts * len(SEEDS)
+    assert row.return_delay is not None and row.return_delay <= 1.0

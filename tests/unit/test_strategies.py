@@ -100,6 +100,25 @@ def test_on_a_board_a_failing_provider_is_probed_at_doubling_intervals() -> None
 # -- priority -----------------------------------------------------------------------------
 
 
+def test_the_original_and_priority_ignore_retry_after() -> None:
+    """The original rule is exact: a 429 naming its Retry-After moves health as any failure."""
+    for strategy in (OriginalStrategy(), PriorityStrategy()):
+        held = strategy.on_failure(ProviderHealth("a", 50.0), T0, retry_after=30.0)
+        assert held == strategy.on_failure(ProviderHealth("a", 50.0), T0)
+
+
+def test_breaker_holds_a_rate_limited_provider_exactly_for_its_retry_after() -> None:
+    breaker = BreakerStrategy()
+    held = breaker.on_failure(ProviderHealth("a", 50.0), T0, retry_after=30.0)
+    assert held == ProviderHealth("a", 50.0, 1.0, None, T0 + 30.0)
+    assert breaker.score(held, T0 + 29.9) == 0.0
+    assert breaker.score(held, T0 + 30.0) == 50.0
+    # without Retry-After a 429 is an ordinary failure: parked, health down
+    plain = breaker.on_failure(ProviderHealth("a", 50.0), T0)
+    assert plain.retry_at is None and plain.health == 0.9
+    assert breaker.score(plain, T0 + 1.0) == pytest.approx(50 * 0.9**3)
+
+
 def test_priority_ranks_by_base_whatever_happened() -> None:
     clock = Ticker()
     board = MemoryBoard(PriorityStrategy(), {"a": 50.0, "b": 40.0}, clock)
@@ -145,7 +164,9 @@ class _Unshareable:
     def on_success(self, state: ProviderHealth, now: float) -> ProviderHealth:
         return state
 
-    def on_failure(self, state: ProviderHealth, now: float) -> ProviderHealth:
+    def on_failure(
+        self, state: ProviderHealth, now: float, retry_after: float | None = None
+    ) -> ProviderHealth:
         return state
 
     def score(self, state: ProviderHealth, now: float) -> float:

@@ -10,6 +10,7 @@ import pytest
 
 from micromailer.health.board import MemoryBoard
 from micromailer.health.breaker import BreakerStrategy
+from micromailer.health.lesson import Lesson
 from micromailer.health.redis_board import RedisBoard
 from micromailer.health.redis_states import redis_client
 from tests.support.redis_server import scratch_prefix
@@ -36,4 +37,22 @@ def test_breaker_health_in_redis_is_the_memory_boards_bit_for_bit() -> None:
             assert shared.shared and other_worker.shared
         finally:
             shared.close()
+            other_worker.close()
+
+
+def test_a_retry_after_one_worker_heard_holds_the_provider_on_every_worker() -> None:
+    url = require_redis()
+    with scratch_prefix(url) as prefix:
+        heard, other_worker = (
+            RedisBoard(redis_client(url), BreakerStrategy(), BASES, prefix=prefix)
+            for _ in range(2)
+        )
+        try:
+            heard.record_many([Lesson("sendgrid", False, 60.0)])
+            (sendgrid, _), now = other_worker.snapshot()
+            assert sendgrid.retry_at == pytest.approx(now + 60.0, abs=1.0)
+            assert sendgrid.health == 1.0 and sendgrid.last_error is None
+            assert other_worker.ranked() == ["mandrill", "sendgrid"]
+        finally:
+            heard.close()
             other_worker.close()

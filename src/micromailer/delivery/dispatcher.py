@@ -131,19 +131,21 @@ class _Attempt:
         if isinstance(exc, RecipientRejectedError):
             self._verdict = Undeliverable(exc.describe())
             return True
+        retry_after = exc.retry_after if isinstance(exc, RateLimitedError) else None
         if exc.counts_against_health:
-            self._learn(name, succeeded=False)
+            self._learn(name, succeeded=False, retry_after=retry_after)
         if isinstance(exc, TransientError):
             self._any_transient = True
-        if isinstance(exc, RateLimitedError) and exc.retry_after is not None:
-            self._retry_after = max(self._retry_after or 0.0, exc.retry_after)
+        if retry_after is not None:
+            self._retry_after = max(self._retry_after or 0.0, retry_after)
         return False
 
-    def _learn(self, name: str, *, succeeded: bool) -> None:
+    def _learn(self, name: str, *, succeeded: bool, retry_after: float | None = None) -> None:
+        lesson = Lesson(name, succeeded, retry_after)
         if self._learn_now:
-            self._dispatcher.learn([(name, succeeded)])
+            self._dispatcher.learn([lesson])
         else:
-            self.lessons.append((name, succeeded))
+            self.lessons.append(lesson)
 
     def report(self) -> AttemptReport:
         verdict = self._verdict if self._verdict is not None else self._no_provider_accepted()

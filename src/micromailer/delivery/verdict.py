@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from micromailer.domain.attempt import ProviderTry
+from micromailer.health.lesson import Lesson
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,10 +31,6 @@ class Undeliverable:
 
 
 Verdict = Delivered | RetryLater | Undeliverable
-
-
-#: What a try teaches the health board: the provider, and whether it succeeded.
-Lesson = tuple[str, bool]
 
 
 @dataclass(frozen=True, slots=True)

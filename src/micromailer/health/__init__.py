@@ -3,6 +3,7 @@
 from micromailer.health.board import HealthBoard, MemoryBoard
 from micromailer.health.breaker import BreakerStrategy
 from micromailer.health.factory import make_board
+from micromailer.health.lesson import Lesson
 from micromailer.health.live import BoardUnavailableError, read_live_scores
 from micromailer.health.priority import PriorityStrategy
 from micromailer.health.redis_board import RedisBoard
@@ -20,6 +21,7 @@ __all__ = [
     "BreakerStrategy",
     "HealthBoard",
     "HealthStep",
+    "Lesson",
     "MemoryBoard",
     "OriginalStrategy",
     "PriorityStrategy",

@@ -11,6 +11,7 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from micromailer.health.lesson import Lesson
 from micromailer.health.strategy import ProviderHealth, Strategy
 
 Clock = Callable[[], float]
@@ -21,10 +22,10 @@ class HealthBoard(Protocol):
 
     def record_success(self, name: str) -> None: ...
 
-    def record_failure(self, name: str) -> None: ...
+    def record_failure(self, name: str, retry_after: float | None = None) -> None: ...
 
-    def record_many(self, lessons: Iterable[tuple[str, bool]]) -> None:
-        """Record ``(name, succeeded)`` outcomes in order; a shared board in one round trip."""
+    def record_many(self, lessons: Iterable[Lesson]) -> None:
+        """Record the lessons in order; a shared board in one round trip."""
         ...
 
     def states(self) -> list[ProviderHealth]: ...
@@ -60,20 +61,20 @@ class MemoryBoard:
                 self._states[name] = updated
                 self.version += 1
 
-    def record_failure(self, name: str) -> None:
+    def record_failure(self, name: str, retry_after: float | None = None) -> None:
         with self._lock:
             state = self._states[name]
-            updated = self.strategy.on_failure(state, self._clock())
+            updated = self.strategy.on_failure(state, self._clock(), retry_after)
             if updated != state:
                 self._states[name] = updated
                 self.version += 1
 
-    def record_many(self, lessons: Iterable[tuple[str, bool]]) -> None:
-        for name, succeeded in lessons:
+    def record_many(self, lessons: Iterable[Lesson]) -> None:
+        for name, succeeded, retry_after in lessons:
             if succeeded:
                 self.record_success(name)
             else:
-                self.record_failure(name)
+                self.record_failure(name, retry_after)
 
     def states(self) -> list[ProviderHealth]:
         with self._lock:
@@ -87,7 +88,8 @@ class MemoryBoard:
                 if current is None:
                     continue
                 adopted = ProviderHealth(
-                    saved.name, current.base_score, saved.health, saved.last_error
+                    saved.name, current.base_score, saved.health, saved.last_error,
+                    saved.retry_at,
                 )
                 if adopted != current:
                     self._states[saved.name] = adopted

@@ -1,14 +1,15 @@
 """The breaker strategy: park a failing provider, probe it after a backoff its health sets.
 
 State and updates are the original's, step for step (``health`` and ``last_error``), so every
-board, the Redis script and the store's snapshots run it unchanged; only the score differs.
+board, the Redis script and the store's snapshots run it unchanged; only the score differs, and
+a 429 that names its ``Retry-After`` holds the provider off for exactly that long instead.
 """
 
 from __future__ import annotations
 
 import math
 
-from micromailer.health.strategy import DECAY, OriginalStrategy, ProviderHealth
+from micromailer.health.strategy import DECAY, HealthStep, OriginalStrategy, ProviderHealth
 
 #: Seconds a provider is parked after one failure from full health.
 FIRST_BACKOFF = 20.0
@@ -35,9 +36,15 @@ class BreakerStrategy(OriginalStrategy):
     ``0.9 ** n``, which gives ``first * 2 ** (n - 1)`` seconds (20, 40, 80, 160…), at most
     ``longest`` (180). Successes raise health, so the backoff shrinks again as the provider
     proves itself; a provider that never failed is never parked.
+
+    A rate limit that says when to come back (a 429 with ``Retry-After``) is not ill health:
+    it leaves ``health`` and ``last_error`` alone and *holds* the provider, scoring 0, until
+    the time it named. Then it is first again at once, with no probe to wait for. A 429
+    without ``Retry-After`` is an ordinary failure.
     """
 
     name = "breaker"
+    held_step = HealthStep(factor=1.0, holds=True)
 
     def __init__(
         self,
@@ -65,7 +72,13 @@ class BreakerStrategy(OriginalStrategy):
             return False
         return now - state.last_error < self.backoff(state.health)
 
+    def held(self, state: ProviderHealth, now: float) -> bool:
+        """Whether the provider asked, with ``Retry-After``, not to be sent anything yet."""
+        return state.retry_at is not None and now < state.retry_at
+
     def score(self, state: ProviderHealth, now: float) -> float:
+        if self.held(state, now):
+            return 0.0
         raw = state.base_score
         if self.parked(state, now):
             raw *= math.pow(max(0.0, state.health), self.power)

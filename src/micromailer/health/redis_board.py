@@ -24,6 +24,7 @@ from typing import TypeVar
 import redis
 
 from micromailer.health.board import Clock, MemoryBoard, rank
+from micromailer.health.lesson import Lesson
 from micromailer.health.redis_states import (
     DEFAULT_TIMEOUT,
     KEY_PREFIX,
@@ -104,29 +105,30 @@ class RedisBoard:
     # -- HealthBoard ----------------------------------------------------------------------
 
     def record_success(self, name: str) -> None:
-        self.record_many([(name, True)])
+        self.record_many([Lesson(name, True)])
 
-    def record_failure(self, name: str) -> None:
-        self.record_many([(name, False)])
+    def record_failure(self, name: str, retry_after: float | None = None) -> None:
+        self.record_many([Lesson(name, False, retry_after)])
 
-    def record_many(self, lessons: Iterable[tuple[str, bool]]) -> None:
+    def record_many(self, lessons: Iterable[Lesson]) -> None:
         lessons = list(lessons)
-        unknown = [name for name, _ in lessons if name not in self._base_scores]
+        unknown = [lesson.provider for lesson in lessons
+                   if lesson.provider not in self._base_scores]
         if unknown:
             raise KeyError(unknown[0])  # as in memory
         if not lessons:
             return
         steps = [
-            (name, self._steps.success_step if succeeded else self._steps.failure_step)
-            for name, succeeded in lessons
+            (name, self._steps.step(succeeded, retry_after), retry_after)
+            for name, succeeded, retry_after in lessons
         ]
         applied = self._call(lambda states: states.apply_many(steps))
         if applied is None:
             self._memory.record_many(lessons)
             return
-        for (name, _), (health, last_error) in zip(steps, applied, strict=True):
+        for (name, _, _), (health, last_error, retry_at) in zip(steps, applied, strict=True):
             self._last_seen[name] = ProviderHealth(
-                name, self._base_scores[name], health, last_error
+                name, self._base_scores[name], health, last_error, retry_at
             )
 
     def states(self) -> list[ProviderHealth]:
@@ -151,7 +153,8 @@ class RedisBoard:
         saved, now = read
         states = [
             ProviderHealth(
-                state.name, self._base_scores[state.name], state.health, state.last_error
+                state.name, self._base_scores[state.name], state.health, state.last_error,
+                state.retry_at,
             )
             for state in saved
         ]

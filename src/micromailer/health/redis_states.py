@@ -1,13 +1,14 @@
 """The providers' health as it lives in Redis: keys, the update script, and one-trip reads.
 
-One hash per provider, ``<prefix><name>``, with the fields ``health`` and ``last_error``
-(seconds on Redis's clock); a provider without a hash is healthy and never failed. Base scores
-come from configuration and are not stored.
+One hash per provider, ``<prefix><name>``, with the fields ``health``, ``last_error`` and
+``retry_at`` (seconds on Redis's clock); a provider without a hash is healthy and never failed.
+Base scores come from configuration and are not stored.
 
 - An update is one ``EVALSHA`` of :data:`APPLY_STEP`: it reads the hash, applies the
   strategy's :class:`~micromailer.health.strategy.HealthStep` (passed as ``ARGV``, so the
   Python strategy stays the one definition of the rule) and stamps ``last_error`` with Redis's
-  ``TIME``. Atomic, one round trip, one clock for every worker.
+  ``TIME`` (and, for a step that holds, ``retry_at`` with ``TIME`` plus the failure's
+  ``Retry-After``). Atomic, one round trip, one clock for every worker.
 - A read is one ``MULTI``/``EXEC`` of ``TIME`` and an ``HMGET`` per provider: the states and
   the instant to score them at, consistent with each other.
 
@@ -36,8 +37,10 @@ KEY_PREFIX = "micromailer:health:"
 #: Connect and read timeout of one Redis call, in seconds.
 DEFAULT_TIMEOUT = 0.25
 
-#: KEYS[1]: the provider's hash. ARGV: factor, gain, marks_error ("1" or "0").
-#: Returns {health, last_error or nil} as text that reads back as the exact doubles.
+#: KEYS[1]: the provider's hash. ARGV: factor, gain, marks_error ("1" or "0"), hold (seconds
+#: to add to ``TIME`` for ``retry_at``, or "" not to touch it).
+#: Returns {health, last_error or false, retry_at or false} as text that reads back as the
+#: exact doubles.
 APPLY_STEP = """
 local function exact(x)  -- the shortest text that reads back as exactly x
   for digits = 15, 17 do
@@ -45,18 +48,28 @@ local function exact(x)  -- the shortest text that reads back as exactly x
     if tonumber(text) == x then return text end
   end
 end
-local current = redis.call('HMGET', KEYS[1], 'health', 'last_error')
+local current = redis.call('HMGET', KEYS[1], 'health', 'last_error', 'retry_at')
 local health = tonumber(current[1] or '1')
 local updated = health * tonumber(ARGV[1]) + tonumber(ARGV[2])
-local last_error = current[2]
-if ARGV[3] == '1' then
-  local now = redis.call('TIME')
-  last_error = exact(tonumber(now[1]) + tonumber(now[2]) / 1000000)
-  redis.call('HSET', KEYS[1], 'health', exact(updated), 'last_error', last_error)
-elseif updated ~= health then
-  redis.call('HSET', KEYS[1], 'health', exact(updated))
+local last_error, retry_at = current[2], current[3]
+local fields = {}
+if updated ~= health then
+  table.insert(fields, 'health'); table.insert(fields, exact(updated))
 end
-return {exact(updated), last_error}
+if ARGV[3] == '1' or ARGV[4] ~= '' then
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) + tonumber(time[2]) / 1000000
+  if ARGV[3] == '1' then
+    last_error = exact(now)
+    table.insert(fields, 'last_error'); table.insert(fields, last_error)
+  end
+  if ARGV[4] ~= '' then
+    retry_at = exact(now + tonumber(ARGV[4]))
+    table.insert(fields, 'retry_at'); table.insert(fields, retry_at)
+  end
+end
+if #fields > 0 then redis.call('HSET', KEYS[1], unpack(fields)) end
+return {exact(updated), last_error or false, retry_at or false}
 """
 
 
@@ -85,22 +98,25 @@ class RedisStates:
     def key(self, name: str) -> str:
         return f"{self.prefix}{name}"
 
-    def apply(self, name: str, step: HealthStep) -> tuple[float, float | None]:
-        """Apply ``step`` to the provider's hash; return its new health and last error."""
-        return self.apply_many([(name, step)])[0]
+    def apply(
+        self, name: str, step: HealthStep, hold: float | None = None
+    ) -> tuple[float, float | None, float | None]:
+        """Apply ``step`` (with the failure's ``Retry-After``, ``hold``) to the provider's hash;
+        return its new health, last error and retry time."""
+        return self.apply_many([(name, step, hold)])[0]
 
     def apply_many(
-        self, steps: Sequence[tuple[str, HealthStep]]
-    ) -> list[tuple[float, float | None]]:
+        self, steps: Sequence[tuple[str, HealthStep, float | None]]
+    ) -> list[tuple[float, float | None, float | None]]:
         """:meth:`apply` for each, in order, in one round trip (a pipeline of script calls)."""
         pipe = self.client.pipeline(transaction=False)
-        for name, step in steps:
-            args = (repr(step.factor), repr(step.gain), "1" if step.marks_error else "0")
+        for name, step, hold in steps:
+            held = repr(float(hold)) if step.holds and hold is not None else ""
+            args = (repr(step.factor), repr(step.gain), "1" if step.marks_error else "0", held)
             self._apply_step(keys=[self.key(name)], args=args, client=pipe)
         replies: list[Any] = pipe.execute()
         return [
-            (float(reply[0]), _seconds(reply[1] if len(reply) > 1 else None))
-            for reply in replies
+            (float(reply[0]), _seconds(reply[1]), _seconds(reply[2])) for reply in replies
         ]
 
     def read(self) -> tuple[list[ProviderHealth], float]:
@@ -109,20 +125,24 @@ class RedisStates:
         pipe = self.client.pipeline(transaction=True)
         pipe.time()
         for name in self.names:
-            pipe.hmget(self.key(name), ["health", "last_error"])
+            pipe.hmget(self.key(name), ["health", "last_error", "retry_at"])
         replies: list[Any] = pipe.execute()
         seconds, micros = replies[0]
         now = int(seconds) + int(micros) / 1_000_000
         states = [
             ProviderHealth(
-                name, 0.0, 1.0 if health is None else float(health), _seconds(last_error)
+                name, 0.0, 1.0 if health is None else float(health), _seconds(last_error),
+                _seconds(retry_at),
             )
-            for name, (health, last_error) in zip(self.names, replies[1:], strict=True)
+            for name, (health, last_error, retry_at) in zip(
+                self.names, replies[1:], strict=True
+            )
         ]
         return states, now
 
 
 def _seconds(value: str | None) -> float | None:
+    """A stored time, or ``None`` (Lua's ``false`` arrives as ``None`` too)."""
     return None if value is None else float(value)
 
 

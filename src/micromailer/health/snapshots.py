@@ -62,23 +62,22 @@ def live_scores(
 ) -> list[ProviderScore]:
     """Scores of the configured providers from saved states (missing ones are healthy)."""
     by_name = {state.name: state for state in saved}
-    scores = []
-    for name, base in base_scores(list(names)).items():
-        state = by_name.get(name)
-        current = ProviderHealth(
-            name, base, state.health if state else 1.0, state.last_error if state else None
+    states = [
+        ProviderHealth(name, base, state.health, state.last_error, state.retry_at)
+        if (state := by_name.get(name)) else ProviderHealth(name, base)
+        for name, base in base_scores(list(names)).items()
+    ]
+    return [
+        ProviderScore(
+            name=state.name,
+            kind=state.name,
+            score=strategy.score(state, now),
+            base_score=state.base_score,
+            health=state.health,
+            last_error=state.last_error,
         )
-        scores.append(
-            ProviderScore(
-                name=name,
-                kind=name,
-                score=strategy.score(current, now),
-                base_score=base,
-                health=current.health,
-                last_error=current.last_error,
-            )
-        )
-    return scores
+        for state in states
+    ]
 
 
 __all__ = ["ProviderScore", "SaveStates", "SnapshotPublisher", "live_scores"]

@@ -27,22 +27,30 @@ class ProviderHealth:
     health: float = 1.0
     #: Time of the last failure, seconds on the board's clock; ``None`` if it never failed.
     last_error: float | None = None
+    #: Time before which the provider asked not to be sent anything (its last ``Retry-After``),
+    #: for a strategy that holds it off; ``None`` if it never asked.
+    retry_at: float | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class HealthStep:
     """One event's effect on a provider's health: ``health * factor + gain``.
 
-    A step that ``marks_error`` also sets ``last_error`` to the time of the event. The rule is
-    data so that a shared board can apply the very same step where the state lives (the Redis
-    board runs it in a Lua script) while the strategy stays its one definition.
+    A step that ``marks_error`` also sets ``last_error`` to the time of the event; a step that
+    ``holds`` sets ``retry_at`` to the time of the event plus the ``Retry-After`` the failure
+    carried (``hold``), when it carried one. The rule is data so that a shared board can apply
+    the very same step where the state lives (the Redis board runs it in a Lua script) while
+    the strategy stays its one definition.
     """
 
     factor: float
     gain: float = 0.0
     marks_error: bool = False
+    holds: bool = False
 
-    def apply(self, state: ProviderHealth, now: float) -> ProviderHealth:
+    def apply(
+        self, state: ProviderHealth, now: float, hold: float | None = None
+    ) -> ProviderHealth:
         # Built directly rather than with dataclasses.replace: this runs on every provider
         # try, and the simulation makes millions of them.
         return ProviderHealth(
@@ -50,6 +58,7 @@ class HealthStep:
             state.base_score,
             state.health * self.factor + self.gain,
             now if self.marks_error else state.last_error,
+            now + hold if self.holds and hold is not None else state.retry_at,
         )
 
 
@@ -58,7 +67,11 @@ class Strategy(Protocol):
 
     def on_success(self, state: ProviderHealth, now: float) -> ProviderHealth: ...
 
-    def on_failure(self, state: ProviderHealth, now: float) -> ProviderHealth: ...
+    def on_failure(
+        self, state: ProviderHealth, now: float, retry_after: float | None = None
+    ) -> ProviderHealth:
+        """A failed try; ``retry_after`` is the seconds a 429 asked to wait, if it said."""
+        ...
 
     def score(self, state: ProviderHealth, now: float) -> float: ...
 
@@ -67,11 +80,9 @@ class Strategy(Protocol):
 class SteppedStrategy(Strategy, Protocol):
     """A strategy whose updates are :class:`HealthStep` data, so a shared board can run them."""
 
-    @property
-    def success_step(self) -> HealthStep: ...
-
-    @property
-    def failure_step(self) -> HealthStep: ...
+    def step(self, succeeded: bool, retry_after: float | None = None) -> HealthStep:
+        """The step for a success, a failure, or a failure that named its ``Retry-After``."""
+        ...
 
 
 class OriginalStrategy:
@@ -88,12 +99,21 @@ class OriginalStrategy:
     SUCCESS_GAIN = SUCCESS_GAIN
     success_step = HealthStep(factor=DECAY, gain=SUCCESS_GAIN)
     failure_step = HealthStep(factor=DECAY, marks_error=True)
+    #: A 429 that names its ``Retry-After`` is a failure like any other for the original rule.
+    held_step = failure_step
+
+    def step(self, succeeded: bool, retry_after: float | None = None) -> HealthStep:
+        if succeeded:
+            return self.success_step
+        return self.failure_step if retry_after is None else self.held_step
 
     def on_success(self, state: ProviderHealth, now: float) -> ProviderHealth:
         return self.success_step.apply(state, now)
 
-    def on_failure(self, state: ProviderHealth, now: float) -> ProviderHealth:
-        return self.failure_step.apply(state, now)
+    def on_failure(
+        self, state: ProviderHealth, now: float, retry_after: float | None = None
+    ) -> ProviderHealth:
+        return self.step(False, retry_after).apply(state, now, retry_after)
 
     def score(self, state: ProviderHealth, now: float) -> float:
         weight = recovery_weight(state.last_error, now)

@@ -14,6 +14,7 @@ import random
 from collections.abc import Callable, Iterable
 
 from micromailer.health.board import Clock, HealthBoard, MemoryBoard
+from micromailer.health.lesson import Lesson
 from micromailer.health.priority import PriorityStrategy
 from micromailer.health.strategy import STRATEGY_NAMES, ProviderHealth, Strategy, make_strategy
 
@@ -39,10 +40,10 @@ class _FixedBoard:
     def record_success(self, name: str) -> None:
         self._inner.record_success(name)
 
-    def record_failure(self, name: str) -> None:
-        self._inner.record_failure(name)
+    def record_failure(self, name: str, retry_after: float | None = None) -> None:
+        self._inner.record_failure(name, retry_after)
 
-    def record_many(self, lessons: Iterable[tuple[str, bool]]) -> None:
+    def record_many(self, lessons: Iterable[Lesson]) -> None:
         self._inner.record_many(lessons)
 
     def states(self) -> list[ProviderHealth]:
