@@ -1,14 +1,18 @@
-"""``python -m bench.perf.profile api|worker``: where a micromailer process spends its time.
+"""``python -m bench.perf.profile api|worker|cpu``: where a micromailer process spends its time.
 
 Starts the distributed stack against the fake provider, puts it under load and samples one
 process with py-spy (``pip install py-spy``): ``api`` samples one API process under wrk;
 ``worker`` queues emails first, then samples one worker while it drains them. Prints the frames
 with the most samples (inclusive) and writes the collapsed stacks next to the results.
+``cpu`` sends emails end to end (one API and one worker process) and prints the CPU time each
+program spent per email (from ``/proc``), the servers included: on two cores, what one part
+saves, another can use.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import subprocess
 import sys
 import tempfile
@@ -17,7 +21,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
-from bench.perf.measure import delivered_count, wrk_throughput
+from bench.perf.measure import deliver, delivered_count, wrk_throughput
 from bench.perf.stacks import DistributedStack, FakeProvider
 
 OUT = Path(__file__).resolve().parents[1] / "results" / "profiles"
@@ -91,15 +95,83 @@ def profile_worker(root: Path, seconds: int, emails: int) -> Path:
     return out
 
 
+#: Programs whose CPU ``cpu`` reports besides micromailer's own processes.
+SERVERS = ("postgres", "beam.smp", "redis-server")
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (0 if it has exited)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def server_pids() -> dict[str, list[int]]:
+    """The running servers' processes by program name."""
+    found: dict[str, list[int]] = {name: [] for name in SERVERS}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            name = (entry / "comm").read_text().strip()
+        except OSError:
+            continue
+        if name in found:
+            found[name].append(int(entry.name))
+    return found
+
+
+def cpu_by_program(api_pid: int, worker_pid: int) -> dict[str, float]:
+    programs = {"api": [api_pid, *child_pids(api_pid)], "worker": [worker_pid]}
+    programs.update(server_pids())
+    return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in programs.items()}
+
+
+def child_pids(pid: int) -> list[int]:
+    try:
+        return [int(child) for child in
+                Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    except OSError:
+        return []
+
+
+def profile_cpu(root: Path, emails: int) -> None:
+    """Per-email CPU of each program while ``emails`` go through API and worker at once.
+
+    PostgreSQL's connections that end during the run are not counted: the stack keeps its
+    pools open, so that is none of micromailer's.
+    """
+    fake = FakeProvider(root).start()
+    stack = DistributedStack(root / "cpu", fake, api_processes=1, worker_processes=1)
+    try:
+        stack.start_api()
+        stack.start_workers()
+        deliver(stack.url, fake.url, 500)  # warm up connections and pools
+        before = cpu_by_program(stack.apis[0].pid, stack.workers[0].pid)
+        delivery = deliver(stack.url, fake.url, emails)
+        after = cpu_by_program(stack.apis[0].pid, stack.workers[0].pid)
+    finally:
+        stack.stop()
+        fake.process.stop()
+    print(f"{emails} emails end to end: {delivery.emails_per_second:.1f} delivered/s")
+    for name in before:
+        print(f"{name:>13}: {1000 * (after[name] - before[name]) / emails:6.2f} ms CPU/email")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("process", choices=["api", "worker"])
+    parser.add_argument("process", choices=["api", "worker", "cpu"])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--emails", type=int, default=5000)
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args()
     OUT.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="mm-profile-") as scratch:
+        if args.process == "cpu":
+            profile_cpu(Path(scratch), args.emails)
+            return
         if args.process == "api":
             out = profile_api(Path(scratch), args.seconds)
         else:

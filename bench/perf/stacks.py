@@ -104,7 +104,7 @@ class DistributedStack(Stack):
     name = "micromailer"
 
     def __init__(self, root: Path, fake: FakeProvider, *, api_processes: int = 2,
-                 worker_processes: int = 2, worker_threads: int = 128) -> None:
+                 worker_processes: int = 2, worker_threads: int = 256) -> None:
         super().__init__(root, fake)
         backends = self.enter(fresh_backends())
         self.api_processes = api_processes

@@ -8,12 +8,16 @@ import os
 import socket
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
 from micromailer.config import DEFAULT_SANDBOX_PORT, Settings
+
+if TYPE_CHECKING:
+    from celery import Celery
 
 log = logging.getLogger("micromailer")
 
@@ -115,7 +119,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
 @click.option("--events", "-E", is_flag=True, help="Send task events (for Flower's task views).")
 def worker(concurrency: int | None, loglevel: str, hostname: str | None, events: bool) -> None:
     """A Celery worker that delivers emails, with the sweeper."""
-    from celery.signals import after_setup_logger
+    from celery.signals import after_setup_logger, worker_shutdown
 
     from micromailer.queue.batch_publisher import BatchPublisher
     from micromailer.queue.celery_app import QUEUE_NAME, create_celery
@@ -142,7 +146,21 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     if events:
         argv.append("--task-events")
     after_setup_logger.connect(_quiet_per_task_logs, weak=False)
+    worker_shutdown.connect(_finish_deliveries(app, settings.claim_timeout), weak=False)
     app.worker_main(argv)
+
+
+def _finish_deliveries(app: Celery, timeout: float) -> Callable[..., None]:
+    """On a warm shutdown, let the emails in flight on the delivery loop finish, so their
+    claims are not left to expire; a message whose ack no longer reaches the broker comes
+    back, and the store, which has its outcome, skips it."""
+
+    def finish(**_: object) -> None:
+        deliveries = getattr(app.conf, "micromailer_deliveries", None)
+        if deliveries is not None and not deliveries.drain(timeout):
+            log.warning("emails still in flight after %.0f s; their claims expire", timeout)
+
+    return finish
 
 
 def _quiet_per_task_logs(**_: object) -> None:

@@ -67,7 +67,7 @@ class Settings(BaseSettings):
     redis_retry_interval: float = Field(default=2.0, gt=0)
 
     #: Threads of one worker process: emails in flight at once per process.
-    worker_concurrency: int = Field(default=64, ge=1, le=512)
+    worker_concurrency: int = Field(default=128, ge=1, le=1024)
 
     #: How providers are ranked (``MICROMAILER_STRATEGY``): ``breaker`` (default), ``original``
     #: or ``priority``; see docs/selection.md.

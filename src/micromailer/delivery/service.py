@@ -3,14 +3,16 @@
 A worker keeps many emails in flight on one event loop (a thread of its own): an email waiting
 for its provider holds no thread, and the store sees claims and outcomes in batches (group
 commit, ``batching.py``), one round trip and one commit for all the emails that reached the
-same step together. Celery's task threads call :meth:`DeliveryService.deliver`, which waits for
-that email's outcome to be stored, so a task is still acknowledged only after its outcome is
-committed.
+same step together. The worker hands each message to :meth:`DeliveryService.submit` and
+acknowledges it when the returned future completes (``queue/deliver_strategy.py``); Celery's
+task threads, which still run delayed retries, call :meth:`DeliveryService.deliver`, which waits.
+Either way a message is acknowledged only after its email's outcome is committed.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,6 +89,11 @@ class DeliveryService:
         but the service's own loop.
         """
         return self._loop.run(self.deliver_async(email_id))
+
+    def submit(self, email_id: str) -> concurrent.futures.Future[Status | None]:
+        """:meth:`deliver` without waiting: the future completes, in the service's loop
+        thread, once the outcome is stored."""
+        return self._loop.submit(self.deliver_async(email_id))
 
     async def deliver_async(self, email_id: str) -> Status | None:
         """:meth:`deliver` on the service's event loop."""

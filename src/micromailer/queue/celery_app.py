@@ -67,6 +67,8 @@ def _register_deliver(app: Celery, settings: Settings) -> None:
 
     @app.task(  # type: ignore[untyped-decorator]
         name=DELIVER_TASK,
+        # Plain messages go straight to the delivery event loop (deliver_strategy.py).
+        Strategy="micromailer.queue.deliver_strategy:loop_deliveries",
         acks_late=True,
         reject_on_worker_lost=True,
         # The store is down: try again soon rather than wait for the sweeper.
@@ -77,6 +79,7 @@ def _register_deliver(app: Celery, settings: Settings) -> None:
         max_retries=50,
     )
     def deliver(email_id: str) -> str | None:
+        """Celery's own path: delayed retries, and messages whose store was down."""
         status = runtime().service.deliver(email_id)
         return status.value if status is not None else None
 
