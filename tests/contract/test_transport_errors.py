@@ -1,16 +1,21 @@
-"""Every adapter maps a refused connection and a too-slow answer to ``NetworkError``."""
+"""Every adapter maps a refused connection and a too-slow answer to ``NetworkError``, on the
+blocking client and on the worker's client."""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import socket
+import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import httpx
 import pytest
 
 from micromailer.config import Settings
-from micromailer.providers.errors import NetworkError
+from micromailer.providers.base import SendResult
+from micromailer.providers.errors import NetworkError, ServerError
+from micromailer.providers.http import AiohttpSender
 from micromailer.providers.registry import ADAPTERS, make_async_http_client
 from micromailer.sandbox import SandboxThread
 from tests.contract.helpers import SANDBOX_KEYS, closed_port_url, make_message
@@ -41,11 +46,11 @@ def test_answer_slower_than_the_client_timeout_is_network_error(
     assert "timed out" in caught.value.reason
 
 
-# -- the worker's client: httpx's API over aiohttp's pool ----------------------------------
+# -- the worker's client: the adapters' httpx requests sent through aiohttp ---------------
 
 
-def worker_client(timeout: float) -> httpx.AsyncClient:
-    settings = Settings(provider_timeout=timeout, provider_connect_timeout=1.0)
+def worker_client(timeout: float, connect_timeout: float = 1.0) -> AiohttpSender:
+    settings = Settings(provider_timeout=timeout, provider_connect_timeout=connect_timeout)
     return make_async_http_client(settings)
 
 
@@ -59,7 +64,66 @@ def test_refused_connection_is_network_error_on_the_workers_client(kind: str) ->
         asyncio.run(send())
 
     assert caught.value.provider == kind
-    assert "network error" in caught.value.reason
+    assert "connection refused" in caught.value.reason
+
+
+@pytest.fixture
+def unanswered_url() -> Iterator[str]:
+    """A loopback URL whose listener never accepts and whose backlog is full: connecting
+    hangs until the client gives up (Linux drops the SYN of a full accept queue)."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("relies on Linux dropping connections beyond a full accept queue")
+    listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(0)
+    port = listener.getsockname()[1]
+    fillers = []
+    for _ in range(3):
+        filler = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        filler.setblocking(False)
+        filler.connect_ex(("127.0.0.1", port))
+        fillers.append(filler)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        for filler in fillers:
+            filler.close()
+        listener.close()
+
+
+def test_connect_timeout_is_network_error_on_the_workers_client(
+    unanswered_url: str, kind: str
+) -> None:
+    async def send() -> None:
+        async with worker_client(5.0, connect_timeout=0.2) as client:
+            adapter = ADAPTERS[kind](api_key="k", base_url=unanswered_url, client=client)
+            await adapter.send_async(make_message())
+
+    with pytest.raises(NetworkError) as caught:
+        asyncio.run(send())
+
+    assert "timed out" in caught.value.reason
+    assert isinstance(caught.value.__cause__, httpx.ConnectTimeout)
+
+
+def test_server_error_answer_is_server_error_on_the_workers_client(
+    sandbox: SandboxThread, set_faults: FaultSetter, kind: str
+) -> None:
+    set_faults(kind, failRate=1.0, status=503)
+
+    async def send() -> None:
+        async with worker_client(5.0) as client:
+            adapter = ADAPTERS[kind](
+                api_key=SANDBOX_KEYS[kind], base_url=sandbox.url, client=client
+            )
+            await adapter.send_async(make_message())
+
+    with pytest.raises(ServerError) as caught:
+        asyncio.run(send())
+
+    assert caught.value.provider == kind
+    assert caught.value.status_code == 503
+    assert caught.value.body  # the provider's error answer, read through aiohttp
 
 
 def test_slow_answer_is_network_error_on_the_workers_client(
@@ -78,16 +142,26 @@ def test_slow_answer_is_network_error_on_the_workers_client(
         asyncio.run(send())
 
     assert "timed out" in caught.value.reason
+    assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
 
 
 def test_the_workers_client_sends_and_reads_an_answer(
-    sandbox: SandboxThread, kind: str
+    sandbox: SandboxThread, control: httpx.Client, kind: str
 ) -> None:
-    async def send() -> str | None:
+    message = make_message()
+
+    async def send() -> SendResult:
         async with worker_client(5.0) as client:
             adapter = ADAPTERS[kind](
                 api_key=SANDBOX_KEYS[kind], base_url=sandbox.url, client=client
             )
-            return (await adapter.send_async(make_message())).provider
+            return await adapter.send_async(message)
 
-    assert asyncio.run(send()) == kind
+    result = asyncio.run(send())
+
+    assert result.provider == kind
+    assert result.message_id
+    captured = control.get(f"/_sandbox/{kind}/messages").json()
+    assert [(entry["messageId"], entry["subject"]) for entry in captured] == [
+        (result.message_id, message.subject)
+    ]
