@@ -65,7 +65,7 @@ class ProviderAdapter(ABC):
         return self.read_response(response)
 
     async def send_async(self, message: Message) -> SendResult:
-        """:meth:`send` on an event loop; needs an ``httpx.AsyncClient``."""
+        """:meth:`send` on an event loop; needs an :class:`AsyncHttpSender`."""
         request = self.build_request(message)
         with self._map_transport_errors():
             response = await cast(AsyncHttpSender, self._client).send(request)

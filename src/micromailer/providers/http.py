@@ -138,7 +138,8 @@ class AiohttpSender:
             ssl=httpx.create_ssl_context(),  # the CA bundle httpx trusts (certifi)
         )
         self._session = aiohttp.ClientSession(
-            connector=connector, timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar()
+            connector=connector, timeout=self._timeout, cookie_jar=aiohttp.DummyCookieJar(),
+            trust_env=True,  # HTTP(S)_PROXY and NO_PROXY, as httpx honours them
         )
         return self._session
 
