@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Set
 from dataclasses import dataclass
 from functools import cache
 
-from markdown_it import MarkdownIt
-from markdown_it.token import Token
+from markdown_it_pyrs import MarkdownIt
 
 _DOCUMENT_HEAD = (
     "<!doctype html>\n"
@@ -20,6 +19,9 @@ _DOCUMENT_HEAD = (
     "<body>\n"
 )
 _DOCUMENT_TAIL = "</body>\n</html>\n"
+
+#: Code blocks: their lines go into the plain text verbatim.
+_CODE_BLOCKS = frozenset({"fence", "code_block"})
 
 #: A link destination: no spaces or angle brackets; one level of balanced parentheses.
 _URL = r"(?:[^\s()<>]|\([^\s()<>]*\))+"
@@ -59,30 +61,51 @@ def render_markdown(content: str) -> RenderedContent:
     """
     text = _normalize_newlines(content)
     parser = _parser()
-    tokens = parser.parse(text)  # parsed once: both the HTML and the text come from it
-    body = parser.renderer.render(tokens, parser.options, {})
+    body = parser.render(text)
+    # A second parse, into a tree, only when the content may hold a code block: a fence needs
+    # three backticks or tildes in a row, an indented block a tab or four spaces. Most emails
+    # have neither; code spans need no tree (see _spell_out_links).
+    code_lines = _code_lines(parser, text) if _may_hold_code(text) else frozenset()
     return RenderedContent(
-        html=_DOCUMENT_HEAD + body + _DOCUMENT_TAIL, text=_plain_text(text, tokens)
+        html=_DOCUMENT_HEAD + body + _DOCUMENT_TAIL, text=_plain_text(text, code_lines)
     )
 
 
 @cache
 def _parser() -> MarkdownIt:
     # Built on first use, not at import; rendering never mutates it, so threads may share it.
-    return MarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    # CommonMark's rules except raw HTML (html_block, html_inline), plus GFM tables and
+    # strikethrough. Without the HTML rules, markup in the content is text and comes out escaped.
+    return MarkdownIt("zero").enable_many([
+        "blockquote", "code", "fence", "heading", "hr", "lheading", "list", "paragraph",
+        "reference", "autolink", "backticks", "emphasis", "entity", "escape", "image", "link",
+        "newline", "table", "strikethrough",
+    ])  # fmt: skip
 
 
 def _normalize_newlines(text: str) -> str:
     return text.replace("\r\n", "\n").replace("\r", "\n")
 
 
-def _plain_text(source: str, tokens: Sequence[Token]) -> str:
+def _may_hold_code(text: str) -> bool:
+    return "```" in text or "~~~" in text or "\t" in text or "    " in text
+
+
+def _code_lines(parser: MarkdownIt, source: str) -> set[int]:
+    """The indexes of the source lines that belong to a fenced or indented code block."""
+    encoded = source.encode()  # source maps are byte offsets into the UTF-8 source
+    lines: set[int] = set()
+    for node in parser.tree(source).walk():
+        if node.name in _CODE_BLOCKS and node.srcmap is not None:
+            start, end = node.srcmap  # from the block's first character to its last line's end
+            first = encoded.count(b"\n", 0, start)
+            lines.update(range(first, first + encoded.count(b"\n", start, end) + 1))
+    return lines
+
+
+def _plain_text(source: str, code_lines: Set[int]) -> str:
     """The source with inline links and images spelled out; code kept verbatim."""
     lines = source.split("\n")
-    code_lines: set[int] = set()
-    for token in tokens:
-        if token.type in ("fence", "code_block") and token.map is not None:
-            code_lines.update(range(*token.map))
     out: list[str] = []
     prose: list[str] = []
     for index, line in enumerate(lines):
