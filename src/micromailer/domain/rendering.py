@@ -7,6 +7,7 @@ from collections.abc import Set
 from dataclasses import dataclass
 from functools import cache
 
+from markdown_it import MarkdownIt as ReferenceMarkdownIt
 from markdown_it_pyrs import MarkdownIt
 
 _DOCUMENT_HEAD = (
@@ -60,12 +61,15 @@ def render_markdown(content: str) -> RenderedContent:
     would lose exactly these cues.
     """
     text = _normalize_newlines(content)
-    parser = _parser()
-    body = parser.render(text)
-    # A second parse, into a tree, only when the content may hold a code block: a fence needs
-    # three backticks or tildes in a row, an indented block a tab or four spaces. Most emails
-    # have neither; code spans need no tree (see _spell_out_links).
-    code_lines = _code_lines(parser, text) if _may_hold_code(text) else frozenset()
+    if _needs_reference(text):
+        body, code_lines = _render_reference(text)
+    else:
+        parser = _parser()
+        body = parser.render(text)
+        # A second parse, into a tree, only when the content may hold a code block: a fence
+        # needs three backticks or tildes in a row, an indented block a tab or four spaces.
+        # Most emails have neither; code spans need no tree (see _spell_out_links).
+        code_lines = _code_lines(parser, text) if _may_hold_code(text) else set()
     return RenderedContent(
         html=_DOCUMENT_HEAD + body + _DOCUMENT_TAIL, text=_plain_text(text, code_lines)
     )
@@ -81,6 +85,33 @@ def _parser() -> MarkdownIt:
         "reference", "autolink", "backticks", "emphasis", "entity", "escape", "image", "link",
         "newline", "table", "strikethrough",
     ])  # fmt: skip
+
+
+def _needs_reference(text: str) -> bool:
+    """Whether to render with markdown-it-py, where markdown-it-pyrs (0.4) would differ.
+
+    markdown-it.rs follows CommonMark 0.30 on emphasis beside symbols (``**Thanks!**🎉`` stays
+    literal), percent-encodes internationalized hosts and drops entities from alt text; all but
+    the last need non-ASCII content. ASCII content, most transactional mail, takes the Rust
+    renderer; tests/unit/test_rendering_reference.py holds both to markdown-it-py's output.
+    """
+    return not text.isascii() or ("![" in text and "&" in text)
+
+
+@cache
+def _reference_parser() -> ReferenceMarkdownIt:
+    return ReferenceMarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+
+
+def _render_reference(text: str) -> tuple[str, set[int]]:
+    """The HTML body and the code-block lines, from one markdown-it-py parse."""
+    parser = _reference_parser()
+    tokens = parser.parse(text)
+    code_lines: set[int] = set()
+    for token in tokens:
+        if token.type in _CODE_BLOCKS and token.map is not None:
+            code_lines.update(range(*token.map))
+    return parser.renderer.render(tokens, parser.options, {}), code_lines
 
 
 def _normalize_newlines(text: str) -> str:
