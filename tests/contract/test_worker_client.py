@@ -261,3 +261,17 @@ def test_cookies_are_not_sent_back(server: RecordingServer) -> None:
     asyncio.run(send_twice())
 
     assert [received.values("Cookie") for received in server.received] == [[], []]
+
+
+def test_http_proxy_from_the_environment_is_used(
+    server: RecordingServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The server stands in for the proxy: a proxied request arrives with the absolute URL.
+    for name in ("NO_PROXY", "no_proxy", "HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HTTP_PROXY", server.url)
+    server.answer = SUCCESS["sendgrid"]
+
+    send_through_worker_client(SendGridAdapter, "http://sendgrid.invalid")
+
+    assert server.received[-1].path == "http://sendgrid.invalid/v3/mail/send"
