@@ -27,13 +27,11 @@ def main(paths: list[str]) -> None:
         for index, system in enumerate(SYSTEMS):
             values = [value(run[system]) for run in runs if system in run]
             positions = [index + offset * 0.25 for offset in range(len(values))]
-            axis.bar(positions, values, width=0.22, color=f"C{index}",
-                     label=system if axis is axes[0] else None)
+            axis.bar(positions, values, width=0.22, color=f"C{index}")
         axis.set_xticks(range(len(SYSTEMS)), ["baseline", "distributed", "embedded"])
         axis.set_title(title, fontsize=10)
         if "p99" in title:
             axis.set_yscale("log")
-    axes[0].legend(fontsize=8)
     figure.suptitle(f"micromailer against the 2016 baseline, {len(runs)} runs (one bar each)")
     figure.tight_layout()
     OUT.parent.mkdir(parents=True, exist_ok=True)
