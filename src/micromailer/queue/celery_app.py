@@ -67,6 +67,7 @@ def _register_deliver(app: Celery, settings: Settings) -> None:
 
     @app.task(  # type: ignore[untyped-decorator]
         name=DELIVER_TASK,
+        shared=False,  # bound to this app only: each app has its own settings and runtime
         # Plain messages go straight to the delivery event loop (deliver_strategy.py).
         Strategy="micromailer.queue.deliver_strategy:loop_deliveries",
         acks_late=True,
