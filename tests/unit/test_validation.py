@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+import unicodedata
 from types import MappingProxyType
 
 import pytest
@@ -223,6 +225,19 @@ def test_control_characters_in_header_fields_are_refused_as_injection(
             "CR or LF, which could inject mail headers.",
         }
     ]
+
+
+def test_every_character_refused_in_a_header_field_is_one_python_calls_unprintable() -> None:
+    # The header check looks up categories only in text that is not printable.
+    refused = [chr(code) for code in range(sys.maxunicode + 1)
+               if unicodedata.category(chr(code)) in {"Cc", "Zl", "Zp"}]
+    assert len(refused) == 67
+    assert not any(char.isprintable() for char in refused)
+
+
+def test_unprintable_but_harmless_characters_in_header_fields_are_kept() -> None:
+    request = parse_email_request(body(subject="Order\u00a0#42\u200b ready", to_name="Zoë"))
+    assert request.subject == "Order\u00a0#42\u200b ready"
 
 
 def test_line_breaks_inside_content_are_fine_but_nul_is_not() -> None:

@@ -186,7 +186,11 @@ def _header_text(field: str, value: object, max_length: int) -> str:
     text = _text(field, value).strip()
     if not text:
         raise _problem(f"`{field}` must not be empty.")
-    if any(unicodedata.category(char) in _HEADER_UNSAFE_CATEGORIES for char in text):
+    # str.isprintable is false for every character of these categories (and some harmless
+    # ones, such as a no-break space): the per-character look-up only runs for those.
+    if not text.isprintable() and any(
+        unicodedata.category(char) in _HEADER_UNSAFE_CATEGORIES for char in text
+    ):
         raise _problem(
             f"`{field}` must be a single line without control characters such as CR or LF, "
             "which could inject mail headers."
