@@ -11,6 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
+from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.backends import fresh_backends
 from tests.support.cluster import Cluster
@@ -39,6 +40,27 @@ def test_emails_through_two_apis_and_two_workers_are_all_sent(cluster: Cluster) 
     assert {body["status"] for body in final.values()} == {"sent"}
     ready = httpx.get(f"{cluster.clients[0].url}/readyz").json()
     assert ready == {"status": "ready", "store": "ok", "broker": "ok"}
+    # Either API answers a scrape with the whole cluster's figures, read from PostgreSQL.
+    for client in cluster.clients:
+        metrics = scrape_metrics(client.url)
+        assert metrics['micromailer_emails_total{status="queued"}'] == 100
+        assert metrics['micromailer_emails_total{status="sent"}'] == 100
+        sent_tries = sum(value for name, value in metrics.items()
+                         if name.startswith("micromailer_provider_tries_total")
+                         and 'outcome="sent"' in name)
+        assert sent_tries == 100
+        assert metrics["micromailer_health_board_up"] == 1
+
+
+def scrape_metrics(url: str) -> dict[str, float]:
+    """``GET /metrics`` as ``{'name{label="value",...}': value}``."""
+    text = httpx.get(f"{url}/metrics").raise_for_status().text
+    return {
+        sample.name + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
+                       + "}" if sample.labels else ""): sample.value
+        for family in text_string_to_metric_families(text)
+        for sample in family.samples
+    }
 
 
 def test_an_outage_seen_by_one_worker_moves_the_shared_scores(cluster: Cluster) -> None:

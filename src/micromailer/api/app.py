@@ -13,7 +13,16 @@ from micromailer.api.body_limit import BodySizeLimit
 from micromailer.api.deps import Services, build_services
 from micromailer.api.errors import install_error_handlers
 from micromailer.api.json_intake import JsonIntake
-from micromailer.api.routes import emails, health, preview, providers, sandbox, web
+from micromailer.api.metrics import RelayCollector, metrics_registry
+from micromailer.api.routes import (
+    emails,
+    health,
+    metrics,
+    preview,
+    providers,
+    sandbox,
+    web,
+)
 from micromailer.api.score_history import ReadScores, ScoreHistory, score_history_lifespan
 from micromailer.config import Settings
 
@@ -38,10 +47,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.state.services = services
     app.state.score_history = ScoreHistory()
+    app.state.metrics_registry = metrics_registry(
+        RelayCollector(services.store.count_by_status, services.store.count_tries, services.scores)
+    )
     install_error_handlers(app)
     app.include_router(emails.router)
     app.include_router(providers.router)
     app.include_router(health.router)
+    app.include_router(metrics.router)
     app.include_router(preview.router)
     app.include_router(sandbox.router)
     app.include_router(web.router)

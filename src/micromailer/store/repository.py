@@ -135,6 +135,15 @@ class EmailStore:
             ).all()
             return {status: count for status, count in rows}
 
+    def count_tries(self) -> dict[tuple[str, str], int]:
+        """Provider tries so far, by ``(provider, outcome)``."""
+        with self._sessions() as session:
+            rows = session.execute(
+                select(AttemptRow.provider, AttemptRow.outcome, func.count())
+                .group_by(AttemptRow.provider, AttemptRow.outcome)
+            ).all()
+            return {(provider, outcome): count for provider, outcome, count in rows}
+
     # -- the worker's side ---------------------------------------------------------------
 
     def claim(self, email_id: str, lease_seconds: float) -> Claim | None:
