@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 import time
 from pathlib import Path
 
+import httpx
 import pytest
 
 from tests.support.service import EmbeddedService, embedded_env
@@ -155,3 +157,46 @@ def _count_sent(data_dir: Path, ids: list[str]) -> int:
     views = [store.get_email(email_id) for email_id in ids]
     store.engine.dispose()
     return sum(1 for view in views if view is not None and view.status == "sent")
+
+
+def _post_chunked(url: str, chunks: int, chunk_size: int) -> bytes:
+    """POST a JSON body of ``chunks`` chunks with ``Transfer-Encoding: chunked`` (no length)
+    over a raw socket; the raw response, read until the server closes or the body is in."""
+    parsed = httpx.URL(url)
+    with socket.create_connection((parsed.host, parsed.port), timeout=10) as conn:
+        conn.sendall(
+            b"POST /email HTTP/1.1\r\nHost: micromailer\r\ncontent-type: application/json\r\n"
+            b"transfer-encoding: chunked\r\n\r\n"
+        )
+        piece = b"%x\r\n%s\r\n" % (chunk_size, b"x" * chunk_size)
+        try:
+            for _ in range(chunks):
+                conn.sendall(piece)
+            conn.sendall(b"0\r\n\r\n")
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # the server answered before the end of the body and hung up, as it may
+        received = b""
+        while b"\r\n\r\n" not in received or not received.rstrip().endswith(b"}"):
+            try:
+                data = conn.recv(65536)
+            except ConnectionResetError:
+                break
+            if not data:
+                break
+            received += data
+        return received
+
+
+def test_a_chunked_body_over_the_limit_gets_413_from_the_real_server(
+    service: EmbeddedService,
+) -> None:
+    before = service.http.get(f"{service.url}/emails").json()
+
+    raw = _post_chunked(service.url, chunks=40, chunk_size=64 * 1024)  # 2.5 MiB, no length
+
+    head, _, body = raw.partition(b"\r\n\r\n")
+    assert head.startswith(b"HTTP/1.1 413 "), raw[:300]
+    assert b"connection: close" in head.lower()  # the rest of the body is never read
+    assert "larger than 1024 KiB" in json.loads(body)["error"]
+    assert service.http.get(f"{service.url}/emails").json() == before
+    assert service.post_json(to="ada@example.com", subject="after", content="ok").status_code == 202

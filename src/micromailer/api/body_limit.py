@@ -1,9 +1,19 @@
-"""A hard cap on request bodies: over the limit answers 413 before the body is read whole."""
+"""A hard cap on request bodies: over the limit answers 413 before the body is read whole.
+
+A body declared too long is refused before any of it is read; one sent without a length
+(chunked) is refused as soon as what arrived passes the limit. Either way the rest of the body
+is never read, so the answer closes the connection.
+"""
 
 from __future__ import annotations
 
+import json
+
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+#: The rest of an oversized body stays unread on the connection: it cannot carry another request.
+CLOSE = {"connection": "close"}
 
 
 class BodySizeLimit:
@@ -27,7 +37,7 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise HTTPException(413, self.sentence())
+                    raise HTTPException(413, self.sentence(), headers=CLOSE)
             return message
 
         await self.app(scope, limited_receive, send)
@@ -39,15 +49,13 @@ class BodySizeLimit:
         )
 
     async def _too_large(self, send: Send) -> None:
-        import json
-
         body = json.dumps({"status": "failed", "error": self.sentence(), "details": []}).encode()
         await send({
             "type": "http.response.start",
             "status": 413,
             "headers": [(b"content-type", b"application/json"),
                         (b"content-length", str(len(body)).encode()),
-                        (b"connection", b"close")],
+                        *((k.encode(), v.encode()) for k, v in CLOSE.items())],
         })
         await send({"type": "http.response.body", "body": body})
 
