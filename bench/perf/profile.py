@@ -6,7 +6,8 @@ process with py-spy (``pip install py-spy``): ``api`` samples one API process un
 with the most samples (inclusive) and writes the collapsed stacks next to the results.
 ``cpu`` sends emails end to end (one API and one worker process) and prints the CPU time each
 program spent per email (from ``/proc``), the servers included: on two cores, what one part
-saves, another can use.
+saves, another can use. ``post`` does the same for ``POST /email`` alone, as the benchmark's
+throughput phase runs it (two API processes under wrk, no worker), wrk included.
 """
 
 from __future__ import annotations
@@ -160,9 +161,36 @@ def profile_cpu(root: Path, emails: int) -> None:
         print(f"{name:>13}: {1000 * (after[name] - before[name]) / emails:6.2f} ms CPU/email")
 
 
+def profile_post(root: Path, seconds: int) -> None:
+    """Per-request CPU of each program while wrk POSTs for ``seconds`` (no worker runs)."""
+    fake = FakeProvider(root).start()
+    stack = DistributedStack(root / "post", fake)
+    try:
+        stack.start_api()
+        wrk_throughput(stack.url, seconds=3)  # warm up connections and pools
+
+        def by_program() -> dict[str, float]:
+            apis = [pid for api in stack.apis for pid in (api.pid, *child_pids(api.pid))]
+            programs = {"api": apis, **server_pids()}
+            return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in programs.items()}
+
+        before, own = by_program(), os.times()
+        load = wrk_throughput(stack.url, seconds=seconds)
+        after, spent = by_program(), os.times()
+    finally:
+        stack.stop()
+        fake.process.stop()
+    requests = load.requests
+    print(f"POST /email: {load.requests_per_second:.0f}/s over {seconds} s ({requests} requests)")
+    after["wrk"] = spent.children_user + spent.children_system
+    before["wrk"] = own.children_user + own.children_system
+    for name in after:
+        print(f"{name:>13}: {1000 * (after[name] - before[name]) / requests:6.3f} ms CPU/request")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("process", choices=["api", "worker", "cpu"])
+    parser.add_argument("process", choices=["api", "worker", "cpu", "post"])
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--emails", type=int, default=5000)
     parser.add_argument("--top", type=int, default=40)
@@ -171,6 +199,9 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="mm-profile-") as scratch:
         if args.process == "cpu":
             profile_cpu(Path(scratch), args.emails)
+            return
+        if args.process == "post":
+            profile_post(Path(scratch), args.seconds)
             return
         if args.process == "api":
             out = profile_api(Path(scratch), args.seconds)
