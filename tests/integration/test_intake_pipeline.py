@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -101,3 +102,27 @@ def test_a_failed_publish_leaves_the_emails_stored_for_the_sweeper(url: str) -> 
 
     view = store.get_email(email_id)
     assert view is not None and view.status == "queued"
+
+
+def test_a_lone_email_is_published_at_once_and_a_burst_after_it_together(url: str) -> None:
+    """At most one publish per interval: the first email after a quiet spell does not wait,
+    the ones stored within the interval after it go in one batch."""
+    batches: list[list[str]] = []
+    first_published = threading.Event()
+
+    def publish_many(ids: Sequence[str]) -> None:
+        batches.append(list(ids))
+        first_published.set()
+
+    async def scenario() -> tuple[str, list[str]]:
+        pipeline = IntakePipeline(EmailStore(make_engine(url)), publish_many, SENDER,
+                                  publish_interval=3.0)
+        lone = await pipeline.accept(_request(0))
+        assert await asyncio.to_thread(first_published.wait, 2.0), "the lone email waited"
+        burst = [await pipeline.accept(_request(n)) for n in range(1, 4)]  # three commits
+        await pipeline.close()  # publishes what was stored
+        return lone.email_id, [accepted.email_id for accepted in burst]
+
+    lone, burst = asyncio.run(scenario())
+
+    assert batches == [[lone], burst]
