@@ -2,7 +2,11 @@
 
 Each batch runs in a thread of its own (the store is blocking SQLAlchemy), one batch at a
 time, so a busy worker pays one database round trip and one commit for many emails while an
-idle one still answers at once: nothing waits for a timer or a batch to fill.
+idle one still answers at once: nothing waits for a batch to fill.
+
+With a ``min_interval``, batches start at least that far apart: an item submitted after a quiet
+spell still runs at once, but under load the items of a few milliseconds go together, fewer
+and larger batches for the same work (the API's intake: docs/performance.md).
 """
 
 from __future__ import annotations
@@ -25,9 +29,14 @@ RunBatch = Callable[[list[Item]], Sequence[Result]]
 class GroupBatcher(Generic[Item, Result]):
     """``await submit(item)`` runs ``run_batch`` on ``item`` together with its neighbours."""
 
-    def __init__(self, run_batch: RunBatch[Item, Result], name: str, max_batch: int) -> None:
+    def __init__(
+        self, run_batch: RunBatch[Item, Result], name: str, max_batch: int,
+        *, min_interval: float = 0.0,
+    ) -> None:
         self._run_batch = run_batch
         self._max_batch = max_batch
+        self._min_interval = min_interval
+        self._last_start = float("-inf")
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._pending: list[tuple[Item, asyncio.Future[Result]]] = []
         self._drainer: asyncio.Task[None] | None = None
@@ -42,7 +51,12 @@ class GroupBatcher(Generic[Item, Result]):
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
-        while self._pending:  # no await between this check and the end: nothing is stranded
+        while self._pending:  # what arrives while this task awaits, it takes next
+            if self._min_interval:
+                wait = self._last_start + self._min_interval - loop.time()
+                if wait > 0:
+                    await asyncio.sleep(wait)
+                self._last_start = loop.time()
             batch = self._pending[: self._max_batch]
             del self._pending[: self._max_batch]
             items = [item for item, _ in batch]

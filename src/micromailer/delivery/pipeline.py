@@ -4,15 +4,20 @@ Requests that arrive while a commit is in flight wait for the next one, and are 
 together (``batching.GroupBatcher``, the same group commit the worker uses for its claims
 and outcomes): one ``INSERT`` of many rows, one commit, one disk flush. Each request is answered
 202 once the commit that holds its email returns, exactly as with one commit per request, so a
-202 still means "stored". Publishing the deliver tasks happens after, in a thread of its own,
-in batches with one wait for the broker's confirms; an email whose publish fails stays
-``queued`` and the sweeper publishes it, as with any failed publish.
+202 still means "stored". Commits start at least :data:`STORE_INTERVAL` apart: a request after a
+quiet spell is stored at once, and under load a few milliseconds of requests share a commit.
+A commit has a fixed cost, for PostgreSQL and the API, about ten times that of one more email
+in it, so larger groups leave more CPU for requests (docs/performance.md). Publishing the
+deliver tasks happens after, in a thread of its own, in batches with one wait for the
+broker's confirms; an email whose publish fails stays ``queued`` and the sweeper publishes it,
+as with any failed publish.
 
 The publisher sends at most one batch per :data:`PUBLISH_INTERVAL`. An email stored after a
 quiet spell is published at once; under load the ids that arrive meanwhile wait a few
-milliseconds and go together. RabbitMQ's cost per persistent, confirmed message falls by half
-from batches of 5 to batches of 30 (each batch is one disk flush and one round of confirms),
-and on a machine it shares with the API that CPU is the API's throughput (docs/performance.md).
+milliseconds and go together. RabbitMQ's cost per persistent, confirmed message falls by a
+third from batches of 5 to batches of 30 (each batch is one disk flush and one round of
+confirms), and on a machine it shares with the API that CPU is the API's throughput
+(docs/performance.md).
 The wait is after the 202, so it never delays an answer.
 """
 
@@ -39,17 +44,20 @@ PublishMany = Callable[[Sequence[str]], None]
 
 #: Seconds from the start of one publish to the start of the next, at the least.
 PUBLISH_INTERVAL = 0.03
+#: Seconds from the start of one commit of new emails to the start of the next, at the least.
+STORE_INTERVAL = 0.005
 
 
 class IntakePipeline:
     """``await accept(request)`` stores the email (grouped with its neighbours) and queues it."""
 
     def __init__(self, store: EmailStore, publish_many: PublishMany, sender: Sender,
-                 max_batch: int = MAX_BATCH, publish_interval: float = PUBLISH_INTERVAL) -> None:
+                 max_batch: int = MAX_BATCH, publish_interval: float = PUBLISH_INTERVAL,
+                 store_interval: float = STORE_INTERVAL) -> None:
         self._store = store
         self._sender = sender
         self._writes: GroupBatcher[NewEmail, datetime] = GroupBatcher(
-            self._store_batch, "micromailer-intake", max_batch
+            self._store_batch, "micromailer-intake", max_batch, min_interval=store_interval
         )
         self._publisher = _PublisherThread(publish_many, max_batch, publish_interval)
 
@@ -125,4 +133,4 @@ class _PublisherThread:
             self._thread.join(timeout)
 
 
-__all__ = ["PUBLISH_INTERVAL", "IntakePipeline", "PublishMany"]
+__all__ = ["PUBLISH_INTERVAL", "STORE_INTERVAL", "IntakePipeline", "PublishMany"]
