@@ -96,7 +96,9 @@ def test_a_body_over_one_mebibyte_gets_413_and_nothing_is_stored(
     client: TestClient, settings: Settings
 ) -> None:
     big = {**VALID, "content": "x" * (1024 * 1024 + 10)}
-    _assert_rejected(client.post("/email", json=big), 413)
+    response = client.post("/email", json=big)
+    _assert_rejected(response, 413)
+    assert response.headers["connection"] == "close"  # the body was never read
     assert _count_emails(settings) == 0
 
 

@@ -7,10 +7,10 @@ is never read, so the answer closes the connection.
 
 from __future__ import annotations
 
-import json
-
 from starlette.exceptions import HTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from micromailer.api.errors import error_response
 
 #: The rest of an oversized body stays unread on the connection: it cannot carry another request.
 CLOSE = {"connection": "close"}
@@ -27,7 +27,8 @@ class BodySizeLimit:
             return
         declared = dict(scope["headers"]).get(b"content-length")
         if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
+            # The app's error shape, answered here: no route has run.
+            await error_response(413, self.sentence(), headers=CLOSE)(scope, receive, send)
             return
         received = 0
 
@@ -47,17 +48,6 @@ class BodySizeLimit:
             f"The request body is larger than {self.max_bytes // 1024} KiB; "
             "send a shorter email."
         )
-
-    async def _too_large(self, send: Send) -> None:
-        body = json.dumps({"status": "failed", "error": self.sentence(), "details": []}).encode()
-        await send({
-            "type": "http.response.start",
-            "status": 413,
-            "headers": [(b"content-type", b"application/json"),
-                        (b"content-length", str(len(body)).encode()),
-                        *((k.encode(), v.encode()) for k, v in CLOSE.items())],
-        })
-        await send({"type": "http.response.body", "body": body})
 
 
 __all__ = ["BodySizeLimit"]
