@@ -124,10 +124,14 @@ def server_pids() -> dict[str, list[int]]:
     return found
 
 
-def cpu_by_program(api_pid: int, worker_pid: int) -> dict[str, float]:
-    programs = {"api": [api_pid, *child_pids(api_pid)], "worker": [worker_pid]}
-    programs.update(server_pids())
+def cpu_by_program(own: dict[str, list[int]]) -> dict[str, float]:
+    """CPU seconds so far of ``own`` programs (name: processes) and of the servers."""
+    programs = {**own, **server_pids()}
     return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in programs.items()}
+
+
+def with_children(pids: list[int]) -> list[int]:
+    return [each for pid in pids for each in (pid, *child_pids(pid))]
 
 
 def child_pids(pid: int) -> list[int]:
@@ -150,9 +154,10 @@ def profile_cpu(root: Path, emails: int) -> None:
         stack.start_api()
         stack.start_workers()
         deliver(stack.url, fake.url, 500)  # warm up connections and pools
-        before = cpu_by_program(stack.apis[0].pid, stack.workers[0].pid)
+        own = {"api": with_children([stack.apis[0].pid]), "worker": [stack.workers[0].pid]}
+        before = cpu_by_program(own)
         delivery = deliver(stack.url, fake.url, emails)
-        after = cpu_by_program(stack.apis[0].pid, stack.workers[0].pid)
+        after = cpu_by_program(own)
     finally:
         stack.stop()
         fake.process.stop()
@@ -168,22 +173,17 @@ def profile_post(root: Path, seconds: int) -> None:
     try:
         stack.start_api()
         wrk_throughput(stack.url, seconds=3)  # warm up connections and pools
-
-        def by_program() -> dict[str, float]:
-            apis = [pid for api in stack.apis for pid in (api.pid, *child_pids(api.pid))]
-            programs = {"api": apis, **server_pids()}
-            return {name: sum(cpu_seconds(pid) for pid in pids) for name, pids in programs.items()}
-
-        before, own = by_program(), os.times()
+        own = {"api": with_children([api.pid for api in stack.apis])}
+        before, wrk_before = cpu_by_program(own), os.times()
         load = wrk_throughput(stack.url, seconds=seconds)
-        after, spent = by_program(), os.times()
+        after, wrk_after = cpu_by_program(own), os.times()
     finally:
         stack.stop()
         fake.process.stop()
     requests = load.requests
     print(f"POST /email: {load.requests_per_second:.0f}/s over {seconds} s ({requests} requests)")
-    after["wrk"] = spent.children_user + spent.children_system
-    before["wrk"] = own.children_user + own.children_system
+    after["wrk"] = wrk_after.children_user + wrk_after.children_system
+    before["wrk"] = wrk_before.children_user + wrk_before.children_system
     for name in after:
         print(f"{name:>13}: {1000 * (after[name] - before[name]) / requests:6.3f} ms CPU/request")
 

@@ -3,28 +3,27 @@ the size of the batches the API publishes.
 
 Publishes real deliver messages through :class:`~micromailer.queue.batch_publisher.BatchPublisher`
 (persistent, publisher confirms, one wait per batch) into a scratch vhost, and reads RabbitMQ's
-CPU time (``beam.smp``, from ``/proc``) and the publisher's own before and after. Needs
-``rabbitmqctl`` to make the vhost. The API's publisher sends at most one batch per
+CPU time (``beam.smp``, from ``/proc``) and the publisher's own before and after. The API's
+publisher sends at most one batch per
 ``PUBLISH_INTERVAL``; this shows what that buys.
 """
 
 from __future__ import annotations
 
 import argparse
-import subprocess
 import time
 import uuid
 
-from bench.perf.profile import cpu_seconds, server_pids
+from tests.support.backends import fresh_backends
+
+from bench.perf.profile import cpu_by_program
 from micromailer.config import Settings
 from micromailer.queue.batch_publisher import BatchPublisher
 from micromailer.queue.celery_app import create_celery
 
-VHOST = "micromailer-bench-publish"
-
 
 def rabbitmq_cpu() -> float:
-    return sum(cpu_seconds(pid) for pid in server_pids()["beam.smp"])
+    return cpu_by_program({})["beam.smp"]
 
 
 def main() -> None:
@@ -32,12 +31,9 @@ def main() -> None:
     parser.add_argument("sizes", nargs="*", type=int, default=[1, 5, 15, 30, 100])
     parser.add_argument("--messages", type=int, default=15_000)
     args = parser.parse_args()
-    subprocess.run(["rabbitmqctl", "add_vhost", VHOST], check=True, capture_output=True)
-    subprocess.run(["rabbitmqctl", "set_permissions", "-p", VHOST, "guest", ".*", ".*", ".*"],
-                   check=True, capture_output=True)
-    try:
+    with fresh_backends() as backends:
         settings = Settings(  # type: ignore[call-arg]
-            _env_file=None, broker_url=f"amqp://guest:guest@127.0.0.1:5672/{VHOST}"
+            _env_file=None, broker_url=backends.broker_url
         )
         publisher = BatchPublisher(create_celery(settings))
         print(f"{'batch':>6} {'messages/s':>11} {'RabbitMQ ms/msg':>16} {'publisher ms/msg':>17}")
@@ -52,8 +48,6 @@ def main() -> None:
             print(f"{size:>6} {count / elapsed:>11.0f} "
                   f"{1000 * (rabbitmq_cpu() - broker) / count:>16.3f} "
                   f"{1000 * (time.process_time() - own) / count:>17.3f}")
-    finally:
-        subprocess.run(["rabbitmqctl", "delete_vhost", VHOST], capture_output=True)
 
 
 if __name__ == "__main__":

@@ -6,11 +6,11 @@ and outcomes): one ``INSERT`` of many rows, one commit, one disk flush. Each req
 202 once the commit that holds its email returns, exactly as with one commit per request, so a
 202 still means "stored". Commits start at least :data:`STORE_INTERVAL` apart: a request after a
 quiet spell is stored at once, and under load a few milliseconds of requests share a commit.
-A commit has a fixed cost, for PostgreSQL and the API, about ten times that of one more email
-in it, so larger groups leave more CPU for requests (docs/performance.md). Publishing the
-deliver tasks happens after, in a thread of its own, in batches with one wait for the
-broker's confirms; an email whose publish fails stays ``queued`` and the sweeper publishes it,
-as with any failed publish.
+A commit has a fixed cost, for PostgreSQL and the API, over ten times that of one more email
+in it (``bench/perf/insert_batches.py``), so larger groups leave more CPU for requests
+(docs/performance.md). Publishing the deliver tasks happens after, in a thread of its own, in
+batches with one wait for the broker's confirms; an email whose publish fails stays
+``queued`` and the sweeper publishes it, as with any failed publish.
 
 The publisher sends at most one batch per :data:`PUBLISH_INTERVAL`. An email stored after a
 quiet spell is published at once; under load the ids that arrive meanwhile wait a few
