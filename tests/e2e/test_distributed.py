@@ -11,11 +11,11 @@ from pathlib import Path
 
 import httpx
 import pytest
-from prometheus_client.parser import text_string_to_metric_families
 
 from tests.support.backends import fresh_backends
 from tests.support.cluster import Cluster
 from tests.support.load import post_many
+from tests.support.metrics import labelled, parse_samples
 from tests.support.processes import free_port
 
 pytestmark = pytest.mark.e2e
@@ -42,25 +42,13 @@ def test_emails_through_two_apis_and_two_workers_are_all_sent(cluster: Cluster) 
     assert ready == {"status": "ready", "store": "ok", "broker": "ok"}
     # Either API answers a scrape with the whole cluster's figures, read from PostgreSQL.
     for client in cluster.clients:
-        metrics = scrape_metrics(client.url)
-        assert metrics['micromailer_emails_total{status="queued"}'] == 100
-        assert metrics['micromailer_emails_total{status="sent"}'] == 100
-        sent_tries = sum(value for name, value in metrics.items()
-                         if name.startswith("micromailer_provider_tries_total")
-                         and 'outcome="sent"' in name)
-        assert sent_tries == 100
-        assert metrics["micromailer_health_board_up"] == 1
-
-
-def scrape_metrics(url: str) -> dict[str, float]:
-    """``GET /metrics`` as ``{'name{label="value",...}': value}``."""
-    text = httpx.get(f"{url}/metrics").raise_for_status().text
-    return {
-        sample.name + ("{" + ",".join(f'{k}="{v}"' for k, v in sorted(sample.labels.items()))
-                       + "}" if sample.labels else ""): sample.value
-        for family in text_string_to_metric_families(text)
-        for sample in family.samples
-    }
+        samples = parse_samples(httpx.get(f"{client.url}/metrics").raise_for_status().text)
+        emails = labelled(samples, "micromailer_emails_total")
+        assert emails[(("status", "queued"),)] == 100
+        assert emails[(("status", "sent"),)] == 100
+        tries = labelled(samples, "micromailer_provider_tries_total")
+        assert sum(value for labels, value in tries.items() if ("outcome", "sent") in labels) == 100
+        assert samples[("micromailer_health_board_up", ())] == 1
 
 
 def test_an_outage_seen_by_one_worker_moves_the_shared_scores(cluster: Cluster) -> None:

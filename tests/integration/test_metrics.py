@@ -10,7 +10,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from fastapi.testclient import TestClient
-from prometheus_client.parser import text_string_to_metric_families
 
 from micromailer.api.app import create_app
 from micromailer.config import Settings
@@ -22,12 +21,13 @@ from micromailer.health.strategy import OriginalStrategy
 from micromailer.store.engine import make_engine
 from micromailer.store.migrate import upgrade
 from micromailer.store.repository import AttemptRecord, EmailStore
+from tests.support.metrics import SampleKey, labelled, parse_samples
 from tests.support.redis_server import ThrowawayRedis
 
 VALID = {"to": "ada@example.com", "to_name": "Ada", "subject": "Hi", "content": "Hello"}
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
-Samples = dict[tuple[str, tuple[tuple[str, str], ...]], float]
+Samples = dict[SampleKey, float]
 
 
 def scrape(client: TestClient) -> Samples:
@@ -35,11 +35,7 @@ def scrape(client: TestClient) -> Samples:
     response = client.get("/metrics")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain; version=")
-    return {
-        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
-        for family in text_string_to_metric_families(response.text)
-        for sample in family.samples
-    }
+    return parse_samples(response.text)
 
 
 def emails_total(samples: Samples, status: str) -> float:
@@ -84,9 +80,7 @@ def test_emails_and_tries_are_counted_from_the_store(
     current = {status: samples[("micromailer_emails_current", (("status", status),))]
                for status in Status}
     assert current == {Status.QUEUED: 1, Status.SENDING: 0, Status.SENT: 1, Status.FAILED: 1}
-    tries = {labels: value for (name, labels), value in samples.items()
-             if name == "micromailer_provider_tries_total"}
-    assert tries == {
+    assert labelled(samples, "micromailer_provider_tries_total") == {
         (("outcome", "failed"), ("provider", "sendgrid")): 1,
         (("outcome", "sent"), ("provider", "mandrill")): 1,
         (("outcome", "recipient_rejected"), ("provider", "sendgrid")): 1,
@@ -122,9 +116,8 @@ def test_provider_scores_come_from_the_board_and_go_missing_without_it(tmp_path:
 
 def test_without_redis_every_configured_provider_has_a_score(client: TestClient) -> None:
     samples = scrape(client)
-    scored = {dict(labels)["provider"] for name, labels in samples
-              if name == "micromailer_provider_score"}
-    assert scored == {"sendgrid", "mandrill"}
+    scored = labelled(samples, "micromailer_provider_score")
+    assert {dict(labels)["provider"] for labels in scored} == {"sendgrid", "mandrill"}
 
 
 def test_openmetrics_is_served_to_a_scraper_that_asks_for_it(client: TestClient) -> None:
