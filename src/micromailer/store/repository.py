@@ -131,6 +131,8 @@ class EmailStore:
         """Store queued emails in one statement, committed; return their creation time.
         Either all are stored or none."""
         now = self._clock()
+        if not news:
+            return now
         if self.engine.dialect.name == "postgresql":
             # One statement of one array per column, whatever the number of emails, in
             # autocommit: no separate BEGIN and COMMIT round trips (bench/perf/insert_batches).
