@@ -18,6 +18,15 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     }
 
 
+def round_ratios(measured: dict[str, list[dict[str, Any]]]) -> list[dict[str, float]]:
+    """The ratios of each round on its own: the baseline and micromailer measured side by
+    side, one after the other."""
+    if "baseline" not in measured or "micromailer" not in measured:
+        return []
+    return [ratios({"baseline": base, "micromailer": ours})
+            for base, ours in zip(measured["baseline"], measured["micromailer"], strict=True)]
+
+
 def print_table(report: dict[str, Any]) -> None:
     header = (f"{'system':<22} {'POST/s':>8} {'non-2xx':>8} {'p50 ms':>8} {'p99 ms':>8} "
               f"{'delivered/s':>12} {'peak RSS MiB (per process)':>30}")
@@ -33,6 +42,9 @@ def print_table(report: dict[str, Any]) -> None:
         r = report["ratios"]
         print(f"\nmicromailer ÷ baseline: POST throughput x{r['postThroughput']}, "
               f"delivery x{r['delivery']}, p99 at 500/s x{r['p99At500']}")
+    for number, each in enumerate(report.get("roundRatios", []), start=1):
+        print(f"  round {number}: POST x{each['postThroughput']}, delivery x{each['delivery']}, "
+              f"p99 x{each['p99At500']}")
 
 
-__all__ = ["print_table", "ratios"]
+__all__ = ["print_table", "ratios", "round_ratios"]
