@@ -5,11 +5,13 @@ p50/p99 latency at a fixed 500 requests per second (hey, 20 s), end-to-end deliv
 second for 10,000 emails (API and workers, the fake provider answering in 20 ms), and the peak
 RSS of every process. Writes ``bench/results/latest.json`` and prints a table.
 
-The machine's speed drifts by a tenth or more within minutes, so the baseline and micromailer
-are measured in alternating rounds (``--rounds``, 2 by default), the order reversed each round
-(baseline, micromailer, micromailer, baseline): a drift over the run weighs on both alike.
-Each figure is the median of its rounds; the ratios are taken from those medians, and each
-round's own ratios are kept beside them. The embedded mode, compared with nothing, runs once.
+The machine's speed drifts by a tenth or more within seconds (the same loop takes 61 to 121 ms
+from one second to the next on an idle machine), so the baseline and micromailer are measured
+side by side in alternating rounds (``--rounds``, 3 by default), each round in the reverse order
+of the last (baseline, micromailer, micromailer, baseline…): both APIs run at once and wrk,
+then hey, turn from one to the other; for delivery each round deploys each afresh. Each figure
+is the median of its rounds; the ratios come from those medians, and each round's own ratios
+are kept beside them. The embedded mode, compared with nothing, is measured the same way alone.
 """
 
 from __future__ import annotations
@@ -40,39 +42,59 @@ RESULTS = Path(__file__).resolve().parents[1] / "results" / "latest.json"
 StackFactory = Callable[[Path, FakeProvider], Stack]
 
 
-def measure(factory: StackFactory, root: Path, *, seconds: int, emails: int) -> dict[str, Any]:
+def order(names: list[str], number: int) -> list[str]:
+    """Round ``number``'s order: each round the reverse of the last."""
+    return names if number % 2 == 0 else names[::-1]
+
+
+def measure(factories: dict[str, StackFactory], root: Path, *, seconds: int, emails: int,
+            rounds: int) -> dict[str, dict[str, Any]]:
+    """Every figure of each system, measured in alternating rounds; by system name."""
+    names = list(factories)
     fake = FakeProvider(root).start()
-    sampler = RssSampler().start()
-    try:
-        stack = factory(root / "api", fake)
-        try:
-            stack.start_api()
-            for api in stack.apis:
-                sampler.watch("api", api.pid)
-            wrk_throughput(stack.url, seconds=3)  # warm-up
-            throughput = wrk_throughput(stack.url, seconds=seconds)
-            latency = hey_latency(stack.url, rate=500, seconds=seconds)
-        finally:
-            stack.stop()
-        stack = factory(root / "e2e", fake)
-        try:
-            stack.start_api()
-            stack.start_workers()
-            for process in [*stack.apis, *stack.workers]:
-                sampler.watch("api" if process in stack.apis else "worker", process.pid)
-            delivery = deliver(stack.url, fake.url, emails)
-        finally:
-            stack.stop()
-    finally:
-        processes = sampler.stop()
-        fake.process.stop()
-    return {
-        "system": factory.__name__ if hasattr(factory, "__name__") else str(factory),
-        "throughput": asdict(throughput),
-        "latencyAt500": asdict(latency),
-        "delivery": asdict(delivery),
-        "processes": processes,
+    samplers = {name: RssSampler().start() for name in names}
+    measured: dict[str, dict[str, list[Any]]] = {
+        name: {"throughput": [], "latencyAt500": [], "delivery": []} for name in names
     }
+    try:
+        stacks = {name: factories[name](root / f"{name}-api", fake) for name in names}
+        try:
+            for name, stack in stacks.items():
+                stack.start_api()
+                for api in stack.apis:
+                    samplers[name].watch("api", api.pid)
+                wrk_throughput(stack.url, seconds=3)  # warm-up
+            for number in range(rounds):
+                for name in order(names, number):
+                    measured[name]["throughput"].append(
+                        wrk_throughput(stacks[name].url, seconds=seconds))
+            for number in range(rounds):
+                for name in order(names, number):
+                    measured[name]["latencyAt500"].append(
+                        hey_latency(stacks[name].url, rate=500, seconds=seconds))
+        finally:
+            for stack in stacks.values():
+                stack.stop()
+        for number in range(rounds):
+            for name in order(names, number):
+                stack = factories[name](root / f"{name}-e2e-{number}", fake)
+                try:
+                    stack.start_api()
+                    stack.start_workers()
+                    for process in [*stack.apis, *stack.workers] if number == 0 else []:
+                        samplers[name].watch(  # one deployment's processes: they repeat
+                            "api" if process in stack.apis else "worker", process.pid)
+                    measured[name]["delivery"].append(deliver(stack.url, fake.url, emails))
+                finally:
+                    stack.stop()
+    finally:
+        processes = {name: sampler.stop() for name, sampler in samplers.items()}
+        fake.process.stop()
+    return {name: {**combine([{section: asdict(figures[number])
+                                for section, figures in measured[name].items()}
+                               for number in range(rounds)]),
+                   "system": name, "processes": processes[name]}
+            for name in names}
 
 
 #: The figures combined over rounds: (section, field).
@@ -83,31 +105,21 @@ COMPARED = ("baseline", "micromailer")
 
 
 def combine(rounds: list[dict[str, Any]]) -> dict[str, Any]:
-    """The first round's results with each of ``FIGURES`` replaced by its median over the
+    """The first round's figures with each of ``FIGURES`` replaced by its median over the
     rounds; every round kept under ``rounds``."""
     combined = json.loads(json.dumps(rounds[0]))
     for section, name in FIGURES:
         combined[section][name] = round(
             statistics.median(each[section][name] for each in rounds), 2)
-    combined["rounds"] = [{section: each[section] for section, _ in FIGURES} for each in rounds]
+    combined["rounds"] = rounds
     return combined
-
-
-def schedule(names: list[str], rounds: int) -> list[str]:
-    """The order of the measurements: the compared systems in rounds, each round in the
-    reverse order of the last, then the others once."""
-    compared = [name for name in names if name in COMPARED]
-    order: list[str] = []
-    for number in range(rounds):
-        order += compared if number % 2 == 0 else compared[::-1]
-    return order + [name for name in names if name not in COMPARED]
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=int, default=20)
     parser.add_argument("--emails", type=int, default=10_000)
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--only", default="baseline,micromailer,micromailer-embedded")
     args = parser.parse_args()
     factories: dict[str, StackFactory] = {
@@ -115,14 +127,17 @@ def main() -> None:
         "micromailer-embedded": EmbeddedStack,
     }
     names = args.only.split(",")
-    measured: dict[str, list[dict[str, Any]]] = {name: [] for name in names}
+    compared = [name for name in names if name in COMPARED]
+    groups = [compared] if compared else []
+    groups += [[name] for name in names if name not in COMPARED]
+    results: dict[str, Any] = {}
     with tempfile.TemporaryDirectory() as tmp:
-        for step, name in enumerate(schedule(names, args.rounds)):
-            print(f"measuring {name} (round {len(measured[name]) + 1}) ...", flush=True)
-            result = measure(factories[name], Path(tmp) / f"{step}-{name}",
-                             seconds=args.seconds, emails=args.emails)
-            measured[name].append({**result, "system": name})
-    results = {name: combine(rounds) for name, rounds in measured.items()}
+        for group in groups:
+            print(f"measuring {' and '.join(group)} ({args.rounds} rounds) ...", flush=True)
+            results.update(measure({name: factories[name] for name in group},
+                                   Path(tmp) / "-".join(group),
+                                   seconds=args.seconds, emails=args.emails,
+                                   rounds=args.rounds))
     report = {
         "when": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "machine": {"platform": platform.platform(), "cpus": os.cpu_count()},
@@ -130,7 +145,7 @@ def main() -> None:
                      "fixedRate": 500, "providerLatencyMs": 20, "rounds": args.rounds},
         "systems": results,
         "ratios": ratios(results),
-        "roundRatios": round_ratios(measured),
+        "roundRatios": round_ratios(results),
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(report, indent=2) + "\n")

@@ -18,13 +18,13 @@ def ratios(results: dict[str, Any]) -> dict[str, float]:
     }
 
 
-def round_ratios(measured: dict[str, list[dict[str, Any]]]) -> list[dict[str, float]]:
+def round_ratios(results: dict[str, Any]) -> list[dict[str, float]]:
     """The ratios of each round on its own: the baseline and micromailer measured side by
     side, one after the other."""
-    if "baseline" not in measured or "micromailer" not in measured:
+    if "baseline" not in results or "micromailer" not in results:
         return []
-    return [ratios({"baseline": base, "micromailer": ours})
-            for base, ours in zip(measured["baseline"], measured["micromailer"], strict=True)]
+    return [ratios({"baseline": base, "micromailer": ours}) for base, ours in
+            zip(results["baseline"]["rounds"], results["micromailer"]["rounds"], strict=True)]
 
 
 def print_table(report: dict[str, Any]) -> None:
