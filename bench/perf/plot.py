@@ -1,4 +1,5 @@
-"""``python -m bench.perf.plot RUN.json [RUN.json ...]``: the benchmark's figure for the docs."""
+"""``python -m bench.perf.plot RUN.json [RUN.json ...]``: the benchmark's figure for the docs:
+a bar per run and system, and a dot per round where the run has them."""
 
 from __future__ import annotations
 
@@ -25,14 +26,18 @@ def main(paths: list[str]) -> None:
     figure, axes = plt.subplots(1, len(METRICS), figsize=(13, 4))
     for axis, (title, value) in zip(axes, METRICS, strict=True):
         for index, system in enumerate(SYSTEMS):
-            values = [value(run[system]) for run in runs if system in run]
-            positions = [index + offset * 0.25 for offset in range(len(values))]
-            axis.bar(positions, values, width=0.22, color=f"C{index}")
+            rows = [run[system] for run in runs if system in run]
+            positions = [index + offset * 0.25 for offset in range(len(rows))]
+            axis.bar(positions, [value(row) for row in rows], width=0.22, color=f"C{index}")
+            for position, row in zip(positions, rows, strict=True):
+                rounds = [value(each) for each in row.get("rounds", [])]
+                axis.plot([position] * len(rounds), rounds, "k.", markersize=4)
         axis.set_xticks(range(len(SYSTEMS)), ["baseline", "distributed", "embedded"])
         axis.set_title(title, fontsize=10)
         if "p99" in title:
             axis.set_yscale("log")
-    figure.suptitle(f"micromailer against the 2016 baseline, {len(runs)} runs (one bar each)")
+    figure.suptitle(f"micromailer against the 2016 baseline, {len(runs)} runs "
+                    "(one bar each: the median of its rounds, drawn as dots)")
     figure.tight_layout()
     OUT.parent.mkdir(parents=True, exist_ok=True)
     figure.savefig(OUT, dpi=110)
