@@ -10,9 +10,9 @@ results as the task itself is configured. The descriptive ones it would add (``a
 
 Every message is framed by the API, parsed by RabbitMQ and read by a worker, so each header
 costs three times. In batches of 30 (``python -m bench.perf.publish_batches 5 30``, two
-alternating pairs), Celery's ten non-empty headers cost RabbitMQ 0.125–0.129 ms of CPU per
-confirmed persistent message and the publisher 0.064–0.072 ms; these two, 0.091–0.100 and
-0.051–0.057 ms.
+alternating pairs), Celery's ten non-empty headers cost RabbitMQ 0.125 and 0.129 ms of CPU
+per confirmed persistent message and the publisher 0.072 and 0.064 ms; these two, 0.091 and
+0.100, and 0.051 and 0.057 ms.
 """
 
 from __future__ import annotations
