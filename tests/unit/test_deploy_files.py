@@ -1,0 +1,138 @@
+"""The deployment files (docker-compose.yml, deploy/) agree with the code they start: every
+command line parses, every setting they name exists, and nginx lets micromailer's own 413
+through. No container engine runs here, so the files are checked against the code instead."""
+
+from __future__ import annotations
+
+import re
+import zipfile
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+import yaml
+
+from micromailer.cli import main
+from micromailer.config import Settings
+
+ROOT = Path(__file__).resolve().parents[2]
+COMPOSE = ROOT / "docker-compose.yml"
+KUBERNETES = ROOT / "deploy" / "kubernetes"
+NGINX = ROOT / "deploy" / "nginx" / "micromailer.conf"
+DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
+#: Read by uvicorn, not by micromailer's settings.
+SERVER_VARIABLES = {"FORWARDED_ALLOW_IPS"}
+
+
+def compose() -> dict[str, Any]:
+    return yaml.safe_load(COMPOSE.read_text())
+
+
+def manifests() -> list[dict[str, Any]]:
+    return [document for path in sorted(KUBERNETES.glob("*.yaml"))
+            for document in yaml.safe_load_all(path.read_text()) if document]
+
+
+def micromailer_commands() -> list[list[str]]:
+    """Every micromailer command line the files start, as argument lists."""
+    commands = [service["command"] for service in compose()["services"].values()
+                if service.get("image", "").startswith("micromailer")
+                or "build" in service]
+    for document in manifests():
+        if document["kind"] == "Deployment":
+            commands += [container["args"]
+                         for container in document["spec"]["template"]["spec"]["containers"]]
+    dockerfile_cmd = re.search(r"^CMD (\[.*\])$", DOCKERFILE.read_text(), re.MULTILINE)
+    assert dockerfile_cmd is not None
+    return [*commands, yaml.safe_load(dockerfile_cmd.group(1))]
+
+
+def setting_names() -> set[str]:
+    names = {f"MICROMAILER_{name.upper()}" for name in Settings.model_fields}
+    for field in Settings.model_fields.values():
+        alias = field.validation_alias
+        names |= {choice for choice in getattr(alias, "choices", []) if isinstance(choice, str)}
+    return names
+
+
+def variables_named() -> set[str]:
+    named: set[str] = set()
+    for service in compose()["services"].values():
+        named |= set(service.get("environment") or {})
+    for document in manifests():
+        if document["kind"] in ("ConfigMap", "Secret"):
+            named |= set(document.get("data") or document.get("stringData") or {})
+        if document["kind"] == "Deployment":
+            for container in document["spec"]["template"]["spec"]["containers"]:
+                named |= {variable["name"] for variable in container.get("env", [])}
+    return {name for name in named if not name.startswith(("POSTGRES_", "RABBITMQ_"))}
+
+
+def test_the_files_start_the_roles_they_are_meant_to() -> None:
+    roles = {command[0] for command in micromailer_commands()}
+    assert roles == {"run", "serve", "worker", "sandbox"}
+
+
+@pytest.mark.parametrize("command", micromailer_commands(), ids=" ".join)
+def test_every_command_line_parses(command: list[str]) -> None:
+    context = main.make_context("micromailer", list(command))
+    name, subcommand, rest = main.resolve_command(context, [*context.protected_args,
+                                                            *context.args])
+    assert subcommand is not None, f"no such command: {name}"
+    try:
+        subcommand.make_context(name or "", rest, parent=context)
+    except click.UsageError as error:
+        pytest.fail(f"`micromailer {' '.join(command)}`: {error}")
+
+
+def test_every_variable_the_files_set_is_a_setting() -> None:
+    unknown = variables_named() - setting_names() - SERVER_VARIABLES
+    assert not unknown, f"not micromailer settings: {sorted(unknown)}"
+
+
+def test_the_distributed_files_name_all_three_servers() -> None:
+    environment = compose()["services"]["worker"]["environment"]
+    assert environment["MICROMAILER_DATABASE_URL"].startswith("postgresql://")
+    assert environment["MICROMAILER_BROKER_URL"].startswith("amqp://")
+    assert environment["MICROMAILER_REDIS_URL"].startswith("redis://")
+    secret = next(document for document in manifests() if document["kind"] == "Secret")
+    assert {"MICROMAILER_DATABASE_URL", "MICROMAILER_BROKER_URL"} <= set(secret["stringData"])
+
+
+def test_the_api_probes_use_the_health_routes() -> None:
+    api = next(document for document in manifests()
+               if document["kind"] == "Deployment" and document["metadata"]["name"].endswith("api"))
+    container = api["spec"]["template"]["spec"]["containers"][0]
+    assert container["readinessProbe"]["httpGet"]["path"] == "/readyz"
+    assert container["livenessProbe"]["httpGet"]["path"] == "/healthz"
+
+
+def test_nginx_lets_micromailers_own_413_through() -> None:
+    match = re.search(r"client_max_body_size (\d+)([km]?);", NGINX.read_text())
+    assert match is not None
+    limit = int(match.group(1)) * {"": 1, "k": 1024, "m": 1024**2}[match.group(2)]
+    assert limit > Settings(_env_file=None).max_body_bytes  # type: ignore[call-arg]
+
+
+def test_nginx_proxies_to_the_port_the_api_listens_on() -> None:
+    upstream = re.search(r"server api:(\d+);", NGINX.read_text())
+    command = compose()["services"]["api"]["command"]
+    assert upstream is not None
+    assert upstream.group(1) == command[command.index("--port") + 1]
+
+
+def test_the_installed_package_carries_its_migrations_and_web_page(tmp_path: Path) -> None:
+    """The image installs a wheel, not the source tree: what it needs at run time must be in
+    the wheel."""
+    import subprocess
+    import sys
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
+                    "--wheel-dir", str(tmp_path), str(ROOT)], check=True, timeout=300)
+    (wheel,) = tmp_path.glob("micromailer-*.whl")
+    names = set(zipfile.ZipFile(wheel).namelist())
+    assert "micromailer/store/migrations/env.py" in names
+    assert any(name.startswith("micromailer/store/migrations/versions/") for name in names)
+    assert "micromailer/api/static/index.html" in names or any(
+        name.startswith("micromailer/api/static/") and name.endswith(".html") for name in names)
