@@ -100,7 +100,7 @@ def measure(factories: dict[str, StackFactory], root: Path, *, seconds: int, ema
 #: The figures combined over rounds: (section, field).
 FIGURES = [("throughput", "requests_per_second"), ("latencyAt500", "p50_ms"),
            ("latencyAt500", "p99_ms"), ("delivery", "emails_per_second")]
-#: The systems measured in alternating rounds; the others run once.
+#: The systems measured side by side; each of the others is measured on its own.
 COMPARED = ("baseline", "micromailer")
 
 
