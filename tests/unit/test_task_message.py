@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import uuid
 
 import pytest
 from celery import Celery
@@ -30,9 +31,10 @@ def test_a_built_message_is_a_persistent_json_task_for_the_deliver_queue(app: Ce
     messages = DeliverMessages.for_app(app)
     built = messages.build("email-42")
 
-    assert built.properties["application_headers"] == {
-        "task": DELIVER_TASK, "id": built.properties["application_headers"]["id"],
-    }
+    headers = built.properties["application_headers"]
+    assert headers.keys() == {"task", "id"}
+    assert headers["task"] == DELIVER_TASK
+    assert uuid.UUID(headers["id"]).version == 4
     assert json.loads(built.body) == [["email-42"], {}, {}]
     assert built.properties["delivery_mode"] == 2
     assert built.properties["content_type"] == "application/json"
