@@ -57,9 +57,10 @@ def measure(factories: dict[str, StackFactory], root: Path, *, seconds: int, ema
         name: {"throughput": [], "latencyAt500": [], "delivery": []} for name in names
     }
     try:
-        stacks = {name: factories[name](root / f"{name}-api", fake) for name in names}
+        stacks: dict[str, Stack] = {}
         try:
-            for name, stack in stacks.items():
+            for name in names:
+                stack = stacks[name] = factories[name](root / f"{name}-api", fake)
                 stack.start_api()
                 for api in stack.apis:
                     samplers[name].watch("api", api.pid)
