@@ -23,7 +23,6 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from micromailer.api import payload
 from micromailer.api.app import create_app
 from micromailer.api.errors import STORE_UNAVAILABLE
-from micromailer.api.json_intake import JsonIntake
 from micromailer.api.routes import emails
 from micromailer.config import Settings
 from micromailer.store.migrate import upgrade
@@ -50,8 +49,7 @@ def route_client(tmp_path: Path) -> Iterator[TestClient]:
     """The app without ``JsonIntake``, on a store of its own."""
     settings = Settings(data_dir=tmp_path / "route", _env_file=None)  # type: ignore[call-arg]
     upgrade(settings.store_url)
-    app = create_app(settings)
-    app.user_middleware = [m for m in app.user_middleware if m.cls is not JsonIntake]
+    app = create_app(settings, json_intake=False)
     with TestClient(app, raise_server_exceptions=False) as test_client:
         yield test_client
 
@@ -147,6 +145,30 @@ def test_the_email_is_stored_and_readable_right_after_the_202(
     assert body["status"] == "queued"
     assert (body["to"], body["toName"], body["subject"]) == ("Ada@example.com", "Ada", "Hi")
     assert _count_emails(settings) == 1
+
+
+def test_the_202_is_answered_in_front_of_every_middleware(
+    client: TestClient, route_calls: list[str]
+) -> None:
+    """The fast path runs before FastAPI's layers; any other request goes through them."""
+    app = client.app
+    seen: list[str] = []
+
+    def counting(inner: ASGIApp) -> ASGIApp:
+        async def counted(scope: Scope, receive: Receive, send: Send) -> None:
+            if scope["type"] == "http":
+                seen.append(scope["path"])
+            await inner(scope, receive, send)
+        return counted
+
+    app.middleware_stack = None  # type: ignore[attr-defined]
+    app.add_middleware(counting)  # type: ignore[attr-defined]
+
+    assert client.post("/email", json=VALID).status_code == 202
+    assert seen == []
+    assert client.get("/healthz").status_code == 200
+    assert seen == ["/healthz"]
+    assert route_calls == []
 
 
 def test_a_body_in_several_messages_is_read_whole(
@@ -311,7 +333,7 @@ def test_an_oversized_body_with_a_length_still_gets_the_413(
     assert response.json()["error"] == (
         "The request body is larger than 1024 KiB; send a shorter email."
     )
-    assert route_calls == []  # BodySizeLimit answered before the middleware
+    assert route_calls == []  # left to the app unread: BodySizeLimit answered
     assert _count_emails(settings) == 0
 
 

@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
 from fastapi import FastAPI
+from starlette.types import ASGIApp
 
 from micromailer import __version__
 from micromailer.api.body_limit import BodySizeLimit
@@ -29,11 +31,37 @@ from micromailer.config import Settings
 log = logging.getLogger(__name__)
 
 
-def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
-    """The HTTP API for ``settings`` (read from the environment when not given)."""
+class RelayApp(FastAPI):
+    """FastAPI with :class:`JsonIntake` in front of its whole middleware stack.
+
+    A valid JSON ``POST /email`` is answered before any of FastAPI's layers run; anything else,
+    and every error, goes through them to the route, as in a plain FastAPI app.
+    """
+
+    def __init__(self, *, max_body_bytes: int, json_intake: bool = True, **options: Any) -> None:
+        super().__init__(**options)
+        self.max_body_bytes = max_body_bytes
+        self.json_intake = json_intake
+
+    def build_middleware_stack(self) -> ASGIApp:
+        stack = super().build_middleware_stack()
+        return JsonIntake(stack, self.max_body_bytes) if self.json_intake else stack
+
+
+def create_app(
+    settings: Settings | None = None, *, services: Services | None = None,
+    json_intake: bool = True,
+) -> FastAPI:
+    """The HTTP API for ``settings`` (read from the environment when not given).
+
+    ``json_intake=False`` leaves out the JSON fast path: every request goes to its route
+    (the tests compare the two).
+    """
     settings = settings or Settings()
     services = services or build_services(settings)
-    app = FastAPI(
+    app = RelayApp(
+        max_body_bytes=settings.max_body_bytes,
+        json_intake=json_intake,
         title="micromailer",
         version=__version__,
         description=(
@@ -59,11 +87,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(sandbox.router)
     app.include_router(web.router)
     web.mount_static(app)
-    # The last added runs outermost. JsonIntake answers a valid JSON `POST /email` without
-    # FastAPI's routing and dependency solving (a large share of the API's CPU per email
-    # under load); anything else, and every error, it leaves to the route. BodySizeLimit
-    # stays outermost, so its limit applies to the fast path too.
-    app.add_middleware(JsonIntake)
+    # JsonIntake, in front of this stack (RelayApp), checks the same limit before it reads.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.sandbox_mode:
         log.warning(
@@ -90,4 +114,4 @@ def _live_scores_reader(app: FastAPI) -> ReadScores:
     return services.scores
 
 
-__all__ = ["create_app"]
+__all__ = ["RelayApp", "create_app"]
