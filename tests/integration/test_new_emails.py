@@ -1,5 +1,6 @@
 """Storing groups of new emails (the intake's commit), on SQLite and on a real PostgreSQL,
-where the group is one ``INSERT … SELECT FROM unnest(…)`` rather than an ``executemany``."""
+where the group is one ``INSERT … SELECT FROM json_to_recordset(…)`` rather than an
+``executemany``."""
 
 from __future__ import annotations
 
