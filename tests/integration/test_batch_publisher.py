@@ -11,6 +11,7 @@ from kombu import Connection
 from micromailer.config import Settings
 from micromailer.queue.batch_publisher import BatchPublisher
 from micromailer.queue.celery_app import DELIVER_TASK, QUEUE_NAME, create_celery
+from micromailer.queue.task_message import DeliverMessages
 from tests.support.backends import Backends, fresh_backends
 
 
@@ -42,3 +43,61 @@ def test_every_task_of_every_batch_reaches_the_durable_queue_in_order(
             message.ack()
         queue.close()
     assert received == ids
+
+
+def _drain(broker_url: str) -> list[str]:
+    """The email ids waiting in the deliver queue, taken off it."""
+    ids = []
+    with Connection(broker_url) as connection:
+        queue = connection.SimpleQueue(QUEUE_NAME)
+        while True:
+            try:
+                message = queue.get(timeout=1)
+            except queue.Empty:
+                break
+            ids.append(json.loads(message.body)[0][0])
+            message.ack()
+        queue.close()
+    return ids
+
+
+def test_a_batch_reaches_the_socket_in_one_write(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publisher = BatchPublisher(create_celery(Settings(broker_url=backends.broker_url)))
+    publisher.publish_many(["first"])  # connects
+    transport = publisher._channel.connection.transport
+    writes: list[int] = []
+    sendall = transport._write  # the socket's, under py-amqp's error handling
+
+    def counted(data: bytes) -> None:
+        writes.append(len(data))
+        sendall(data)
+
+    monkeypatch.setattr(transport, "_write", counted)
+    publisher.publish_many([f"email-{n}" for n in range(50)])
+    assert len(writes) == 1
+    publisher.close()
+
+    assert _drain(backends.broker_url) == ["first", *(f"email-{n}" for n in range(50))]
+
+
+def test_a_batch_that_fails_while_built_sends_none_of_it(
+    backends: Backends, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    publisher = BatchPublisher(create_celery(Settings(broker_url=backends.broker_url)))
+    build = DeliverMessages.build
+
+    def fails_on_the_third(messages: DeliverMessages, email_id: str) -> object:
+        if email_id == "broken-3":
+            raise ValueError("cannot build")
+        return build(messages, email_id)
+
+    monkeypatch.setattr(DeliverMessages, "build", fails_on_the_third)
+    with pytest.raises(ValueError, match="cannot build"):
+        publisher.publish_many([f"broken-{n}" for n in range(5)])
+    monkeypatch.undo()
+    publisher.publish_many(["after"])  # on a fresh connection
+    publisher.close()
+
+    assert _drain(backends.broker_url) == ["after"]

@@ -4,7 +4,9 @@ A publisher confirm for a persistent message arrives once RabbitMQ has it on dis
 milliseconds: waiting for each in turn caps one publisher at a few hundred messages a second.
 Here a batch is published back to back on a channel in confirm mode, and the publisher waits
 once until the broker has acknowledged the last of them (acks may cover several messages).
-The messages are built from a template (``task_message.py``), not through ``send_task``.
+The messages are built from a template (``task_message.py``), not through ``send_task``, and
+a batch goes to the socket in one write (:class:`_BatchWrites`): py-amqp writes each message
+on its own, and each write is a system call here and a packet for RabbitMQ to read.
 Brokers without confirms (the embedded SQL transport) get one plain publish per task.
 """
 
@@ -12,9 +14,10 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
+from amqp.method_framing import frame_writer
 from celery import Celery
 
 from micromailer.queue.celery_app import DELIVER_TASK, QUEUE_NAME
@@ -34,6 +37,7 @@ class BatchPublisher:
         self._lock = threading.Lock()
         self._connection: Any = None
         self._channel: Any = None
+        self._writes: _BatchWrites | None = None
         self._published = 0
         self._acked = 0
         self._nacked = False
@@ -54,13 +58,14 @@ class BatchPublisher:
                 raise
 
     def _publish_confirmed(self, email_ids: Sequence[str]) -> None:
-        channel = self._confirm_channel()
+        channel, writes = self._confirm_channel()
         messages = self._messages
-        for email_id in email_ids:
-            channel.basic_publish(
-                messages.build(email_id), messages.exchange, messages.routing_key
-            )
-            self._published += 1
+        with writes.together():
+            for email_id in email_ids:
+                channel.basic_publish(
+                    messages.build(email_id), messages.exchange, messages.routing_key
+                )
+                self._published += 1
         last = self._published
         while self._acked < last:
             if self._nacked:
@@ -69,8 +74,8 @@ class BatchPublisher:
         if self._nacked:
             raise PublishNotConfirmedError("RabbitMQ refused a deliver task")
 
-    def _confirm_channel(self) -> Any:
-        if self._channel is None:
+    def _confirm_channel(self) -> tuple[Any, _BatchWrites]:
+        if self._channel is None or self._writes is None:
             # Our own connection: confirms are handled here, not per publish by the transport.
             connection = self._app.connection_for_write(
                 transport_options={"confirm_publish": False}
@@ -81,10 +86,11 @@ class BatchPublisher:
             channel.confirm_select()
             channel.events["basic_ack"].add(self._on_ack)
             channel.events["basic_nack"].add(self._on_nack)
+            self._writes = _BatchWrites.install(channel.connection)
             self._connection, self._channel = connection, channel
             self._published = self._acked = 0
             self._nacked = False
-        return self._channel
+        return self._channel, self._writes
 
     def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
         self._acked = max(self._acked, delivery_tag)
@@ -101,6 +107,39 @@ class BatchPublisher:
     def close(self) -> None:
         with self._lock:
             self._reset()
+
+
+class _BatchWrites:
+    """A py-amqp connection's writes, held while :meth:`together` is open and then sent in
+    one write; passed straight through otherwise."""
+
+    def __init__(self, transport: Any) -> None:
+        self._transport = transport
+        self._held: bytearray | None = None
+
+    @classmethod
+    def install(cls, amqp_connection: Any) -> _BatchWrites:
+        """Route ``amqp_connection``'s frames through a new one (py-amqp's own frame writer,
+        writing to it rather than to the socket)."""
+        writes = cls(amqp_connection.transport)
+        amqp_connection.frame_writer = frame_writer(amqp_connection, writes)
+        return writes
+
+    def write(self, data: bytes | memoryview) -> None:
+        if self._held is None:
+            self._transport.write(data)
+        else:
+            self._held += data  # a copy: py-amqp reuses its frame buffer
+
+    @contextlib.contextmanager
+    def together(self) -> Iterator[None]:
+        held = self._held = bytearray()
+        try:
+            yield
+        finally:
+            self._held = None
+        if held:  # not reached if a publish raised: the batch is dropped with its connection
+            self._transport.write(held)
 
 
 __all__ = ["BatchPublisher", "PublishNotConfirmedError"]
