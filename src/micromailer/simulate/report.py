@@ -35,6 +35,8 @@ class Row:
     healthy_preferred: int
     #: Mean seconds from the end of a fault of the preferred provider to its next delivery.
     return_delay: float | None
+    #: The fault ends that mean is over, summed over seeds.
+    fault_ends: int = 0
 
     @property
     def failed_try_rate(self) -> float:
@@ -70,6 +72,7 @@ class Row:
             "timeLostSeconds": round(self.time_lost, 1),
             "healthyPreferredShare": _rounded(self.healthy_preferred_share, 3),
             "returnDelaySeconds": _rounded(self.return_delay, 1),
+            "faultEnds": self.fault_ends,
         }
 
 
@@ -97,6 +100,7 @@ def aggregate(results: Iterable[RunResult], preferred: dict[str, str]) -> list[R
                 healthy_attempts=sum(run.healthy_attempts for run in runs),
                 healthy_preferred=sum(run.healthy_preferred for run in runs),
                 return_delay=statistics.fmean(delays) if delays else None,
+                fault_ends=len(delays),
             )
         )
     return rows
@@ -151,6 +155,9 @@ class SuiteTotal:
     avoidable_per_run: float | None
     #: Healthy-stretch attempts the preferred provider delivered, pooled over the scenarios.
     healthy_preferred_share: float | None
+    #: Mean seconds until the preferred provider delivers again, over every fault end of the
+    #: suite.
+    return_delay: float | None
 
 
 def suite_totals(rows: Sequence[Row]) -> list[SuiteTotal]:
@@ -160,6 +167,7 @@ def suite_totals(rows: Sequence[Row]) -> list[SuiteTotal]:
     for strategy in strategies:
         mine = [row for row in rows if row.strategy == strategy]
         healthy = sum(row.healthy_attempts for row in mine)
+        fault_ends = sum(row.fault_ends for row in mine)
         totals.append(
             SuiteTotal(
                 strategy=strategy,
@@ -171,6 +179,10 @@ def suite_totals(rows: Sequence[Row]) -> list[SuiteTotal]:
                 healthy_preferred_share=(
                     100.0 * sum(row.healthy_preferred for row in mine) / healthy
                     if healthy else None
+                ),
+                return_delay=(
+                    sum((row.return_delay or 0.0) * row.fault_ends for row in mine) / fault_ends
+                    if fault_ends else None
                 ),
             )
         )
@@ -187,9 +199,11 @@ def to_summary(rows: Sequence[Row]) -> str:
         if reference is not None and reference.failed_per_run:
             versus = f"  {total.failed_per_run / reference.failed_per_run:6.1%} of original's"
         healthy = total.healthy_preferred_share
+        back = total.return_delay
         lines.append(
             f"  {total.strategy:<11} {total.failed_per_run:9.1f}{versus}"
             + (f"  healthy-stretch preferred {healthy:6.2f}%" if healthy is not None else "")
+            + (f"  back after {back:5.1f} s" if back is not None else "")
         )
     return "\n".join(lines)
 
