@@ -25,8 +25,7 @@ class BodySizeLimit:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        declared = dict(scope["headers"]).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+        if declared_too_long(scope, self.max_bytes):
             # The app's error shape, answered here: no route has run.
             await error_response(413, self.sentence(), headers=CLOSE)(scope, receive, send)
             return
@@ -50,4 +49,11 @@ class BodySizeLimit:
         )
 
 
-__all__ = ["BodySizeLimit"]
+def declared_too_long(scope: Scope, max_bytes: int) -> bool:
+    """Whether the request's ``Content-Length`` (the last one, if repeated) is over
+    ``max_bytes``."""
+    declared = dict(scope["headers"]).get(b"content-length")
+    return declared is not None and declared.isdigit() and int(declared) > max_bytes
+
+
+__all__ = ["BodySizeLimit", "declared_too_long"]

@@ -29,6 +29,7 @@ from starlette.middleware.errors import ServerErrorMiddleware
 from starlette.middleware.exceptions import ExceptionMiddleware
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from micromailer.api.body_limit import declared_too_long
 from micromailer.api.deps import Services
 from micromailer.api.schemas import EmailAccepted
 from micromailer.domain.validation import EmailRequest, parse_email_request
@@ -86,16 +87,13 @@ def _is_json_email_post(scope: Scope, max_bytes: int) -> bool:
     ``Content-Length`` over ``max_bytes`` (the rule of ``BodySizeLimit``)."""
     if scope["type"] != "http" or scope["method"] != "POST" or scope["path"] != PATH:
         return False
-    json_media_type = False
-    content_type_seen = False
+    if declared_too_long(scope, max_bytes):
+        return False
     for name, value in scope["headers"]:
-        if name == b"content-type" and not content_type_seen:  # the first, as the route reads
-            content_type_seen = True
+        if name == b"content-type":  # the first one, as ``request.headers.get`` reads it
             media_type: str = value.decode("latin-1").split(";")[0].strip().lower()
-            json_media_type = media_type == "application/json" or media_type.endswith("+json")
-        elif name == b"content-length" and value.isdigit() and int(value) > max_bytes:
-            return False
-    return json_media_type
+            return media_type == "application/json" or media_type.endswith("+json")
+    return False
 
 
 def _parse(body: bytes) -> EmailRequest:

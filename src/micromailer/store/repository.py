@@ -102,6 +102,11 @@ def _insert_from_json() -> Insert:
 _INSERT_FROM_JSON = _insert_from_json()
 
 
+def _new_email_values(new: NewEmail) -> dict[str, str | None]:
+    """A new email's values by column, as given: the rest of its row is the store's."""
+    return {name: getattr(new, field) for name, field in _NEW_EMAIL_FIELDS.items()}
+
+
 class EmailStore:
     """Emails and their attempts in SQL."""
 
@@ -141,10 +146,7 @@ class EmailStore:
         if self.engine.dialect.name == "postgresql":
             # One statement of one JSON parameter, whatever the number of emails, in
             # autocommit: no separate BEGIN and COMMIT round trips (bench/perf/insert_batches).
-            emails = json.dumps([
-                {column: getattr(new, field) for column, field in _NEW_EMAIL_FIELDS.items()}
-                for new in news
-            ])
+            emails = json.dumps([_new_email_values(new) for new in news])
             with self.engine.connect().execution_options(
                 isolation_level="AUTOCOMMIT"
             ) as connection:
@@ -152,7 +154,7 @@ class EmailStore:
             return now
         rows = [
             {
-                **{column: getattr(new, field) for column, field in _NEW_EMAIL_FIELDS.items()},
+                **_new_email_values(new),
                 "status": Status.QUEUED.value,
                 "attempt_count": 0,
                 "due_at": now,
