@@ -7,7 +7,9 @@ once until the broker has acknowledged the last of them (acks may cover several 
 The messages are built from a template (``task_message.py``), not through ``send_task``, and
 a batch goes to the socket in one write (:class:`_BatchWrites`): py-amqp writes each message
 on its own, and each write is a system call here and a packet for RabbitMQ to read.
-Brokers without confirms (the embedded SQL transport) get one plain publish per task.
+Brokers without confirms (the embedded SQL transport) get the same messages through a kombu
+producer; where the channel can hold them (``together``, as the embedded transport's does),
+a batch is stored in one transaction.
 """
 
 from __future__ import annotations
@@ -19,8 +21,9 @@ from typing import Any
 
 from amqp.method_framing import frame_writer
 from celery import Celery
+from kombu.messaging import Producer
 
-from micromailer.queue.celery_app import DELIVER_TASK, QUEUE_NAME
+from micromailer.queue.celery_app import QUEUE_NAME
 from micromailer.queue.task_message import DeliverMessages
 
 CONFIRM_TIMEOUT = 10.0
@@ -38,6 +41,7 @@ class BatchPublisher:
         self._connection: Any = None
         self._channel: Any = None
         self._writes: _BatchWrites | None = None
+        self._producer: Producer | None = None
         self._published = 0
         self._acked = 0
         self._nacked = False
@@ -47,15 +51,22 @@ class BatchPublisher:
     def publish_many(self, email_ids: Sequence[str]) -> None:
         """Publish ``deliver(email_id)`` for each; return once the broker has them all."""
         with self._lock:
-            if not self._confirms:
-                for email_id in email_ids:
-                    self._app.send_task(DELIVER_TASK, args=[email_id], queue=QUEUE_NAME)
-                return
             try:
-                self._publish_confirmed(email_ids)
+                if self._confirms:
+                    self._publish_confirmed(email_ids)
+                else:
+                    self._publish_plain(email_ids)
             except Exception:
                 self._reset()
                 raise
+
+    def _publish_plain(self, email_ids: Sequence[str]) -> None:
+        if self._producer is None:
+            self._producer = Producer(self._open_channel())  # type: ignore[no-untyped-call]
+        together = getattr(self._channel, "together", contextlib.nullcontext)
+        with together():
+            for email_id in email_ids:
+                self._messages.publish(self._producer, email_id)
 
     def _publish_confirmed(self, email_ids: Sequence[str]) -> None:
         channel, writes = self._confirm_channel()
@@ -76,21 +87,24 @@ class BatchPublisher:
 
     def _confirm_channel(self) -> tuple[Any, _BatchWrites]:
         if self._channel is None or self._writes is None:
-            # Our own connection: confirms are handled here, not per publish by the transport.
-            connection = self._app.connection_for_write(
-                transport_options={"confirm_publish": False}
-            )
-            connection.ensure_connection(max_retries=2)
-            channel = connection.channel()
-            self._app.amqp.queues[QUEUE_NAME](channel).declare()
+            # Confirms are handled here, not per publish by the transport.
+            channel = self._open_channel(transport_options={"confirm_publish": False})
             channel.confirm_select()
             channel.events["basic_ack"].add(self._on_ack)
             channel.events["basic_nack"].add(self._on_nack)
             self._writes = _BatchWrites.install(channel.connection)
-            self._connection, self._channel = connection, channel
             self._published = self._acked = 0
             self._nacked = False
         return self._channel, self._writes
+
+    def _open_channel(self, **options: Any) -> Any:
+        """A channel on a connection of our own, with the deliver queue declared."""
+        connection = self._app.connection_for_write(**options)
+        connection.ensure_connection(max_retries=2)
+        channel = connection.channel()
+        self._app.amqp.queues[QUEUE_NAME](channel).declare()
+        self._connection, self._channel = connection, channel
+        return channel
 
     def _on_ack(self, delivery_tag: int, multiple: bool) -> None:
         self._acked = max(self._acked, delivery_tag)
@@ -100,6 +114,7 @@ class BatchPublisher:
 
     def _reset(self) -> None:
         connection, self._connection, self._channel = self._connection, None, None
+        self._writes = self._producer = None
         if connection is not None:
             with contextlib.suppress(Exception):  # already broken; nothing more to do
                 connection.close()

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 from amqp import Message
 from celery import Celery
+from kombu.messaging import Producer
 
 from micromailer.queue.celery_app import DELIVER_TASK, QUEUE_NAME
 
@@ -43,11 +44,32 @@ class DeliverMessages:
         """A message of its own task id: the worker's ``args`` are ``[email_id]``, with no
         keyword arguments and nothing chained."""
         return Message(
-            json.dumps([[email_id], {}, {}]),
-            content_type="application/json", content_encoding="utf-8",
-            application_headers={"task": DELIVER_TASK, "id": str(uuid.uuid4())},
-            delivery_mode=2,
+            body(email_id), content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING,
+            application_headers=headers(), delivery_mode=PERSISTENT,
         )
+
+    def publish(self, producer: Producer, email_id: str) -> None:
+        """The same message through a kombu ``producer``, for brokers other than RabbitMQ."""
+        producer.publish(  # type: ignore[no-untyped-call]
+            body(email_id), exchange=self.exchange, routing_key=self.routing_key,
+            content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING, headers=headers(),
+            delivery_mode=PERSISTENT, declare=[], retry=False,
+        )
+
+
+CONTENT_TYPE = "application/json"
+CONTENT_ENCODING = "utf-8"
+PERSISTENT = 2
+
+
+def body(email_id: str) -> str:
+    """Task protocol 2's body: ``[args, kwargs, embed]``."""
+    return json.dumps([[email_id], {}, {}])
+
+
+def headers() -> dict[str, str]:
+    """The two headers a worker needs, with a new task id."""
+    return {"task": DELIVER_TASK, "id": str(uuid.uuid4())}
 
 
 __all__ = ["DeliverMessages"]
