@@ -66,6 +66,7 @@ class DeliveryService:
         claim_timeout: float,
         on_attempt: Callable[[], object] | None = None,
         max_batch: int = MAX_BATCH,
+        store_interval: float = 0.0,
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher
@@ -75,11 +76,13 @@ class DeliveryService:
         self._on_attempt = on_attempt
         self._loop = LoopThread("micromailer-delivery")
         self._claims: GroupBatcher[str, _Claimed | None] = GroupBatcher(
-            self._claim_batch, "micromailer-claim", max_batch
+            self._claim_batch, "micromailer-claim", max_batch, min_interval=store_interval
         )
         self._records: GroupBatcher[_Outcome, None] = GroupBatcher(
-            self._record_batch, "micromailer-record", max_batch
+            self._record_batch, "micromailer-record", max_batch, min_interval=store_interval
         )
+        #: The least time between the starts of two commits of claims (or of outcomes).
+        self.store_interval = store_interval
 
     def deliver(self, email_id: str) -> Status | None:
         """Run one attempt; return the new status, or ``None`` if the email was not ours.

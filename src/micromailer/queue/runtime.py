@@ -22,6 +22,19 @@ from micromailer.store.repository import EmailStore
 
 log = logging.getLogger(__name__)
 
+#: On SQLite the worker's commits of claims, and of outcomes, start at least this far apart.
+#: SQLite has one writer: the API's intake waits behind each commit, and a writer that finds
+#: the lock taken sleeps in steps of up to 100 ms. Fewer, larger commits halved the embedded
+#: mode's p99 at 500 requests/s while its worker delivers, at the same delivery rate
+#: (``python -m bench.perf.embedded_load``, docs/performance.md). PostgreSQL takes concurrent
+#: commits: there, none.
+SQLITE_STORE_INTERVAL = 0.02
+
+
+def store_interval(store: EmailStore) -> float:
+    """The least time between two of the worker's commits of one kind, for ``store``."""
+    return SQLITE_STORE_INTERVAL if store.engine.dialect.name == "sqlite" else 0.0
+
 
 @dataclass
 class WorkerRuntime:
@@ -57,6 +70,7 @@ class WorkerRuntime:
             ),
             claim_timeout=settings.claim_timeout,
             on_attempt=on_attempt,
+            store_interval=store_interval(store),
         )
         names = ", ".join(adapter.name for adapter in adapters)
         log.info("worker ready: providers %s (%s)", names,
@@ -64,4 +78,4 @@ class WorkerRuntime:
         return cls(settings, store, board, publisher, service, client)
 
 
-__all__ = ["WorkerRuntime"]
+__all__ = ["SQLITE_STORE_INTERVAL", "WorkerRuntime", "store_interval"]

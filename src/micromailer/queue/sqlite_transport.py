@@ -8,7 +8,7 @@ Changes out of reach of transport options (kombu hands those to ``create_engine`
 - two processes creating the queue's row at the same moment (the API's first publish and the
   worker's start) no longer stop the worker with a unique-constraint error;
 - a message taken off the queue is deleted, in the one statement that takes it. kombu only
-  marks it invisible, so the file grew by about 450 bytes per email, forever; rows an older
+  marks it invisible, so the file grew by about a kilobyte per email, for ever; rows an older
   version left that way are deleted when a channel first uses the queue;
 - publishes inside :meth:`Channel.together` go to the file in one transaction: one commit, and
   one sync to disk, per batch instead of per message;
