@@ -13,6 +13,7 @@ from micromailer.queue.batch_publisher import BatchPublisher
 from micromailer.queue.celery_app import DELIVER_TASK, QUEUE_NAME, create_celery
 from micromailer.queue.task_message import DeliverMessages
 from tests.support.backends import Backends, fresh_backends
+from tests.support.deliver_queue import take_email_ids
 
 
 @pytest.fixture
@@ -47,18 +48,8 @@ def test_every_task_of_every_batch_reaches_the_durable_queue_in_order(
 
 def _drain(broker_url: str) -> list[str]:
     """The email ids waiting in the deliver queue, taken off it."""
-    ids = []
     with Connection(broker_url) as connection:
-        queue = connection.SimpleQueue(QUEUE_NAME)
-        while True:
-            try:
-                message = queue.get(timeout=1)
-            except queue.Empty:
-                break
-            ids.append(json.loads(message.body)[0][0])
-            message.ack()
-        queue.close()
-    return ids
+        return take_email_ids(connection)
 
 
 def test_a_batch_reaches_the_socket_in_one_write(

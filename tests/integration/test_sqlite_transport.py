@@ -11,9 +11,9 @@ from sqlalchemy import create_engine, text
 
 from micromailer.config import Settings
 from micromailer.queue.batch_publisher import BatchPublisher
-from micromailer.queue.celery_app import DELIVER_TASK, QUEUE_NAME, create_celery
-from micromailer.queue.deliver_strategy import plain_email_id
+from micromailer.queue.celery_app import QUEUE_NAME, create_celery
 from micromailer.queue.sqlite_transport import TRANSPORT_PATH, URL_PREFIX
+from tests.support.deliver_queue import take_email_ids
 
 
 def _url(tmp_path: Path) -> str:
@@ -30,21 +30,8 @@ def _rows(url: str) -> int:
 
 def _take_all(url: str) -> list[str]:
     """The email ids waiting in the deliver queue, taken off it as a worker takes them."""
-    ids = []
     with Connection(url, transport=TRANSPORT_PATH) as connection:
-        queue = connection.SimpleQueue(QUEUE_NAME)
-        while True:
-            try:
-                message = queue.get(timeout=0.5)
-            except queue.Empty:
-                break
-            assert message.headers["task"] == DELIVER_TASK
-            email_id = plain_email_id(message)
-            assert email_id is not None, "the worker would not take it on its fast path"
-            ids.append(email_id)
-            message.ack()
-        queue.close()
-    return ids
+        return take_email_ids(connection, timeout=0.5)
 
 
 def test_batches_arrive_in_order_and_as_the_worker_reads_them(tmp_path: Path) -> None:
