@@ -81,8 +81,6 @@ class DeliveryService:
         self._records: GroupBatcher[_Outcome, None] = GroupBatcher(
             self._record_batch, "micromailer-record", max_batch, min_interval=store_interval
         )
-        #: The least time between the starts of two commits of claims (or of outcomes).
-        self.store_interval = store_interval
 
     def deliver(self, email_id: str) -> Status | None:
         """Run one attempt; return the new status, or ``None`` if the email was not ours.

@@ -27,6 +27,10 @@ from kombu.messaging import Producer
 
 from micromailer.queue.celery_app import DELIVER_TASK, QUEUE_NAME
 
+CONTENT_TYPE = "application/json"
+CONTENT_ENCODING = "utf-8"
+PERSISTENT = 2
+
 
 @dataclass(frozen=True)
 class DeliverMessages:
@@ -55,11 +59,6 @@ class DeliverMessages:
             content_type=CONTENT_TYPE, content_encoding=CONTENT_ENCODING, headers=headers(),
             delivery_mode=PERSISTENT, declare=[], retry=False,
         )
-
-
-CONTENT_TYPE = "application/json"
-CONTENT_ENCODING = "utf-8"
-PERSISTENT = 2
 
 
 def body(email_id: str) -> str:
