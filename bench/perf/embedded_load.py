@@ -5,7 +5,7 @@ then runs hey at a fixed 500 requests/s for 10 s, ``--runs`` times in a row: the
 delivers what each run accepted while the next one is measured, so the API and the worker
 write to the store at the same time, as they do in use. Then times the delivery of
 ``--emails`` more. Unlike ``bench.perf``'s latency phase, no 20-s wrk flood comes first, so the
-worker is not draining a backlog of tens of thousands.
+worker is not draining the 9,000 to 18,000 emails that flood leaves.
 """
 
 from __future__ import annotations
