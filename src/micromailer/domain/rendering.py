@@ -47,7 +47,7 @@ _BACKTICKS = re.compile(r"`+")
 #: What markdown-it-pyrs may render (see _renders_fast): at most this many characters, this
 #: many emphasis and strikethrough delimiters and this many table cells, and nesting that
 #: starts no line with 32 or more block quote markers, list markers or indents.
-_FAST_MAX_CHARS = 64 * 1024
+_FAST_MAX_CHARS = 32 * 1024
 _FAST_MAX_DELIMITERS = 512
 _FAST_MAX_TABLE_CELLS = 8192
 _CONTAINER_PREFIX = r"(?:[ \t>]|[-+*][ \t]|[0-9]{1,9}[.)][ \t]){32}"
