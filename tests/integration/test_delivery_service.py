@@ -23,15 +23,15 @@ from micromailer.health.board import MemoryBoard
 from micromailer.health.snapshots import SnapshotPublisher
 from micromailer.health.strategy import OriginalStrategy, base_scores
 from micromailer.store.models import EmailRow
-from micromailer.store.repository import EmailStore
 from tests.support.fakes import (
     FakeClock,
     ScriptedAdapter,
+    Stores,
     accepted,
     calls,
     http_error,
     make_new_email,
-    migrated_store,
+    migrated_stores,
     network_down,
     recipient_refused,
 )
@@ -55,7 +55,7 @@ class RecordingSchedule:
 
 @dataclass
 class Harness:
-    store: EmailStore
+    store: Stores
     board: MemoryBoard
     service: DeliveryService
     schedule: RecordingSchedule
@@ -64,11 +64,11 @@ class Harness:
 
     def queue_email(self) -> str:
         new = make_new_email()
-        self.store.add_email(new)
+        self.store.emails.add_email(new)
         return new.email_id
 
     def view(self, email_id: str) -> EmailView:
-        view = self.store.get_email(email_id)
+        view = self.store.emails.get_email(email_id)
         assert view is not None
         return view
 
@@ -113,14 +113,14 @@ def build(tmp_path: Path, clock: FakeClock, harnesses: list[Harness]) -> Build:
         policy: RetryPolicy = POLICY,
         snapshots: bool = False,
     ) -> Harness:
-        store = migrated_store(tmp_path, clock)
+        store = migrated_stores(tmp_path, clock)
         board = MemoryBoard(
             OriginalStrategy(), base_scores([a.name for a in adapters]), clock=clock.seconds
         )
         recording = schedule or RecordingSchedule()
-        publisher = SnapshotPublisher(board, store.save_health) if snapshots else None
+        publisher = SnapshotPublisher(board, store.snapshots.save_health) if snapshots else None
         service = DeliveryService(
-            store=store,
+            store=store.claims,
             dispatcher=Dispatcher(list(adapters), board, clock=clock),
             schedule=recording,
             policy=policy,
@@ -290,7 +290,7 @@ def test_delivering_a_sent_email_again_is_a_no_op(build: Build) -> None:
 def test_an_email_another_worker_holds_is_left_alone(build: Build) -> None:
     h = build(ScriptedAdapter("a", accepted()))
     email_id = h.queue_email()
-    assert h.store.claim(email_id, CLAIM_TIMEOUT) is not None  # the other worker
+    assert h.store.claims.claim(email_id, CLAIM_TIMEOUT) is not None  # the other worker
 
     assert h.service.deliver(email_id) is None
     assert calls(h.adapters) == {"a": 0}
@@ -320,7 +320,7 @@ def test_a_failing_schedule_does_not_lose_the_email(build: Build) -> None:
     # Once overdue, the sweeper finds it and a later delivery sends it.
     _, delay = broker_down.calls[0]
     h.clock.advance(delay + 61)
-    assert h.store.sweep(sweep_after=60) == [email_id]
+    assert h.store.sweeps.sweep(sweep_after=60) == [email_id]
     assert h.service.deliver(email_id) is Status.SENT
     assert h.view(email_id).attempt_count == 2
 
@@ -349,7 +349,7 @@ def test_each_delivery_publishes_changed_health_to_the_store(build: Build) -> No
 
     h.service.deliver(h.queue_email())
 
-    saved = {state.name: state for state in h.store.load_health()}
+    saved = {state.name: state for state in h.store.snapshots.load_health()}
     assert saved["a"].health == pytest.approx(0.9)
     assert saved["a"].last_error == h.clock.seconds()
     assert saved["b"].health == pytest.approx(1.0)

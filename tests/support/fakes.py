@@ -10,19 +10,26 @@ from __future__ import annotations
 import asyncio
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine
 
 from micromailer.domain.attempt import NewEmail
 from micromailer.domain.message import Message
 from micromailer.providers.base import ProviderAdapter, SendResult
 from micromailer.providers.errors import RecipientRejectedError
+from micromailer.store.base import UtcClock, utcnow
+from micromailer.store.claims import ClaimStore
+from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
+from micromailer.store.health_snapshots import HealthSnapshotStore
 from micromailer.store.migrate import upgrade
-from micromailer.store.repository import EmailStore
+from micromailer.store.stats import StatsStore
+from micromailer.store.sweep import SweepStore
 
 #: An arbitrary, fixed start of time for fake clocks.
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -170,11 +177,29 @@ def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'store.sqlite3'}"
 
 
-def migrated_store(directory: Path, clock: FakeClock, *, pool_size: int = 2) -> EmailStore:
+@dataclass
+class Stores:
+    """Every part of the store on one engine, as a worker and an API share one database."""
+
+    engine: Engine
+    emails: EmailStore
+    claims: ClaimStore
+    sweeps: SweepStore
+    snapshots: HealthSnapshotStore
+    stats: StatsStore
+
+
+def stores_on(engine: Engine, clock: UtcClock = utcnow) -> Stores:
+    return Stores(engine, EmailStore(engine, clock), ClaimStore(engine, clock),
+                  SweepStore(engine, clock), HealthSnapshotStore(engine, clock),
+                  StatsStore(engine, clock))
+
+
+def migrated_stores(directory: Path, clock: FakeClock, *, pool_size: int = 2) -> Stores:
     """A real SQLite store under ``directory``, migrated by Alembic, on ``clock``."""
     url = sqlite_url(directory)
     upgrade(url)
-    return EmailStore(make_engine(url, pool_size=pool_size), clock=clock)
+    return stores_on(make_engine(url, pool_size=pool_size), clock)
 
 
 __all__ = [
@@ -182,13 +207,15 @@ __all__ = [
     "Answer",
     "FakeClock",
     "ScriptedAdapter",
+    "Stores",
     "accepted",
     "calls",
     "http_error",
     "make_message",
     "make_new_email",
-    "migrated_store",
+    "migrated_stores",
     "network_down",
     "recipient_refused",
     "sqlite_url",
+    "stores_on",
 ]

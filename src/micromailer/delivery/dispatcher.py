@@ -17,7 +17,7 @@ from micromailer.providers.errors import (
     RecipientRejectedError,
     TransientError,
 )
-from micromailer.store.repository import UtcClock, utcnow
+from micromailer.store.base import UtcClock, utcnow
 
 from .verdict import AttemptReport, Delivered, Lesson, RetryLater, Undeliverable, Verdict
 

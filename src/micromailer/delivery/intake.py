@@ -11,7 +11,7 @@ from datetime import datetime
 from micromailer.domain.attempt import NewEmail
 from micromailer.domain.rendering import render_markdown
 from micromailer.domain.validation import EmailRequest
-from micromailer.store.repository import EmailStore
+from micromailer.store.emails import EmailStore
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 from micromailer.domain.status import Status
-from micromailer.store.repository import AttemptRecord, Claim, EmailStore
+from micromailer.store.claims import AttemptRecord, Claim, ClaimStore
 
 from .backoff import retry_delay
 from .batching import MAX_BATCH, GroupBatcher
@@ -59,7 +59,7 @@ class DeliveryService:
 
     def __init__(
         self,
-        store: EmailStore,
+        store: ClaimStore,
         dispatcher: Dispatcher,
         schedule: ScheduleDelivery,
         policy: RetryPolicy,
