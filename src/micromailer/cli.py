@@ -146,7 +146,7 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     if events:
         argv.append("--task-events")
     after_setup_logger.connect(_quiet_per_task_logs, weak=False)
-    worker_shutdown.connect(_finish_deliveries(app, settings.claim_timeout), weak=False)
+    worker_shutdown.connect(_finish_deliveries(app, settings.lease_seconds), weak=False)
     app.worker_main(argv)
 
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -87,15 +87,21 @@ class ScriptedAdapter(ProviderAdapter):
 
     A 200 body ``{"status": "sent", "id": ...}`` is a success; ``{"status": "rejected"}``
     refuses the recipient, as Mandrill does. ``calls`` counts the requests that reached it;
-    a ``journal`` shared by several adapters records the order in which they were called.
+    a ``journal`` shared by several adapters records the order in which they were called;
+    ``while_sending`` runs while a request is at the provider (time passes, another worker
+    takes the email over…).
     """
 
     kind = "scripted"
 
-    def __init__(self, name: str, *answers: Answer, journal: list[str] | None = None) -> None:
+    def __init__(
+        self, name: str, *answers: Answer, journal: list[str] | None = None,
+        while_sending: Callable[[], object] | None = None,
+    ) -> None:
         assert answers, "a scripted provider needs at least one answer"
         self._script = list(answers)
         self._journal = journal
+        self._while_sending = while_sending
         self.calls = 0
         self.requests: list[httpx.Request] = []
         client = httpx.AsyncClient(transport=httpx.MockTransport(self._answer))
@@ -112,6 +118,8 @@ class ScriptedAdapter(ProviderAdapter):
         self.requests.append(request)
         if self._journal is not None:
             self._journal.append(self.name)
+        if self._while_sending is not None:
+            self._while_sending()
         answer = self._script.pop(0) if len(self._script) > 1 else self._script[0]
         if isinstance(answer, Exception):
             raise answer

@@ -10,7 +10,7 @@ from sqlalchemy import Engine
 
 from micromailer.config import Settings
 from micromailer.delivery.dispatcher import Dispatcher
-from micromailer.delivery.service import DeliveryService, RetryPolicy
+from micromailer.delivery.service import DeliveryService
 from micromailer.health.board import HealthBoard, MemoryBoard
 from micromailer.health.factory import make_board
 from micromailer.health.snapshots import SnapshotPublisher
@@ -18,6 +18,7 @@ from micromailer.health.strategy import make_strategy
 from micromailer.providers.http import AsyncHttpSender
 from micromailer.providers.registry import build_adapters, make_async_http_client
 from micromailer.queue.publisher import DeliveryPublisher
+from micromailer.retry import DeliveryRetryPolicy
 from micromailer.store.claims import ClaimStore
 from micromailer.store.engine import make_engine
 from micromailer.store.health_snapshots import HealthSnapshotStore
@@ -69,18 +70,19 @@ class WorkerRuntime:
             store=claims,
             dispatcher=Dispatcher(adapters, board),
             schedule=publisher.schedule,
-            policy=RetryPolicy(
+            policy=DeliveryRetryPolicy(
                 max_attempts=settings.max_attempts,
                 delay=settings.retry_delay,
                 delay_max=settings.retry_delay_max,
             ),
-            claim_timeout=settings.claim_timeout,
+            claim_timeout=settings.lease_seconds,
             on_attempt=on_attempt,
             store_interval=store_interval(engine),
         )
         names = ", ".join(adapter.name for adapter in adapters)
-        log.info("worker ready: providers %s (%s)", names,
-                 "sandbox" if settings.sandbox_mode else "live credentials")
+        log.info("worker ready: providers %s (%s); a claim holds an email for %.0f s",
+                 names, "sandbox" if settings.sandbox_mode else "live credentials",
+                 settings.lease_seconds)
         return cls(settings, claims, sweeps, board, publisher, service, client)
 
 

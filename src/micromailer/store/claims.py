@@ -1,23 +1,33 @@
-"""The worker's side: claim an email under a lease, record what its attempt came to."""
+"""The worker's side: claim an email under a lease, record what its attempt came to.
+
+The claim number (``attempt_count``, one more at each claim) fences every outcome: an outcome
+applies only while its attempt is still the email's latest claim and the email is not final.
+A worker whose lease ran out and whose email another worker claimed since cannot undo that
+attempt; its tries still go into the history, marked with :data:`STALE_OUTCOME_NOTE`.
+"""
 
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from functools import partial
+from typing import Any
 
-from sqlalchemy import Engine, and_, bindparam, func, insert, or_, update
-from sqlalchemy.exc import InterfaceError, OperationalError
+from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, update
 
 from micromailer.domain.attempt import ProviderTry
 from micromailer.domain.message import Message
 from micromailer.domain.status import Status
-from micromailer.store.base import StoreBase, UtcClock, utcnow
+from micromailer.retry import RECORD_RETRY, STORE_UNREACHABLE
+from micromailer.store.base import StoreBase
 from micromailer.store.models import AttemptRow, EmailRow, UTCDateTime
 
 log = logging.getLogger(__name__)
+
+#: Appended to the error of every try whose attempt's outcome came after a newer claim.
+STALE_OUTCOME_NOTE = "late: a newer attempt had taken the email over, this outcome was not applied"
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,24 +57,16 @@ class Claim:
 
 
 class ClaimStore(StoreBase):
-    """Claims and outcomes. A claim is one conditional ``UPDATE``, so the database decides
-    which of two racing workers wins."""
-
-    def __init__(
-        self, engine: Engine, clock: UtcClock = utcnow, *, record_patience: float = 30.0
-    ) -> None:
-        """``record_patience``: seconds a worker keeps trying to record an attempt's outcome
-        while the database is unreachable, so that a short outage does not turn a delivered
-        email into a duplicate (see :meth:`record`)."""
-        super().__init__(engine, clock)
-        self._record_patience = record_patience
+    """Claims and outcomes. Each is a conditional ``UPDATE``, so the database decides which
+    of two racing workers wins."""
 
     def claim(self, email_id: str, lease_seconds: float) -> Claim | None:
         """Take the email into ``sending`` for ``lease_seconds``, or ``None`` if not ours to send.
 
-        It is ours if it is ``queued``, or ``sending`` under a lease that has run out (its worker
-        died). A final email, or one another worker holds, is never claimed: that is what makes a
-        redelivered task a no-op.
+        It is ours if it is ``queued`` and due, or ``sending`` under a lease that has run out
+        (its worker died). A final email, one another worker holds, or one waiting out a
+        backoff or a ``Retry-After`` is not claimed: that is what makes a redelivered task a
+        no-op. The retry scheduled for it, or else the sweeper, delivers it when due.
         """
         return self.claim_many([email_id], lease_seconds).get(email_id)
 
@@ -75,13 +77,7 @@ class ClaimStore(StoreBase):
         with self.engine.begin() as connection:
             claimed = connection.execute(
                 update(EmailRow)
-                .where(
-                    EmailRow.id.in_(email_ids),
-                    or_(
-                        EmailRow.status == Status.QUEUED.value,
-                        and_(EmailRow.status == Status.SENDING.value, EmailRow.claimed_until < now),
-                    ),
-                )
+                .where(EmailRow.id.in_(email_ids), _claimable(now))
                 .values(
                     status=Status.SENDING.value,
                     claimed_until=now + timedelta(seconds=lease_seconds),
@@ -111,55 +107,94 @@ class ClaimStore(StoreBase):
         due_at = self._clock() + timedelta(seconds=delay_seconds)
         return AttemptRecord(email_id, attempt_number, tries, Status.QUEUED, error, due_at=due_at)
 
-    def record(self, records: Sequence[AttemptRecord]) -> None:
-        """Store attempts' outcomes in one transaction: each email's new state and its tries.
+    def record(self, records: Sequence[AttemptRecord]) -> list[bool]:
+        """Store attempts' outcomes and tries in one transaction; whether each outcome applied.
 
-        The providers have answered: losing this write would send the emails again once their
-        leases run out, so a short database outage is ridden out instead of failing at once.
+        An outcome applies under its own claim only (see the module's docstring); a stale one
+        leaves the email as it is and its tries are kept, marked. The providers have answered:
+        losing this write would send the emails again, so a store outage is ridden out
+        (:data:`~micromailer.retry.RECORD_RETRY`).
         """
         if not records:
-            return
+            return []
+        return RECORD_RETRY.call(
+            partial(self._record_once, records), STORE_UNREACHABLE,
+            f"recording {len(records)} outcome(s)",
+        )
+
+    def _record_once(self, records: Sequence[AttemptRecord]) -> list[bool]:
         now = self._clock()
-        updates = [
-            {
-                "b_id": record.email_id,
-                "b_status": record.status.value,
-                "b_error": record.error,
-                "b_provider": record.provider,
-                "b_provider_message_id": record.provider_message_id,
-                "b_due_at": record.due_at,
-                "b_now": now,
-            }
-            for record in records
-        ]
-        attempts = [
-            row
-            for record in records
-            for row in _attempt_rows(record.email_id, record.attempt_number, record.tries)
-        ]
-        deadline = time.monotonic() + self._record_patience
-        pause = 0.1
-        while True:
-            try:
-                with self.engine.begin() as connection:
-                    connection.execute(_RECORD_OUTCOME, updates)
-                    if attempts:
-                        connection.execute(insert(AttemptRow), attempts)
-                return
-            except (OperationalError, InterfaceError) as exc:
-                if time.monotonic() + pause > deadline:
-                    raise
-                log.warning("store unreachable while recording %d outcome(s) (%s); retrying",
-                            len(records), type(exc).__name__)
-                time.sleep(pause)
-                pause = min(pause * 2, 2.0)
+        with self.engine.connect() as connection:
+            applied = _apply_outcomes(connection, [_outcome_params(r, now) for r in records])
+            tries = [
+                row
+                for record, current in zip(records, applied, strict=True)
+                for row in _attempt_rows(record, stale=not current)
+            ]
+            if tries:
+                connection.execute(insert(AttemptRow), tries)
+            connection.commit()
+        for record, current in zip(records, applied, strict=True):
+            if not current:
+                log.warning(
+                    "email %s: the outcome of attempt %d (%s) came after a newer claim; "
+                    "its tries are kept, the email is left as it is",
+                    record.email_id, record.attempt_number, record.status.value,
+                )
+        return applied
 
 
-#: One email's outcome, for :meth:`ClaimStore.record` run once per batch (executemany).
-#: ``provider`` and ``due_at`` keep their stored values where the record has none.
+def _claimable(now: datetime) -> ColumnElement[bool]:
+    """Queued and due, or sending under a lease that has run out.
+
+    A row written due at once (a new email, or one the sweeper re-armed) has ``due_at`` equal
+    to its ``updated_at``: it is due whatever the claimer's clock says, so a host whose clock
+    is a moment behind the writer's does not leave it to the sweeper. A retry's ``due_at`` is
+    later than its ``updated_at``, and waits for this clock to reach it.
+    """
+    due = or_(EmailRow.due_at <= now, EmailRow.due_at <= EmailRow.updated_at)
+    return or_(
+        and_(EmailRow.status == Status.QUEUED.value, due),
+        and_(EmailRow.status == Status.SENDING.value, EmailRow.claimed_until < now),
+    )
+
+
+def _apply_outcomes(connection: Connection, params: list[dict[str, Any]]) -> list[bool]:
+    """Run :data:`_RECORD_OUTCOME` for each outcome; whether each changed its email.
+
+    All in one ``executemany`` when every one applies, as nearly always; when the count falls
+    short, that batch is rolled back and each outcome runs alone, so we know which were stale.
+    """
+    if connection.dialect.supports_sane_multi_rowcount:
+        if connection.execute(_RECORD_OUTCOME, params).rowcount == len(params):
+            return [True] * len(params)
+        connection.rollback()
+    return [connection.execute(_RECORD_OUTCOME, one).rowcount == 1 for one in params]
+
+
+def _outcome_params(record: AttemptRecord, now: datetime) -> dict[str, Any]:
+    return {
+        "b_id": record.email_id,
+        "b_attempt": record.attempt_number,
+        "b_status": record.status.value,
+        "b_error": record.error,
+        "b_provider": record.provider,
+        "b_provider_message_id": record.provider_message_id,
+        "b_due_at": record.due_at,
+        "b_now": now,
+    }
+
+
+#: One email's outcome, applied only under the claim it belongs to: no claim since (the
+#: attempt count is still the record's) and not final. ``provider`` and ``due_at`` keep their
+#: stored values where the record has none.
 _RECORD_OUTCOME = (
     update(EmailRow)
-    .where(EmailRow.id == bindparam("b_id"))
+    .where(
+        EmailRow.id == bindparam("b_id"),
+        EmailRow.attempt_count == bindparam("b_attempt"),
+        or_(EmailRow.status == Status.SENDING.value, EmailRow.status == Status.QUEUED.value),
+    )
     .values(
         status=bindparam("b_status"),
         error=bindparam("b_error"),
@@ -180,22 +215,25 @@ _MESSAGE_COLUMNS = (
 )
 
 
-def _attempt_rows(
-    email_id: str, attempt_number: int, tries: Sequence[ProviderTry]
-) -> list[dict[str, object]]:
+def _attempt_rows(record: AttemptRecord, *, stale: bool) -> list[dict[str, object]]:
+    """The record's tries as ``attempts`` rows; a stale record's tries say so in ``error``."""
     return [
         {
-            "email_id": email_id,
-            "attempt_number": attempt_number,
+            "email_id": record.email_id,
+            "attempt_number": record.attempt_number,
             "provider": attempt.provider,
             "started_at": attempt.started_at,
             "finished_at": attempt.finished_at,
             "outcome": attempt.outcome.value,
             "status_code": attempt.status_code,
-            "error": attempt.error,
+            "error": _stale_error(attempt.error) if stale else attempt.error,
         }
-        for attempt in tries
+        for attempt in record.tries
     ]
 
 
-__all__ = ["AttemptRecord", "Claim", "ClaimStore"]
+def _stale_error(error: str | None) -> str:
+    return f"{error} ({STALE_OUTCOME_NOTE})" if error else STALE_OUTCOME_NOTE
+
+
+__all__ = ["STALE_OUTCOME_NOTE", "AttemptRecord", "Claim", "ClaimStore"]
