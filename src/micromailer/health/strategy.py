@@ -9,6 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Protocol, runtime_checkable
 
+from micromailer.config import DEFAULT_STRATEGY, STRATEGY_NAMES
+
 #: Seconds over which a provider's score climbs back linearly after its last failure.
 RECOVERY_SECONDS = 300.0
 #: How much of the old health survives one event.
@@ -131,12 +133,6 @@ def recovery_weight(last_error: float | None, now: float) -> float:
 def base_scores(names: list[str], top: float = 50.0) -> dict[str, float]:
     """Preference by position: 50 for the first provider, then 49, 48…"""
     return {name: top - index for index, name in enumerate(names)}
-
-
-#: Every strategy the service can run (``MICROMAILER_STRATEGY``), the original first.
-STRATEGY_NAMES: tuple[str, ...] = ("original", "breaker", "priority")
-#: The service's default: the one the simulation favours (docs/selection.md).
-DEFAULT_STRATEGY = "breaker"
 
 
 def make_strategy(name: str) -> Strategy:
