@@ -117,25 +117,26 @@ class LoopDeliveries:
 def loop_deliveries(task: Any, app: Any, consumer: Any, **options: Any) -> LoopDeliveries:
     """The deliver task's ``Strategy``: Celery calls it once per worker consumer. The
     instance is kept on ``app.conf.micromailer_deliveries`` for the worker's shutdown."""
-    def task_events() -> bool:
-        """Whether Celery would send this task's events now (read per message: Flower's
-        ``enable_events`` turns them on while the worker runs)."""
-        eventer = consumer.event_dispatcher
-        return bool(
-            task.send_events and eventer is not None and eventer.enabled
-            and (not eventer.groups or "task" in eventer.groups)
-        )
-
     deliveries = LoopDeliveries(
         submit=app.conf.micromailer_runtime().service.submit,
         celery_path=celery_default(task, app, consumer, **options),
         call_soon=consumer.call_soon,
         connection_errors=tuple(consumer.connection_errors),
         revoked=celery_revoked,
-        task_events=task_events,
+        task_events=partial(task_events_on, task, consumer),
     )
     app.conf.micromailer_deliveries = deliveries
     return deliveries
+
+
+def task_events_on(task: Any, consumer: Any) -> bool:
+    """Whether Celery would send ``task``'s events now; read per message, since Flower's
+    ``enable_events`` turns them on while the worker runs."""
+    eventer = consumer.event_dispatcher
+    return bool(
+        task.send_events and eventer is not None and eventer.enabled
+        and (not eventer.groups or "task" in eventer.groups)
+    )
 
 
 def plain_email_id(message: Any) -> str | None:
@@ -157,4 +158,4 @@ def plain_email_id(message: Any) -> str | None:
     return args[0]
 
 
-__all__ = ["LoopDeliveries", "loop_deliveries", "plain_email_id"]
+__all__ = ["LoopDeliveries", "loop_deliveries", "plain_email_id", "task_events_on"]
