@@ -272,10 +272,8 @@ def providers(as_json: bool) -> None:
         click.echo(
             f"{s.name:<12} {s.kind:<10} {s.score:>7.2f} {s.base_score:>5.0f} {s.health:>7.3f}"
         )
-    if settings.sandbox_mode:
+    if not settings.has_credentials:
         click.echo("(sandbox mode: no provider credentials are set)")
-    elif (reason := settings.unconfigured_reason()) is not None:
-        click.echo(reason, err=True)
 
 
 @main.command()

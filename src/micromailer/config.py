@@ -148,10 +148,11 @@ class Settings(BaseSettings):
         return url
 
     def provider_names(self) -> list[str]:
-        """Configured providers, most preferred first."""
+        """Configured providers, most preferred first; without credentials every known one,
+        as the sandbox fakes them."""
         if self.providers:
             return _split(self.providers)
-        if self.sandbox_mode:
+        if not self.has_credentials:
             return list(KNOWN_PROVIDERS)
         return [name for name in KNOWN_PROVIDERS if self.api_key(name) is not None]
 

@@ -30,11 +30,7 @@ def prefix(redis_url: str) -> Iterator[str]:
 
 @pytest.fixture
 def settings(tmp_path: Path) -> Settings:
-    """Both providers configured, as a deployment has them; nothing here delivers."""
-    return Settings(  # type: ignore[call-arg]
-        data_dir=tmp_path, _env_file=None,
-        sendgrid_api_key="sg-unused", mandrill_api_key="md-unused",
-    )
+    return Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
 
 
 @pytest.fixture

@@ -15,7 +15,7 @@ def test_without_credentials_or_a_sandbox_url_nothing_can_deliver_and_a_sentence
     bare = settings()
 
     assert not bare.sandbox_mode
-    assert bare.provider_names() == []
+    assert bare.base_url("sendgrid") == "https://api.sendgrid.com"
     reason = bare.unconfigured_reason()
     assert reason is not None
     assert "SENDGRID_API_KEY or MANDRILL_API_KEY" in reason
