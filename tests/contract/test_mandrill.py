@@ -12,8 +12,9 @@ from jsonschema import Draft202012Validator
 from micromailer.delivery.dispatcher import Dispatcher
 from micromailer.delivery.verdict import AttemptReport, Delivered, RetryLater, Undeliverable
 from micromailer.domain.status import Outcome
+from micromailer.health.base import base_scores
 from micromailer.health.board import MemoryBoard
-from micromailer.health.strategy import OriginalStrategy, base_scores
+from micromailer.health.original import OriginalStrategy
 from micromailer.providers.errors import (
     AccountError,
     AuthError,
