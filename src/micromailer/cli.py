@@ -298,6 +298,7 @@ def simulate(seeds: int, scenarios: tuple[str, ...], strategies: tuple[str, ...]
              processes: int | None, sweep: bool) -> None:
     """Compare selection strategies on simulated provider failures (docs/selection.md)."""
     from micromailer.simulate.command import SimulateOptions, run_simulate
+    from micromailer.simulate.extra import MissingExtraError
 
     options = SimulateOptions(seeds, scenarios, strategies, as_json, plot_dir, service_bases,
                               processes, sweep)
@@ -305,6 +306,8 @@ def simulate(seeds: int, scenarios: tuple[str, ...], strategies: tuple[str, ...]
         click.echo(run_simulate(options))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    except MissingExtraError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group()

@@ -18,6 +18,12 @@ SANDBOX_API_KEY = "sandbox-key"
 
 DEFAULT_SANDBOX_PORT = 8025
 
+#: Every strategy the service can run (``MICROMAILER_STRATEGY``), the original first. Named
+#: here, not in ``health``, so that settings never import the code they configure.
+STRATEGY_NAMES: tuple[str, ...] = ("original", "breaker", "priority")
+#: The service's default: the one the simulation favours (docs/selection.md).
+DEFAULT_STRATEGY = "breaker"
+
 
 class Settings(BaseSettings):
     """Every knob of micromailer. Names are part of the public contract (see DESIGN.md)."""
@@ -71,7 +77,7 @@ class Settings(BaseSettings):
 
     #: How providers are ranked (``MICROMAILER_STRATEGY``): ``breaker`` (default), ``original``
     #: or ``priority``; see docs/selection.md.
-    strategy: str = "breaker"
+    strategy: str = DEFAULT_STRATEGY
 
     #: The fake providers (``MICROMAILER_SANDBOX_URL``). Setting it asks for sandbox mode when
     #: no provider has credentials; ``micromailer run`` sets it for the sandbox it starts.
@@ -94,9 +100,6 @@ class Settings(BaseSettings):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, value: str) -> str:
-        # Imported here: the health package imports this module.
-        from micromailer.health.strategy import STRATEGY_NAMES
-
         name = value.strip().lower()
         if name not in STRATEGY_NAMES:
             raise ValueError(f"unknown strategy {value!r}; known: {', '.join(STRATEGY_NAMES)}")
@@ -177,8 +180,10 @@ def _split(value: str) -> list[str]:
 
 __all__ = [
     "DEFAULT_SANDBOX_PORT",
+    "DEFAULT_STRATEGY",
     "KNOWN_PROVIDERS",
     "SANDBOX_API_KEY",
+    "STRATEGY_NAMES",
     "Settings",
     "normalize_database_url",
 ]

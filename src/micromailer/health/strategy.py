@@ -2,17 +2,12 @@
 
 from __future__ import annotations
 
+# The names live with the settings that check them, so that settings never import health.
+from micromailer.config import DEFAULT_STRATEGY, STRATEGY_NAMES
 from micromailer.health.base import Strategy
 from micromailer.health.breaker import BreakerStrategy
 from micromailer.health.original import OriginalStrategy
 from micromailer.health.priority import PriorityStrategy
-
-#: Every strategy the service can run, the original first.
-STRATEGY_NAMES: tuple[str, ...] = (
-    OriginalStrategy.name, BreakerStrategy.name, PriorityStrategy.name,
-)
-#: The service's default: the one the simulation favours (docs/selection.md).
-DEFAULT_STRATEGY = BreakerStrategy.name
 
 _FACTORIES: dict[str, type[Strategy]] = {
     OriginalStrategy.name: OriginalStrategy,
