@@ -52,9 +52,11 @@ NON_BLANK_HEADER_PATTERN = (
 #: Content: not blank, no NUL.
 CONTENT_PATTERN = f"^[{WHITESPACE_CLASS}]*[^\\u0000{WHITESPACE_CLASS}][^\\u0000]*$"
 _SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
-#: An address: at most 64 characters before its one ``@``, no special-use domain, header-safe.
+_NOT_IN_ADDRESS = f"@<>{WHITESPACE_CLASS}"
+#: An address: at most 64 characters before its one ``@``, no space or angle bracket (a bare
+#: address, no display name), no special-use domain, header-safe.
 ADDRESS_PATTERN = (
-    f"^(?=[^@]{{1,{MAX_LOCAL_PART_LENGTH}}}@[^@]+$)"
+    f"^(?=[^{_NOT_IN_ADDRESS}]{{1,{MAX_LOCAL_PART_LENGTH}}}@[^{_NOT_IN_ADDRESS}]+$)"
     f"(?!.*[@.](?:{_SPECIAL_USE})$)"
     f"{HEADER_TEXT_PATTERN[1:]}"
 )
