@@ -48,7 +48,7 @@ OPERATIONS = [
 ]
 #: Generated requests per operation, at most: hypothesis stops early for an operation with few
 #: distinct inputs (``GET /healthz`` has one).
-MAX_EXAMPLES = 250
+MAX_EXAMPLES = 200
 #: Requests the whole run must send, across every operation.
 MIN_REQUESTS = 1_000
 

@@ -121,6 +121,8 @@ def email_fields_schema(*, json: bool) -> dict[str, Any]:
                 "examples": ["Hello **Jane**, your order is on its way."],
             },
         },
+        # In a form every field is one piece of text: no list (a repeated field), no file.
+        **({} if json else {"additionalProperties": {"type": "string"}}),
         "description": "Other fields are ignored.",
     }
 
