@@ -51,6 +51,7 @@ bench: install bench-tools $(BASELINE_VENV)/bin/gunicorn
 	$(BIN)/python -m bench.perf
 	$(BIN)/python -m bench.embedded_latency
 	$(BIN)/python -m bench.shared_board
+	$(BIN)/python -m bench.outage_onset
 	$(BIN)/python -m bench.simulation
 
 clean:

@@ -15,7 +15,8 @@ from fastapi.testclient import TestClient
 from micromailer.api.app import create_app
 from micromailer.api.routes.web import STATIC_DIR
 from micromailer.config import Settings
-from micromailer.health.strategy import ProviderHealth, make_strategy
+from micromailer.health.base import ProviderHealth
+from micromailer.health.strategy import make_strategy
 from micromailer.sandbox import SandboxThread
 from micromailer.store.migrate import upgrade
 from tests.support.processes import free_port

@@ -24,8 +24,8 @@ from micromailer.delivery.backoff import retry_delay
 from micromailer.delivery.dispatcher import Dispatcher
 from micromailer.delivery.verdict import AttemptReport, Delivered, RetryLater
 from micromailer.domain.status import Outcome
+from micromailer.health.base import Strategy
 from micromailer.health.board import HealthBoard
-from micromailer.health.strategy import Strategy
 from micromailer.simulate.policies import make_sim_board
 from micromailer.simulate.scenarios import Scenario
 from micromailer.simulate.world import MESSAGE, Draws, SimClock, SimulatedAdapter
