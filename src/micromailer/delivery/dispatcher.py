@@ -34,8 +34,9 @@ class Dispatcher:
     failing provider. How each answer is treated:
 
     - accepted → the board records a success; the attempt is over.
-    - transient (server error, rate limit, auth, network) → the board records a failure;
-      try the next provider. If all fail so, the attempt ends in :class:`RetryLater`.
+    - transient (server error, rate limit, auth, account, network) → the board records a
+      failure; try the next provider. If all fail so, the attempt ends in :class:`RetryLater`.
+    - recipient deferred (a soft bounce) → the same, but the board learns nothing.
     - request rejected as malformed → the next provider, health untouched. Final only when
       every provider rejected it.
     - recipient rejected → final at once, without burning the other providers.

@@ -118,6 +118,7 @@ def _check(settings: Settings, provider: str) -> None:
 
 @asynccontextmanager
 async def _sandbox(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    assert settings.sandbox_url is not None, "sandbox mode (checked first) needs the sandbox URL"
     async with httpx.AsyncClient(base_url=settings.sandbox_url, timeout=TIMEOUT) as client:
         try:
             yield client
