@@ -8,6 +8,7 @@ for an :class:`httpx.MockTransport` that plays a script of answers.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -87,7 +88,8 @@ class ScriptedAdapter(ProviderAdapter):
 
     A 200 body ``{"status": "sent", "id": ...}`` is a success; ``{"status": "rejected"}``
     refuses the recipient, as Mandrill does. ``calls`` counts the requests that reached it;
-    a ``journal`` shared by several adapters records the order in which they were called;
+    a ``journal`` shared by several adapters records the order in which they were called.
+    With a ``gate``, each answer waits until the gate is set, without holding the event loop;
     ``while_sending`` runs while a request is at the provider (time passes, another worker
     takes the email over…).
     """
@@ -96,15 +98,18 @@ class ScriptedAdapter(ProviderAdapter):
 
     def __init__(
         self, name: str, *answers: Answer, journal: list[str] | None = None,
+        gate: threading.Event | None = None,
         while_sending: Callable[[], object] | None = None,
     ) -> None:
         assert answers, "a scripted provider needs at least one answer"
         self._script = list(answers)
         self._journal = journal
+        self._gate = gate
         self._while_sending = while_sending
         self.calls = 0
         self.requests: list[httpx.Request] = []
-        client = httpx.AsyncClient(transport=httpx.MockTransport(self._answer))
+        handler = self._answer if gate is None else self._answer_once_open
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
         super().__init__(
             api_key="test-key", base_url=f"https://{name}.test", client=client, name=name
         )
@@ -123,6 +128,13 @@ class ScriptedAdapter(ProviderAdapter):
         answer = self._script.pop(0) if len(self._script) > 1 else self._script[0]
         if isinstance(answer, Exception):
             raise answer
+        return answer
+
+    async def _answer_once_open(self, request: httpx.Request) -> httpx.Response:
+        answer = self._answer(request)
+        assert self._gate is not None
+        while not self._gate.is_set():
+            await asyncio.sleep(0.005)
         return answer
 
     def build_request(self, message: Message) -> httpx.Request:

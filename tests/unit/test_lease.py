@@ -10,13 +10,6 @@ import pytest
 from micromailer.config import LEASE_MARGIN, Settings
 
 
-@pytest.fixture(autouse=True)
-def no_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    for name in ("SENDGRID_API_KEY", "MANDRILL_API_KEY", "MICROMAILER_PROVIDERS",
-                 "MICROMAILER_CLAIM_TIMEOUT", "MICROMAILER_PROVIDER_TOTAL_TIMEOUT"):
-        monkeypatch.delenv(name, raising=False)
-
-
 def settings(**values: Any) -> Settings:
     return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
@@ -40,7 +33,8 @@ def test_the_lease_outlasts_one_try_of_every_provider(
 
 
 def test_the_sandbox_counts_every_fake_provider() -> None:
-    sandbox = settings(provider_total_timeout=50.0, claim_timeout=1.0)
+    sandbox = settings(provider_total_timeout=50.0, claim_timeout=1.0,
+                       sandbox_url="http://127.0.0.1:8025")
 
     assert sandbox.sandbox_mode
     assert sandbox.lease_seconds == len(sandbox.provider_names()) * 50.0 + LEASE_MARGIN

@@ -9,11 +9,9 @@ from celery import Celery
 from kombu.entity import Queue
 
 from micromailer.config import Settings
+from micromailer.queue.names import DELIVER_TASK, QUEUE_NAME
 from micromailer.queue.sqlite_transport import broker_settings
 from micromailer.retry import PUBLISH_RETRY_POLICY, STORE_UNREACHABLE, TASK_STORE_DOWN_RETRY
-
-DELIVER_TASK = "micromailer.deliver"
-QUEUE_NAME = "micromailer"
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -48,6 +46,7 @@ def _transport_options(broker_url: str) -> dict[str, Any]:
 
 
 def _register_deliver(app: Celery, settings: Settings) -> None:
+    # Imported here: the API builds this app too, and only a worker needs the delivery stack.
     from micromailer.queue.runtime import WorkerRuntime
 
     holder: dict[str, WorkerRuntime] = {}

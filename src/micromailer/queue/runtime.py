@@ -60,15 +60,15 @@ class WorkerRuntime:
         board = make_board(
             settings, [adapter.name for adapter in adapters], make_strategy(settings.strategy)
         )
-        on_attempt = None
+        on_learn = None
         if isinstance(board, MemoryBoard):  # a shared board is read directly by the API
             snapshots = HealthSnapshotStore(engine)
             board.load(snapshots.load_health())
-            on_attempt = SnapshotPublisher(board, snapshots.save_health).publish_if_changed
+            on_learn = SnapshotPublisher(board, snapshots.save_health).notify
         publisher = DeliveryPublisher(app)
         service = DeliveryService(
             store=claims,
-            dispatcher=Dispatcher(adapters, board),
+            dispatcher=Dispatcher(adapters, board, on_learn=on_learn),
             schedule=publisher.schedule,
             policy=DeliveryRetryPolicy(
                 max_attempts=settings.max_attempts,
@@ -76,7 +76,6 @@ class WorkerRuntime:
                 delay_max=settings.retry_delay_max,
             ),
             claim_timeout=settings.lease_seconds,
-            on_attempt=on_attempt,
             store_interval=store_interval(engine),
         )
         names = ", ".join(adapter.name for adapter in adapters)

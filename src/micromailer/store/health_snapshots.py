@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 from sqlalchemy import select
 
-from micromailer.health.strategy import ProviderHealth
+from micromailer.health.base import ProviderHealth
 from micromailer.store.base import StoreBase
 from micromailer.store.models import ProviderHealthRow
 
@@ -21,7 +21,7 @@ class HealthSnapshotStore(StoreBase):
                 session.merge(
                     ProviderHealthRow(
                         name=state.name, health=state.health, last_error=state.last_error,
-                        updated_at=now,
+                        retry_at=state.retry_at, updated_at=now,
                     )
                 )
 
@@ -29,7 +29,8 @@ class HealthSnapshotStore(StoreBase):
         """Saved health per provider; ``base_score`` is 0 here: the caller's config owns it."""
         with self._sessions() as session:
             rows = session.scalars(select(ProviderHealthRow)).all()
-            return [ProviderHealth(row.name, 0.0, row.health, row.last_error) for row in rows]
+            return [ProviderHealth(row.name, 0.0, row.health, row.last_error, row.retry_at)
+                    for row in rows]
 
 
 __all__ = ["HealthSnapshotStore"]
