@@ -18,7 +18,10 @@ def test_a_task_whose_store_is_unreachable_is_retried_with_the_policys_countdown
     tmp_path: Path,
 ) -> None:
     nothing_listens = f"postgresql://127.0.0.1:{free_port()}/micromailer"
-    settings = Settings(data_dir=tmp_path, database_url=nothing_listens, _env_file=None)  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        data_dir=tmp_path, database_url=nothing_listens, sandbox_url="http://127.0.0.1:1",
+        _env_file=None,
+    )
     app = create_celery(settings)
     countdowns: list[float] = []
 
