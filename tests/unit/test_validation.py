@@ -8,13 +8,13 @@ from types import MappingProxyType
 import pytest
 from pydantic import ValidationError
 
+from micromailer.domain.header_text import HEADER_TEXT_PATTERN
 from micromailer.domain.validation import (
     MAX_CONTENT_BYTES,
     EmailRequest,
     InvalidEmailRequest,
     parse_email_request,
 )
-from micromailer.domain.header_text import HEADER_TEXT_PATTERN
 
 # A 254-character address email-validator accepts: 64-char local part, 189-char domain.
 LONGEST_ADDRESS = "a" * 64 + "@" + "a" * 63 + "." + "b" * 63 + "." + "c" * 57 + ".com"
