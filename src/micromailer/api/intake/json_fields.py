@@ -11,6 +11,7 @@ it built, so a plain email costs a few dictionary look-ups more than ``json.load
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 
 from micromailer.api.intake.answer import IntakeRefused
 
@@ -54,6 +55,8 @@ def _integer(literal: str) -> int:
 
 _DECODER = json.JSONDecoder(object_pairs_hook=_object, parse_int=_integer)
 
+_CONTAINERS = (dict, list)
+
 TOO_DEEP = (
     f"The JSON body is nested more than {MAX_DEPTH} levels deep; an email's fields are strings."
 )
@@ -62,13 +65,15 @@ TOO_DEEP = (
 def decode_json(body: bytes) -> dict[str, object]:
     """The object in ``body``; :class:`IntakeRefused` (400) with a sentence otherwise."""
     try:
-        text = body.decode("utf-8-sig")
+        text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise IntakeRefused(
             400,
             f"The body is not valid UTF-8 (byte 0x{body[exc.start]:02x} at position "
             f"{exc.start}); send JSON encoded as UTF-8.",
         ) from None
+    if text.startswith("\ufeff"):
+        text = text[1:]
     try:
         data = _DECODER.decode(text)
     except _Refused as exc:
@@ -90,14 +95,16 @@ def decode_json(body: bytes) -> dict[str, object]:
 
 def _deeper_than(data: dict[str, object], limit: int) -> bool:
     """Whether arrays and objects nest more than ``limit`` levels, ``data`` being level 1."""
-    level, values = 1, list(data.values())
-    while containers := [value for value in values if isinstance(value, dict | list)]:
+    level = 1
+    values: Iterable[object] = data.values()
+    while containers := [value for value in values if isinstance(value, _CONTAINERS)]:
         level += 1
         if level > limit:
             return True
-        values = []
+        inner: list[object] = []
         for container in containers:
-            values.extend(container.values() if isinstance(container, dict) else container)
+            inner.extend(container.values() if isinstance(container, dict) else container)
+        values = inner
     return False
 
 
