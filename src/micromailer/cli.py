@@ -35,6 +35,14 @@ def _settings(**overrides: Any) -> Settings:
         raise click.UsageError(f"invalid configuration: {exc}") from exc
 
 
+def _require_delivery(settings: Settings) -> None:
+    """Refuse to start a process that would accept or take emails it can never deliver:
+    without credentials, only an asked-for sandbox (``MICROMAILER_SANDBOX_URL``) will do."""
+    reason = settings.unconfigured_reason()
+    if reason is not None:
+        raise click.ClickException(reason)
+
+
 def _configure_logging(level: str = "INFO") -> None:
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
@@ -66,7 +74,7 @@ def run(host: str, port: int, sandbox_port: int) -> None:
     env: dict[str, str] = {"MICROMAILER_DATA_DIR": str(settings.data_dir)}
     _upgrade(settings)
     with children() as started:
-        if settings.sandbox_mode:
+        if not settings.has_credentials:  # the one command that chooses the sandbox itself
             sandbox_url = f"http://127.0.0.1:{sandbox_port}"
             env["MICROMAILER_SANDBOX_URL"] = sandbox_url
             sandbox = spawn(["sandbox", "--host", "127.0.0.1", "--port", str(sandbox_port)],
@@ -90,8 +98,9 @@ def run(host: str, port: int, sandbox_port: int) -> None:
               help="API processes sharing the port.")
 def serve(host: str, port: int, workers: int) -> None:
     """The API alone (distributed mode: run as many as needed)."""
-    _configure_logging()
     settings = _settings()
+    _require_delivery(settings)
+    _configure_logging()
     _upgrade(settings)
     _serve(settings, host, port, workers)
 
@@ -126,8 +135,9 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     from micromailer.queue.celery_app import QUEUE_NAME, create_celery
     from micromailer.queue.sweeper import Sweeper, sweep_once
 
-    _configure_logging(loglevel.upper())
     settings = _settings()
+    _require_delivery(settings)
+    _configure_logging(loglevel.upper())
     _upgrade(settings)
     sys.setswitchinterval(WORKER_GIL_SWITCH_INTERVAL)
     app = create_celery(settings)
@@ -265,7 +275,7 @@ def providers(as_json: bool) -> None:
         click.echo(
             f"{s.name:<12} {s.kind:<10} {s.score:>7.2f} {s.base_score:>5.0f} {s.health:>7.3f}"
         )
-    if settings.sandbox_mode:
+    if not settings.has_credentials:
         click.echo("(sandbox mode: no provider credentials are set)")
 
 
@@ -291,6 +301,7 @@ def simulate(seeds: int, scenarios: tuple[str, ...], strategies: tuple[str, ...]
              processes: int | None, sweep: bool) -> None:
     """Compare selection strategies on simulated provider failures (docs/selection.md)."""
     from micromailer.simulate.command import SimulateOptions, run_simulate
+    from micromailer.simulate.extra import MissingExtraError
 
     options = SimulateOptions(seeds, scenarios, strategies, as_json, plot_dir, service_bases,
                               processes, sweep)
@@ -298,6 +309,8 @@ def simulate(seeds: int, scenarios: tuple[str, ...], strategies: tuple[str, ...]
         click.echo(run_simulate(options))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    except MissingExtraError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group()

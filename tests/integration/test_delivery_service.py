@@ -6,7 +6,9 @@ Only the providers (scripted adapters over ``httpx.MockTransport``) and the Cele
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -19,9 +21,11 @@ from micromailer.delivery.dispatcher import Dispatcher
 from micromailer.delivery.service import DeliveryService, RetryPolicy
 from micromailer.domain.attempt import EmailView
 from micromailer.domain.status import Status
+from micromailer.health.base import Strategy, base_scores
 from micromailer.health.board import MemoryBoard
+from micromailer.health.breaker import BreakerStrategy
+from micromailer.health.original import OriginalStrategy
 from micromailer.health.snapshots import SnapshotPublisher
-from micromailer.health.strategy import OriginalStrategy, base_scores
 from micromailer.store.models import EmailRow
 from micromailer.store.repository import EmailStore
 from tests.support.fakes import (
@@ -37,6 +41,7 @@ from tests.support.fakes import (
 )
 
 CLAIM_TIMEOUT = 60.0
+WAIT_SECONDS = 10.0
 POLICY = RetryPolicy(max_attempts=3, delay=10.0, delay_max=600.0)
 
 
@@ -61,6 +66,7 @@ class Harness:
     schedule: RecordingSchedule
     adapters: list[ScriptedAdapter]
     clock: FakeClock
+    snapshots: SnapshotPublisher | None = None
 
     def queue_email(self) -> str:
         new = make_new_email()
@@ -79,6 +85,13 @@ class Harness:
             return found
 
 
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.005)
+
+
 class Build(Protocol):
     def __call__(
         self,
@@ -86,6 +99,7 @@ class Build(Protocol):
         schedule: RecordingSchedule | None = None,
         policy: RetryPolicy = POLICY,
         snapshots: bool = False,
+        strategy: Strategy | None = None,
     ) -> Harness: ...
 
 
@@ -100,6 +114,8 @@ def harnesses() -> Iterator[list[Harness]]:
     yield built
     for harness in built:
         harness.service.close()
+        if harness.snapshots is not None:
+            harness.snapshots.close()
         harness.store.engine.dispose()
 
 
@@ -112,22 +128,24 @@ def build(tmp_path: Path, clock: FakeClock, harnesses: list[Harness]) -> Build:
         schedule: RecordingSchedule | None = None,
         policy: RetryPolicy = POLICY,
         snapshots: bool = False,
+        strategy: Strategy | None = None,
     ) -> Harness:
         store = migrated_store(tmp_path, clock)
         board = MemoryBoard(
-            OriginalStrategy(), base_scores([a.name for a in adapters]), clock=clock.seconds
+            strategy or OriginalStrategy(), base_scores([a.name for a in adapters]),
+            clock=clock.seconds,
         )
         recording = schedule or RecordingSchedule()
         publisher = SnapshotPublisher(board, store.save_health) if snapshots else None
         service = DeliveryService(
             store=store,
-            dispatcher=Dispatcher(list(adapters), board, clock=clock),
+            dispatcher=Dispatcher(list(adapters), board, clock=clock,
+                                  on_learn=publisher.notify if publisher else None),
             schedule=recording,
             policy=policy,
             claim_timeout=CLAIM_TIMEOUT,
-            on_attempt=publisher.publish_if_changed if publisher else None,
         )
-        harness = Harness(store, board, service, recording, list(adapters), clock)
+        harness = Harness(store, board, service, recording, list(adapters), clock, publisher)
         harnesses.append(harness)
         return harness
 
@@ -348,8 +366,49 @@ def test_each_delivery_publishes_changed_health_to_the_store(build: Build) -> No
     )
 
     h.service.deliver(h.queue_email())
+    assert h.snapshots is not None
+    h.snapshots.close()  # waits for the publisher's thread
 
     saved = {state.name: state for state in h.store.load_health()}
     assert saved["a"].health == pytest.approx(0.9)
     assert saved["a"].last_error == h.clock.seconds()
     assert saved["b"].health == pytest.approx(1.0)
+
+
+def test_the_published_health_keeps_the_hold_a_429_asked_for(build: Build) -> None:
+    """A breaker board holds a provider that answered 429 with Retry-After; the snapshot the
+    API reads must hold it too, or the live scores show it healthy."""
+    h = build(
+        ScriptedAdapter("a", http_error(429, **{"Retry-After": "30"})),
+        ScriptedAdapter("b", accepted()),
+        snapshots=True, strategy=BreakerStrategy(),
+    )
+
+    h.service.deliver(h.queue_email())
+    assert h.snapshots is not None
+    h.snapshots.close()
+
+    saved = {state.name: state for state in h.store.load_health()}
+    assert saved["a"].retry_at == pytest.approx(h.clock.seconds() + 30.0)
+
+
+def test_an_email_that_starts_after_a_failure_avoids_the_failing_provider(
+    build: Build,
+) -> None:
+    """The board learns from a try as it ends, not when the attempt is recorded: while the
+    first email, refused by ``a``, still waits for ``b``, the next email goes to ``b`` first."""
+    b_answers = threading.Event()
+    journal: list[str] = []
+    a = ScriptedAdapter("a", http_error(503), accepted("a-2"), journal=journal)
+    b = ScriptedAdapter("b", accepted("b-1"), journal=journal, gate=b_answers)
+    h = build(a, b)
+    first, second = h.queue_email(), h.queue_email()
+
+    pending = h.service.submit(first)
+    wait_until(lambda: journal == ["a", "b"])
+    h.service.submit(second)
+    wait_until(lambda: len(journal) == 3)
+    b_answers.set()
+    pending.result(timeout=10)
+
+    assert journal == ["a", "b", "b"]

@@ -15,9 +15,9 @@ from micromailer.api.app import create_app
 from micromailer.config import Settings
 from micromailer.domain.attempt import ProviderTry
 from micromailer.domain.status import Outcome, Status
+from micromailer.health.original import OriginalStrategy
 from micromailer.health.redis_board import RedisBoard
 from micromailer.health.redis_states import redis_client
-from micromailer.health.strategy import OriginalStrategy
 from micromailer.store.engine import make_engine
 from micromailer.store.migrate import upgrade
 from micromailer.store.repository import AttemptRecord, EmailStore

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from micromailer.domain.attempt import ProviderTry
 from micromailer.domain.status import Outcome, Status
-from micromailer.health.strategy import ProviderHealth
+from micromailer.health.base import ProviderHealth
 from micromailer.store.engine import make_engine
 from micromailer.store.migrate import alembic_config, upgrade
 from micromailer.store.models import Base, EmailRow

@@ -28,11 +28,13 @@ class Cluster:
         workers: int = 1,
         concurrency: int = 8,
         shared_board: bool = True,
+        worker_options: tuple[str, ...] = (),
         **env: str,
     ) -> None:
         self.root = root
         self.backends = backends
         self.concurrency = concurrency
+        self.worker_options = worker_options
         self.sandbox_port = free_port()
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         settings = {
@@ -61,7 +63,8 @@ class Cluster:
     def _worker(self, n: int) -> ManagedProcess:
         incarnation = next(self._incarnations)
         return ManagedProcess(
-            ["worker", "-c", str(self.concurrency), "-n", f"worker{n}@%h"],
+            ["worker", "-c", str(self.concurrency), "-n", f"worker{n}@%h",
+             *self.worker_options],
             self.env, self.root / f"worker{n}-{incarnation}.log",
         )
 

@@ -8,6 +8,7 @@ for an :class:`httpx.MockTransport` that plays a script of answers.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
 from collections.abc import Sequence
 from datetime import UTC, datetime, timedelta
@@ -81,17 +82,23 @@ class ScriptedAdapter(ProviderAdapter):
     A 200 body ``{"status": "sent", "id": ...}`` is a success; ``{"status": "rejected"}``
     refuses the recipient, as Mandrill does. ``calls`` counts the requests that reached it;
     a ``journal`` shared by several adapters records the order in which they were called.
+    With a ``gate``, each answer waits until the gate is set, without holding the event loop.
     """
 
     kind = "scripted"
 
-    def __init__(self, name: str, *answers: Answer, journal: list[str] | None = None) -> None:
+    def __init__(
+        self, name: str, *answers: Answer, journal: list[str] | None = None,
+        gate: threading.Event | None = None,
+    ) -> None:
         assert answers, "a scripted provider needs at least one answer"
         self._script = list(answers)
         self._journal = journal
+        self._gate = gate
         self.calls = 0
         self.requests: list[httpx.Request] = []
-        client = httpx.AsyncClient(transport=httpx.MockTransport(self._answer))
+        handler = self._answer if gate is None else self._answer_once_open
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
         super().__init__(
             api_key="test-key", base_url=f"https://{name}.test", client=client, name=name
         )
@@ -108,6 +115,13 @@ class ScriptedAdapter(ProviderAdapter):
         answer = self._script.pop(0) if len(self._script) > 1 else self._script[0]
         if isinstance(answer, Exception):
             raise answer
+        return answer
+
+    async def _answer_once_open(self, request: httpx.Request) -> httpx.Response:
+        answer = self._answer(request)
+        assert self._gate is not None
+        while not self._gate.is_set():
+            await asyncio.sleep(0.005)
         return answer
 
     def build_request(self, message: Message) -> httpx.Request:

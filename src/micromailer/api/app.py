@@ -16,7 +16,9 @@ from micromailer.api.deps import Services, build_services
 from micromailer.api.errors import install_error_handlers
 from micromailer.api.intake import EmailIntake
 from micromailer.api.metrics import RelayCollector, metrics_registry
+from micromailer.api.openapi import install_openapi
 from micromailer.api.routes import (
+    docs,
     emails,
     health,
     metrics,
@@ -59,6 +61,9 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
             "through the healthiest provider, failing over when one errors."
         ),
         lifespan=_lifespan,
+        # /docs and /redoc are routes/docs.py's: served from the package, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         # No OpenTelemetry provider is configured here; left on, FastAPI looks for one on
         # every request (a tenth of the API's CPU under load).
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -69,6 +74,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         RelayCollector(services.store.count_by_status, services.store.count_tries, services.scores)
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(emails.router)
     app.include_router(providers.router)
     app.include_router(health.router)
@@ -76,6 +82,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(preview.router)
     app.include_router(sandbox.router)
     app.include_router(web.router)
+    app.include_router(docs.router)
     web.mount_static(app)
     # For every other route; EmailIntake, in front of this stack, enforces the same limit.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)

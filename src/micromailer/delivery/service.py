@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from micromailer.domain.status import Status
@@ -24,7 +24,7 @@ from .backoff import retry_delay
 from .batching import MAX_BATCH, GroupBatcher
 from .dispatcher import Dispatcher
 from .loop_thread import LoopThread
-from .verdict import AttemptReport, Delivered, Lesson, Undeliverable
+from .verdict import AttemptReport, Delivered, Undeliverable
 
 log = logging.getLogger(__name__)
 
@@ -38,11 +38,6 @@ class RetryPolicy:
     delay: float = 10.0
     delay_max: float = 600.0
 
-
-#: A claimed email and the provider ranking to try it in.
-_Claimed = tuple[Claim, list[str]]
-#: What a batch of outcomes stores, and what it teaches the board.
-_Outcome = tuple[AttemptRecord, tuple[Lesson, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,7 +59,6 @@ class DeliveryService:
         schedule: ScheduleDelivery,
         policy: RetryPolicy,
         claim_timeout: float,
-        on_attempt: Callable[[], object] | None = None,
         max_batch: int = MAX_BATCH,
         store_interval: float = 0.0,
     ) -> None:
@@ -73,12 +67,11 @@ class DeliveryService:
         self._schedule = schedule
         self._policy = policy
         self._claim_timeout = claim_timeout
-        self._on_attempt = on_attempt
         self._loop = LoopThread("micromailer-delivery")
-        self._claims: GroupBatcher[str, _Claimed | None] = GroupBatcher(
+        self._claims: GroupBatcher[str, Claim | None] = GroupBatcher(
             self._claim_batch, "micromailer-claim", max_batch, min_interval=store_interval
         )
-        self._records: GroupBatcher[_Outcome, None] = GroupBatcher(
+        self._records: GroupBatcher[AttemptRecord, None] = GroupBatcher(
             self._record_batch, "micromailer-record", max_batch, min_interval=store_interval
         )
 
@@ -98,14 +91,13 @@ class DeliveryService:
 
     async def deliver_async(self, email_id: str) -> Status | None:
         """:meth:`deliver` on the service's event loop."""
-        claimed = await self._claims.submit(email_id)
-        if claimed is None:
+        claim = await self._claims.submit(email_id)
+        if claim is None:
             log.debug("email %s is not claimable (final, unknown or held); skipped", email_id)
             return None
-        claim, ranking = claimed
-        report = await self._dispatcher.attempt_async(claim.message, ranking)
+        report = await self._dispatcher.attempt_async(claim.message)
         settlement = self.settle(claim, report)
-        await self._records.submit((settlement.record, report.lessons))
+        await self._records.submit(settlement.record)
         if settlement.retry_in is not None:
             try:
                 loop = asyncio.get_running_loop()
@@ -138,32 +130,24 @@ class DeliveryService:
         record = self._store.retry_record(email_id, attempt, tries, history, delay)
         return Settlement(record, Status.QUEUED, delay)
 
-    # The batches run in their own threads: the board's and the store's round trips never
-    # stall the event loop. One ranking serves a whole batch of claims.
+    # The batches run in their own threads: the store's round trips never stall the event
+    # loop. The board learns from each try as it ends (the dispatcher), not here.
 
-    def _claim_batch(self, email_ids: list[str]) -> list[_Claimed | None]:
+    def _claim_batch(self, email_ids: list[str]) -> list[Claim | None]:
         claims = self._store.claim_many(email_ids, self._claim_timeout)
-        ranking = self._dispatcher.rank() if claims else []
-        results: list[_Claimed | None] = []
-        for email_id in email_ids:  # an id twice in one batch is claimed once
-            claim = claims.pop(email_id, None)
-            results.append((claim, ranking) if claim is not None else None)
-        return results
+        # an id twice in one batch is claimed once
+        return [claims.pop(email_id, None) for email_id in email_ids]
 
-    def _record_batch(self, outcomes: Sequence[_Outcome]) -> list[None]:
-        try:
-            self._dispatcher.learn(lesson for _, lessons in outcomes for lesson in lessons)
-            self._store.record([record for record, _ in outcomes])
-        finally:
-            if self._on_attempt is not None:
-                self._on_attempt()
-        return [None] * len(outcomes)
+    def _record_batch(self, records: list[AttemptRecord]) -> list[None]:
+        self._store.record(records)
+        return [None] * len(records)
 
     def close(self) -> None:
-        """Stop the event loop and the store's batch threads."""
+        """Stop the event loop, the store's batch threads and the dispatcher's."""
         self._loop.stop()
         self._claims.close()
         self._records.close()
+        self._dispatcher.close()
 
 
 def attempt_history(previous: str | None, attempt: int, reasons: str) -> str:

@@ -10,10 +10,8 @@ from kombu.entity import Queue
 from sqlalchemy.exc import InterfaceError, OperationalError
 
 from micromailer.config import Settings
+from micromailer.queue.names import DELIVER_TASK, QUEUE_NAME
 from micromailer.queue.sqlite_transport import broker_settings
-
-DELIVER_TASK = "micromailer.deliver"
-QUEUE_NAME = "micromailer"
 
 #: Publishing gives up quickly: an email is committed before it is published, and the
 #: sweeper republishes what could not be, so a broker outage must not hang ``POST /email``.
@@ -53,6 +51,7 @@ def _transport_options(broker_url: str) -> dict[str, Any]:
 
 
 def _register_deliver(app: Celery, settings: Settings) -> None:
+    # Imported here: the API builds this app too, and only a worker needs the delivery stack.
     from micromailer.queue.runtime import WorkerRuntime
 
     holder: dict[str, WorkerRuntime] = {}

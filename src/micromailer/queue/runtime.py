@@ -54,14 +54,14 @@ class WorkerRuntime:
         board = make_board(
             settings, [adapter.name for adapter in adapters], make_strategy(settings.strategy)
         )
-        on_attempt = None
+        on_learn = None
         if isinstance(board, MemoryBoard):  # a shared board is read directly by the API
             board.load(store.load_health())
-            on_attempt = SnapshotPublisher(board, store.save_health).publish_if_changed
+            on_learn = SnapshotPublisher(board, store.save_health).notify
         publisher = DeliveryPublisher(app)
         service = DeliveryService(
             store=store,
-            dispatcher=Dispatcher(adapters, board),
+            dispatcher=Dispatcher(adapters, board, on_learn=on_learn),
             schedule=publisher.schedule,
             policy=RetryPolicy(
                 max_attempts=settings.max_attempts,
@@ -69,7 +69,6 @@ class WorkerRuntime:
                 delay_max=settings.retry_delay_max,
             ),
             claim_timeout=settings.claim_timeout,
-            on_attempt=on_attempt,
             store_interval=store_interval(store),
         )
         names = ", ".join(adapter.name for adapter in adapters)

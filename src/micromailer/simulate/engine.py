@@ -18,14 +18,13 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import greenlet
-
 from micromailer.delivery.backoff import retry_delay
 from micromailer.delivery.dispatcher import Dispatcher
 from micromailer.delivery.verdict import AttemptReport, Delivered, RetryLater
 from micromailer.domain.status import Outcome
+from micromailer.health.base import Strategy
 from micromailer.health.board import HealthBoard
-from micromailer.health.strategy import Strategy
+from micromailer.simulate.extra import load_greenlet
 from micromailer.simulate.policies import make_sim_board
 from micromailer.simulate.scenarios import Scenario
 from micromailer.simulate.world import MESSAGE, Draws, SimClock, SimulatedAdapter
@@ -78,7 +77,8 @@ class Engine:
         self.result = RunResult(scenario.name, label, seed)
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
-        self._hub = greenlet.getcurrent()
+        self._greenlet = load_greenlet()
+        self._hub = self._greenlet.getcurrent()
         #: The email (and its attempt number) whose code runs right now.
         self._current: tuple[int, int] = (0, 1)
         self._concurrent = scenario.concurrent
@@ -138,7 +138,7 @@ class Engine:
 
     def _start(self, email: int, attempt: int) -> None:
         if self._concurrent:
-            greenlet.greenlet(self._attempt).switch(email, attempt)
+            self._greenlet.greenlet(self._attempt).switch(email, attempt)
         else:
             self._attempt(email, attempt)
 
@@ -189,7 +189,7 @@ class Engine:
 
     def _sleep(self, seconds: float) -> None:
         """Park the running email's greenlet for ``seconds`` of simulated time."""
-        parked, sending = greenlet.getcurrent(), self._current
+        parked, sending = self._greenlet.getcurrent(), self._current
 
         def resume() -> None:
             self._current = sending

@@ -38,7 +38,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from micromailer.domain.attempt import AttemptView, EmailView, NewEmail, ProviderTry
 from micromailer.domain.message import Message
 from micromailer.domain.status import Status
-from micromailer.health.strategy import ProviderHealth
+from micromailer.health.base import ProviderHealth
 from micromailer.store.models import AttemptRow, EmailRow, ProviderHealthRow, UTCDateTime
 
 log = logging.getLogger(__name__)
@@ -327,7 +327,7 @@ class EmailStore:
                 session.merge(
                     ProviderHealthRow(
                         name=state.name, health=state.health, last_error=state.last_error,
-                        updated_at=now,
+                        retry_at=state.retry_at, updated_at=now,
                     )
                 )
 
@@ -335,7 +335,8 @@ class EmailStore:
         """Saved health per provider; ``base_score`` is 0 here: the caller's config owns it."""
         with self._sessions() as session:
             rows = session.scalars(select(ProviderHealthRow)).all()
-            return [ProviderHealth(row.name, 0.0, row.health, row.last_error) for row in rows]
+            return [ProviderHealth(row.name, 0.0, row.health, row.last_error, row.retry_at)
+                    for row in rows]
 
 
 #: One email's outcome, for :meth:`EmailStore.record` run once per batch (executemany).
