@@ -1,4 +1,4 @@
-"""What the headers of a ``POST /email`` say about its body, read in one pass over them.
+"""What the headers of a ``POST /email`` say about its body.
 
 A body declared over the limit (413), compressed (415) or of a type the intake cannot decode
 (415) is refused here, before any of it is read.
@@ -11,7 +11,7 @@ from enum import StrEnum
 
 from starlette.types import Scope
 
-from micromailer.api.body_limit import CLOSE, too_large
+from micromailer.api.body_limit import CLOSE, declared_too_long, too_large
 from micromailer.api.intake.answer import IntakeRefused
 
 
@@ -36,19 +36,15 @@ class RequestHead:
 
 def read_head(scope: Scope, max_bytes: int) -> RequestHead:
     """The body's encoding; raises :class:`IntakeRefused` when the headers already refuse it."""
-    content_type: bytes | None = None
-    declared_length = content_coding = None
+    if declared_too_long(scope, max_bytes):
+        raise IntakeRefused(413, too_large(max_bytes), headers=CLOSE)
+    content_type = content_coding = None
     for name, value in scope["headers"]:
         if name == b"content-type":
             if content_type is None:  # the first one, as Starlette's ``headers.get`` reads it
                 content_type = value
-        elif name == b"content-length":
-            declared_length = value  # the last one, as ``BodySizeLimit`` reads it
         elif name == b"content-encoding":
             content_coding = value
-    if declared_length is not None and declared_length.isdigit() \
-            and int(declared_length) > max_bytes:
-        raise IntakeRefused(413, too_large(max_bytes), headers=CLOSE)
     if content_coding is not None and content_coding.strip().lower() != b"identity":
         shown = content_coding.decode("latin-1").strip()
         raise IntakeRefused(
