@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -207,11 +208,9 @@ def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_m
 @click.option("--content", required=True, help="Markdown body.")
 @click.option("--wait/--no-wait", default=False, help="Wait for a final status.")
 def send(to: str, to_name: str | None, subject: str, content: str, wait: bool) -> None:
-    """Queue an email (straight into the store and broker) and print its id."""
-    from micromailer.delivery.intake import Sender, accept_email
+    """Queue an email (straight into the store and broker, as the API does) and print its id."""
+    from micromailer.api.deps import build_services
     from micromailer.domain.validation import InvalidEmailRequest, parse_email_request
-    from micromailer.queue.celery_app import create_celery
-    from micromailer.queue.publisher import DeliveryPublisher
 
     settings = _settings()
     try:
@@ -221,16 +220,20 @@ def send(to: str, to_name: str | None, subject: str, content: str, wait: bool) -
     except InvalidEmailRequest as exc:
         raise click.UsageError(exc.message) from exc
     _upgrade(settings)
-    store = _store(settings)
-    publisher = DeliveryPublisher(create_celery(settings))
-    accepted = accept_email(
-        request, store, publisher.publish, Sender(settings.sender_email, settings.sender_name)
-    )
-    click.echo(accepted.email_id)
+    services = build_services(settings)
+
+    async def accept() -> str:
+        try:
+            return (await services.intake.accept(request)).email_id
+        finally:
+            await services.intake.close()  # publishes what was stored
+
+    email_id = asyncio.run(accept())
+    click.echo(email_id)
     if wait:
-        while (view := store.get_email(accepted.email_id)) and not view.status.is_final:
+        while (view := services.store.get_email(email_id)) and not view.status.is_final:
             time.sleep(0.2)
-        _print_status(accepted.email_id, store)
+        _print_status(email_id, services.store)
 
 
 @main.command()

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from micromailer.api.intake.checks import IntakeCheck, build_intake_checks
 from micromailer.api.score_history import ScoreHistory
 from micromailer.config import Settings
 from micromailer.delivery.intake import Sender
@@ -31,6 +32,8 @@ class Services:
     intake: IntakePipeline
     #: The live scores ``GET /providers`` and the score history show.
     scores: LiveScoreReader
+    #: Run on every ``POST /email``, in order, before it is decoded (``api/intake/checks.py``).
+    intake_checks: list[IntakeCheck] = field(default_factory=list)
 
     @property
     def sender(self) -> Sender:
@@ -50,6 +53,7 @@ def build_services(settings: Settings) -> Services:
         publisher=DeliveryPublisher(celery),
         intake=IntakePipeline(store, BatchPublisher(celery).publish_many, sender),
         scores=LiveScoreReader(settings, HealthSnapshotStore(engine).load_health),
+        intake_checks=build_intake_checks(settings),
     )
 
 
