@@ -143,8 +143,8 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     app = create_celery(settings)
     runtime = app.conf.micromailer_runtime()
     publish_many = BatchPublisher(app).publish_many
-    sweep_once(runtime.store, publish_many, settings.sweep_after)
-    Sweeper(runtime.store, publish_many,
+    sweep_once(runtime.sweeps, publish_many, settings.sweep_after)
+    Sweeper(runtime.sweeps, publish_many,
             sweep_after=settings.sweep_after, interval=settings.sweep_interval).start()
     argv = [
         "worker", "--pool=threads", f"--concurrency={concurrency or settings.worker_concurrency}",
@@ -157,7 +157,7 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     if events:
         argv.append("--task-events")
     after_setup_logger.connect(_quiet_per_task_logs, weak=False)
-    worker_shutdown.connect(_finish_deliveries(app, settings.claim_timeout), weak=False)
+    worker_shutdown.connect(_finish_deliveries(app, settings.lease_seconds), weak=False)
     app.worker_main(argv)
 
 
@@ -260,7 +260,7 @@ def providers(as_json: bool) -> None:
     from micromailer.health.live import BoardUnavailableError, read_live_scores
 
     settings = _settings()
-    load_saved = _store(settings).load_health if _store_exists(settings) else list
+    load_saved = _health_snapshots(settings).load_health if _store_exists(settings) else list
     try:
         scores = read_live_scores(settings, load_saved)
     except BoardUnavailableError as exc:
@@ -333,10 +333,17 @@ def _upgrade(settings: Settings) -> None:
 
 
 def _store(settings: Settings) -> Any:
+    from micromailer.store.emails import EmailStore
     from micromailer.store.engine import make_engine
-    from micromailer.store.repository import EmailStore
 
     return EmailStore(make_engine(settings.store_url))
+
+
+def _health_snapshots(settings: Settings) -> Any:
+    from micromailer.store.engine import make_engine
+    from micromailer.store.health_snapshots import HealthSnapshotStore
+
+    return HealthSnapshotStore(make_engine(settings.store_url))
 
 
 def _store_exists(settings: Settings) -> bool:

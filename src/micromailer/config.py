@@ -18,6 +18,10 @@ SANDBOX_API_KEY = "sandbox-key"
 
 DEFAULT_SANDBOX_PORT = 8025
 
+#: Seconds a lease holds beyond its provider tries: the claim's and the outcome's commits, and
+#: the event loop's own delays between them.
+LEASE_MARGIN = 10.0
+
 #: Every strategy the service can run (``MICROMAILER_STRATEGY``), the original first. Named
 #: here, not in ``health``, so that settings never import the code they configure.
 STRATEGY_NAMES: tuple[str, ...] = ("original", "breaker", "priority")
@@ -55,16 +59,19 @@ class Settings(BaseSettings):
     retry_delay: float = Field(default=10.0, ge=0)
     retry_delay_max: float = Field(default=600.0, ge=0)
 
-    #: Seconds a worker may hold an email in ``sending`` before another may take it over.
+    #: The least time a worker holds an email in ``sending`` before another may take it over;
+    #: the lease is longer when the providers' timeouts need it (:attr:`lease_seconds`).
     claim_timeout: float = Field(default=120.0, gt=0)
     #: Seconds a ``queued`` email may wait past its due time before the sweeper republishes it.
     sweep_after: float = Field(default=60.0, gt=0)
     #: Seconds between two sweeps.
     sweep_interval: float = Field(default=15.0, gt=0)
 
-    #: Timeouts of one provider call, in seconds.
+    #: Timeouts of one provider call, in seconds: opening a connection, each wait for the
+    #: provider (a free pooled connection, a read), and the whole call from start to end.
     provider_connect_timeout: float = Field(default=5.0, gt=0)
     provider_timeout: float = Field(default=20.0, gt=0)
+    provider_total_timeout: float = Field(default=30.0, gt=0)
 
     #: Connect and read timeout of one call to the shared health board's Redis, in seconds:
     #: short, so a dead Redis never stalls a delivery.
@@ -116,6 +123,15 @@ class Settings(BaseSettings):
     @property
     def celery_broker_url(self) -> str:
         return self.broker_url or f"sqla+sqlite:///{self.data_dir}/broker.sqlite3"
+
+    @property
+    def lease_seconds(self) -> float:
+        """How long a claim holds an email: one attempt tries every configured provider at
+        most once, each try ends within ``provider_total_timeout``, so the lease outlasts them
+        all (plus :data:`LEASE_MARGIN`) and no other worker sends the email meanwhile. Never
+        less than ``claim_timeout``."""
+        tries = len(self.provider_names()) * self.provider_total_timeout
+        return max(self.claim_timeout, tries + LEASE_MARGIN)
 
     @property
     def has_credentials(self) -> bool:
@@ -182,6 +198,7 @@ __all__ = [
     "DEFAULT_SANDBOX_PORT",
     "DEFAULT_STRATEGY",
     "KNOWN_PROVIDERS",
+    "LEASE_MARGIN",
     "SANDBOX_API_KEY",
     "STRATEGY_NAMES",
     "Settings",

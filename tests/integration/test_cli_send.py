@@ -12,8 +12,8 @@ from kombu import Connection
 from micromailer.cli import main
 from micromailer.config import Settings
 from micromailer.queue.sqlite_transport import TRANSPORT_PATH
+from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
-from micromailer.store.repository import EmailStore
 from tests.support.deliver_queue import take_email_ids
 
 

@@ -18,7 +18,7 @@ import pytest
 from sqlalchemy.orm import Session
 
 from micromailer.delivery.dispatcher import Dispatcher
-from micromailer.delivery.service import DeliveryService, RetryPolicy
+from micromailer.delivery.service import DeliveryService
 from micromailer.domain.attempt import EmailView
 from micromailer.domain.status import Status
 from micromailer.health.base import Strategy, base_scores
@@ -26,23 +26,25 @@ from micromailer.health.board import MemoryBoard
 from micromailer.health.breaker import BreakerStrategy
 from micromailer.health.original import OriginalStrategy
 from micromailer.health.snapshots import SnapshotPublisher
+from micromailer.retry import DeliveryRetryPolicy
+from micromailer.store.claims import STALE_OUTCOME_NOTE
 from micromailer.store.models import EmailRow
-from micromailer.store.repository import EmailStore
 from tests.support.fakes import (
     FakeClock,
     ScriptedAdapter,
+    Stores,
     accepted,
     calls,
     http_error,
     make_new_email,
-    migrated_store,
+    migrated_stores,
     network_down,
     recipient_refused,
 )
 
 CLAIM_TIMEOUT = 60.0
 WAIT_SECONDS = 10.0
-POLICY = RetryPolicy(max_attempts=3, delay=10.0, delay_max=600.0)
+POLICY = DeliveryRetryPolicy(max_attempts=3, delay=10.0, delay_max=600.0)
 
 
 @dataclass
@@ -60,7 +62,7 @@ class RecordingSchedule:
 
 @dataclass
 class Harness:
-    store: EmailStore
+    store: Stores
     board: MemoryBoard
     service: DeliveryService
     schedule: RecordingSchedule
@@ -70,11 +72,11 @@ class Harness:
 
     def queue_email(self) -> str:
         new = make_new_email()
-        self.store.add_email(new)
+        self.store.emails.add_email(new)
         return new.email_id
 
     def view(self, email_id: str) -> EmailView:
-        view = self.store.get_email(email_id)
+        view = self.store.emails.get_email(email_id)
         assert view is not None
         return view
 
@@ -97,7 +99,7 @@ class Build(Protocol):
         self,
         *adapters: ScriptedAdapter,
         schedule: RecordingSchedule | None = None,
-        policy: RetryPolicy = POLICY,
+        policy: DeliveryRetryPolicy = POLICY,
         snapshots: bool = False,
         strategy: Strategy | None = None,
     ) -> Harness: ...
@@ -126,19 +128,19 @@ def build(tmp_path: Path, clock: FakeClock, harnesses: list[Harness]) -> Build:
     def make(
         *adapters: ScriptedAdapter,
         schedule: RecordingSchedule | None = None,
-        policy: RetryPolicy = POLICY,
+        policy: DeliveryRetryPolicy = POLICY,
         snapshots: bool = False,
         strategy: Strategy | None = None,
     ) -> Harness:
-        store = migrated_store(tmp_path, clock)
+        store = migrated_stores(tmp_path, clock)
         board = MemoryBoard(
             strategy or OriginalStrategy(), base_scores([a.name for a in adapters]),
             clock=clock.seconds,
         )
         recording = schedule or RecordingSchedule()
-        publisher = SnapshotPublisher(board, store.save_health) if snapshots else None
+        publisher = SnapshotPublisher(board, store.snapshots.save_health) if snapshots else None
         service = DeliveryService(
-            store=store,
+            store=store.claims,
             dispatcher=Dispatcher(list(adapters), board, clock=clock,
                                   on_learn=publisher.notify if publisher else None),
             schedule=recording,
@@ -223,7 +225,11 @@ def test_the_third_failed_attempt_gives_up_with_every_reason(build: Build) -> No
     h = build(a, b)
     email_id = h.queue_email()
 
-    statuses = [h.service.deliver(email_id) for _ in range(3)]
+    statuses = []
+    for _ in range(3):
+        statuses.append(h.service.deliver(email_id))
+        if h.schedule.calls:
+            h.clock.advance(h.schedule.calls[-1][1])  # the scheduled retry comes when due
 
     assert statuses == [Status.QUEUED, Status.QUEUED, Status.FAILED]
     assert [scheduled for scheduled, _ in h.schedule.calls] == [email_id, email_id]
@@ -251,7 +257,7 @@ def test_the_third_failed_attempt_gives_up_with_every_reason(build: Build) -> No
 
 
 def test_a_failed_email_is_not_delivered_again(build: Build) -> None:
-    h = build(ScriptedAdapter("a", http_error(503)), policy=RetryPolicy(max_attempts=1))
+    h = build(ScriptedAdapter("a", http_error(503)), policy=DeliveryRetryPolicy(max_attempts=1))
     email_id = h.queue_email()
     assert h.service.deliver(email_id) is Status.FAILED
 
@@ -308,7 +314,7 @@ def test_delivering_a_sent_email_again_is_a_no_op(build: Build) -> None:
 def test_an_email_another_worker_holds_is_left_alone(build: Build) -> None:
     h = build(ScriptedAdapter("a", accepted()))
     email_id = h.queue_email()
-    assert h.store.claim(email_id, CLAIM_TIMEOUT) is not None  # the other worker
+    assert h.store.claims.claim(email_id, CLAIM_TIMEOUT) is not None  # the other worker
 
     assert h.service.deliver(email_id) is None
     assert calls(h.adapters) == {"a": 0}
@@ -319,6 +325,73 @@ def test_an_unknown_email_is_a_no_op(build: Build) -> None:
 
     assert h.service.deliver("00000000-0000-0000-0000-000000000000") is None
     assert calls(h.adapters) == {"a": 0}
+
+
+def test_an_early_redelivery_of_an_email_waiting_out_its_backoff_is_a_no_op(
+    build: Build,
+) -> None:
+    h = build(ScriptedAdapter("a", http_error(503), accepted("a-2")))
+    email_id = h.queue_email()
+    assert h.service.deliver(email_id) is Status.QUEUED
+    [(_, delay)] = h.schedule.calls
+
+    h.clock.advance(delay / 2)
+    early = h.service.deliver(email_id)  # e.g. the broker redelivers the first message
+
+    assert early is None
+    assert calls(h.adapters) == {"a": 1}
+    assert (h.view(email_id).status, h.view(email_id).attempt_count) == (Status.QUEUED, 1)
+    h.clock.advance(delay)
+    assert h.service.deliver(email_id) is Status.SENT, "the scheduled retry still sends it"
+    assert h.view(email_id).attempt_count == 2
+
+
+def test_a_redelivery_waits_for_what_a_rate_limited_provider_asked(build: Build) -> None:
+    h = build(ScriptedAdapter("a", http_error(429, **{"Retry-After": "120"}), accepted()))
+    email_id = h.queue_email()
+    h.service.deliver(email_id)
+
+    h.clock.advance(119)
+    assert h.service.deliver(email_id) is None
+    h.clock.advance(1)
+    assert h.service.deliver(email_id) is Status.SENT
+    assert calls(h.adapters) == {"a": 2}
+
+
+# -- a worker whose attempt outlived its lease ----------------------------------------------
+
+
+@pytest.mark.parametrize("late", ["sent", "retry", "failed"])
+def test_an_attempt_that_outlived_its_lease_does_not_undo_the_newer_one(
+    build: Build, clock: FakeClock, late: str
+) -> None:
+    """While the first worker waits for its provider, its lease runs out and another worker
+    claims and sends the email; the first worker's answer then changes nothing."""
+    email_id = ""
+    newer: list[Harness] = []
+
+    def lease_runs_out_and_another_worker_sends() -> None:
+        clock.advance(CLAIM_TIMEOUT + 1)
+        assert newer[0].service.deliver(email_id) is Status.SENT
+
+    answer = {"sent": accepted("a-late"), "retry": http_error(503),
+              "failed": recipient_refused()}[late]
+    h = build(ScriptedAdapter("a", answer, while_sending=lease_runs_out_and_another_worker_sends))
+    newer.append(build(ScriptedAdapter("b", accepted("b-1"))))
+    email_id = h.queue_email()
+
+    assert h.service.deliver(email_id) is None
+
+    view = h.view(email_id)
+    assert (view.status, view.provider, view.provider_message_id, view.error) == (
+        Status.SENT, "b", "b-1", None
+    )
+    assert view.attempt_count == 2
+    assert h.schedule.calls == [], "no retry is scheduled for an outcome that was not applied"
+    by_attempt = {attempt.attempt_number: attempt for attempt in view.attempts}
+    assert (by_attempt[1].provider, by_attempt[2].provider) == ("a", "b")
+    assert STALE_OUTCOME_NOTE in (by_attempt[1].error or "")
+    assert by_attempt[2].error is None
 
 
 # -- a broker that will not take the retry ------------------------------------------------
@@ -338,7 +411,7 @@ def test_a_failing_schedule_does_not_lose_the_email(build: Build) -> None:
     # Once overdue, the sweeper finds it and a later delivery sends it.
     _, delay = broker_down.calls[0]
     h.clock.advance(delay + 61)
-    assert h.store.sweep(sweep_after=60) == [email_id]
+    assert h.store.sweeps.sweep(sweep_after=60) == [email_id]
     assert h.service.deliver(email_id) is Status.SENT
     assert h.view(email_id).attempt_count == 2
 
@@ -369,7 +442,7 @@ def test_each_delivery_publishes_changed_health_to_the_store(build: Build) -> No
     assert h.snapshots is not None
     h.snapshots.close()  # waits for the publisher's thread
 
-    saved = {state.name: state for state in h.store.load_health()}
+    saved = {state.name: state for state in h.store.snapshots.load_health()}
     assert saved["a"].health == pytest.approx(0.9)
     assert saved["a"].last_error == h.clock.seconds()
     assert saved["b"].health == pytest.approx(1.0)
@@ -388,7 +461,7 @@ def test_the_published_health_keeps_the_hold_a_429_asked_for(build: Build) -> No
     assert h.snapshots is not None
     h.snapshots.close()
 
-    saved = {state.name: state for state in h.store.load_health()}
+    saved = {state.name: state for state in h.store.snapshots.load_health()}
     assert saved["a"].retry_at == pytest.approx(h.clock.seconds() + 30.0)
 
 

@@ -18,15 +18,15 @@ from micromailer.api.app import create_app
 from micromailer.config import Settings
 from micromailer.health.base import ProviderHealth
 from micromailer.store.engine import make_engine
+from micromailer.store.health_snapshots import HealthSnapshotStore
 from micromailer.store.migrate import alembic_config, upgrade
-from micromailer.store.repository import EmailStore
 from tests.support.fakes import sqlite_url
 
 
-def _store(tmp_path: Path) -> EmailStore:
+def _store(tmp_path: Path) -> HealthSnapshotStore:
     url = sqlite_url(tmp_path)
     upgrade(url)
-    return EmailStore(make_engine(url))
+    return HealthSnapshotStore(make_engine(url))
 
 
 def test_the_snapshot_keeps_a_429s_retry_at(tmp_path: Path) -> None:
@@ -44,7 +44,7 @@ def test_get_providers_holds_a_provider_until_the_retry_at_of_its_snapshot(
         _env_file=None, data_dir=tmp_path, providers="sendgrid,mandrill", strategy="breaker"
     )
     upgrade(settings.store_url)
-    store = EmailStore(make_engine(settings.store_url))
+    store = HealthSnapshotStore(make_engine(settings.store_url))
     store.save_health([ProviderHealth("sendgrid", 0.0, 1.0, None, time.time() + 300.0)])
 
     with TestClient(create_app(settings)) as client:
@@ -69,7 +69,7 @@ def test_migration_0002_adds_retry_at_to_a_0001_database_and_removes_it_again(
 
     upgrade(url, "0002")
     columns = {column["name"] for column in inspect(engine).get_columns("provider_health")}
-    loaded = EmailStore(engine).load_health()
+    loaded = HealthSnapshotStore(engine).load_health()
     command.downgrade(alembic_config(url), "0001")
     after_downgrade = {c["name"] for c in inspect(engine).get_columns("provider_health")}
 

@@ -18,6 +18,7 @@ from micromailer.config import Settings
 from micromailer.health.base import ProviderHealth
 from micromailer.health.strategy import make_strategy
 from micromailer.sandbox import SandboxThread
+from micromailer.store.health_snapshots import HealthSnapshotStore
 from micromailer.store.migrate import upgrade
 from tests.support.processes import free_port
 
@@ -90,7 +91,9 @@ def test_the_preview_renders_markdown_and_escapes_raw_html(client: TestClient) -
 def test_the_score_history_samples_the_live_scores_of_this_process(client: TestClient) -> None:
     services = client.app.state.services  # type: ignore[attr-defined]
     failed_at = time.time()
-    services.store.save_health([ProviderHealth("sendgrid", 0.0, 0.9, failed_at)])
+    HealthSnapshotStore(services.store.engine).save_health(
+        [ProviderHealth("sendgrid", 0.0, 0.9, failed_at)]
+    )
     # What the configured strategy makes of it (the original: 50 * 0.9 = 45, climbing slowly).
     strategy = make_strategy(services.settings.strategy)
     expected = strategy.score(ProviderHealth("sendgrid", 50.0, 0.9, failed_at), failed_at)

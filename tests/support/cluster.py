@@ -15,6 +15,8 @@ CLUSTER_TIMINGS = {
     "MICROMAILER_SWEEP_AFTER": "5",
     "MICROMAILER_SWEEP_INTERVAL": "1",
     "MICROMAILER_CLAIM_TIMEOUT": "10",
+    # The lease is sized from the providers' total timeout: 2 providers x 5 s + 10 s = 20 s.
+    "MICROMAILER_PROVIDER_TOTAL_TIMEOUT": "5",
 }
 
 

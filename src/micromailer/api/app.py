@@ -71,7 +71,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.state.services = services
     app.state.score_history = ScoreHistory()
     app.state.metrics_registry = metrics_registry(
-        RelayCollector(services.store.count_by_status, services.store.count_tries, services.scores)
+        RelayCollector(services.stats.count_by_status, services.stats.count_tries, services.scores)
     )
     install_error_handlers(app)
     install_openapi(app)

@@ -18,7 +18,7 @@ from micromailer.providers.errors import (
     RecipientRejectedError,
     TransientError,
 )
-from micromailer.store.repository import UtcClock, utcnow
+from micromailer.store.base import UtcClock, utcnow
 
 from .loop_board import LoopBoard, OnLearn
 from .verdict import AttemptReport, Delivered, RetryLater, Undeliverable, Verdict

@@ -18,9 +18,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from micromailer.domain.status import Status
-from micromailer.store.repository import AttemptRecord, Claim, EmailStore
+from micromailer.retry import DeliveryRetryPolicy
+from micromailer.store.claims import AttemptRecord, Claim, ClaimStore
 
-from .backoff import retry_delay
 from .batching import MAX_BATCH, GroupBatcher
 from .dispatcher import Dispatcher
 from .loop_thread import LoopThread
@@ -30,14 +30,6 @@ log = logging.getLogger(__name__)
 
 #: Publishes ``deliver(email_id)`` to run after a delay in seconds.
 ScheduleDelivery = Callable[[str, float], None]
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int = 3
-    delay: float = 10.0
-    delay_max: float = 600.0
-
 
 
 @dataclass(frozen=True, slots=True)
@@ -54,10 +46,10 @@ class DeliveryService:
 
     def __init__(
         self,
-        store: EmailStore,
+        store: ClaimStore,
         dispatcher: Dispatcher,
         schedule: ScheduleDelivery,
-        policy: RetryPolicy,
+        policy: DeliveryRetryPolicy,
         claim_timeout: float,
         max_batch: int = MAX_BATCH,
         store_interval: float = 0.0,
@@ -71,16 +63,17 @@ class DeliveryService:
         self._claims: GroupBatcher[str, Claim | None] = GroupBatcher(
             self._claim_batch, "micromailer-claim", max_batch, min_interval=store_interval
         )
-        self._records: GroupBatcher[AttemptRecord, None] = GroupBatcher(
+        self._records: GroupBatcher[AttemptRecord, bool] = GroupBatcher(
             self._record_batch, "micromailer-record", max_batch, min_interval=store_interval
         )
 
     def deliver(self, email_id: str) -> Status | None:
         """Run one attempt; return the new status, or ``None`` if the email was not ours.
 
-        An email that is final, unknown, or held by another worker is left alone: a task
-        delivered twice sends once. Blocks until the outcome is stored; call it from any thread
-        but the service's own loop.
+        An email that is final, unknown, held by another worker or not yet due is left alone:
+        a task delivered twice sends once. ``None`` too when the attempt outlived its lease and
+        another worker claimed the email meanwhile: its outcome is not applied. Blocks until the
+        outcome is stored; call it from any thread but the service's own loop.
         """
         return self._loop.run(self.deliver_async(email_id))
 
@@ -93,11 +86,13 @@ class DeliveryService:
         """:meth:`deliver` on the service's event loop."""
         claim = await self._claims.submit(email_id)
         if claim is None:
-            log.debug("email %s is not claimable (final, unknown or held); skipped", email_id)
+            log.debug("email %s is not claimable (final, unknown, held or not due); skipped",
+                      email_id)
             return None
         report = await self._dispatcher.attempt_async(claim.message)
         settlement = self.settle(claim, report)
-        await self._records.submit(settlement.record)
+        if not await self._records.submit(settlement.record):
+            return None  # a newer claim has the email: its holder decides what comes next
         if settlement.retry_in is not None:
             try:
                 loop = asyncio.get_running_loop()
@@ -119,14 +114,11 @@ class DeliveryService:
             record = AttemptRecord(email_id, attempt, tries, Status.FAILED, verdict.error)
             return Settlement(record, Status.FAILED)
         history = attempt_history(claim.previous_error, attempt, verdict.error)
-        if attempt >= self._policy.max_attempts:
+        delay = self._policy.retry_in(attempt, retry_after=verdict.retry_after)
+        if delay is None:
             error = f"gave up after {attempt} attempts: {history}"
             record = AttemptRecord(email_id, attempt, tries, Status.FAILED, error)
             return Settlement(record, Status.FAILED)
-        delay = retry_delay(
-            attempt, base=self._policy.delay, cap=self._policy.delay_max,
-            retry_after=verdict.retry_after,
-        )
         record = self._store.retry_record(email_id, attempt, tries, history, delay)
         return Settlement(record, Status.QUEUED, delay)
 
@@ -138,9 +130,9 @@ class DeliveryService:
         # an id twice in one batch is claimed once
         return [claims.pop(email_id, None) for email_id in email_ids]
 
-    def _record_batch(self, records: list[AttemptRecord]) -> list[None]:
-        self._store.record(records)
-        return [None] * len(records)
+    def _record_batch(self, records: list[AttemptRecord]) -> list[bool]:
+        """Store the outcomes; whether each applied (a stale one did not)."""
+        return self._store.record(records)
 
     def close(self) -> None:
         """Stop the event loop, the store's batch threads and the dispatcher's."""
@@ -156,5 +148,4 @@ def attempt_history(previous: str | None, attempt: int, reasons: str) -> str:
     return f"{previous}; {latest}" if previous else latest
 
 
-__all__ = ["DeliveryService", "RetryPolicy", "ScheduleDelivery", "Settlement",
-           "attempt_history"]
+__all__ = ["DeliveryService", "ScheduleDelivery", "Settlement", "attempt_history"]

@@ -18,7 +18,7 @@ from micromailer.health.redis_states import KEY_PREFIX, RedisStates, redis_clien
 from micromailer.health.snapshots import ProviderScore, live_scores
 from micromailer.health.strategy import make_strategy
 
-#: Loads the health snapshot saved in the store, e.g. ``EmailStore.load_health``.
+#: Loads the health snapshot saved in the store, e.g. ``HealthSnapshotStore.load_health``.
 LoadSaved = Callable[[], Sequence[ProviderHealth]]
 
 

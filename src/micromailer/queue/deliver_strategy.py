@@ -11,9 +11,9 @@ The guarantees stay the task's: late acknowledgement, one send per claim, and th
 prefetch limit (the worker's concurrency) bounds the emails in flight. Anything that is not
 plain — a delayed retry (ETA), an expiry, keyword arguments, a chain, task protocol 1 — takes
 Celery's own path unchanged, and so does a message whose store was down, so that the task's
-``autoretry_for`` backs it off as before. So do a revoked message (Celery drops it) and every
-message while the worker sends task events (``-E``, or Flower turning them on), so that
-monitors see each task.
+store-down retry (``micromailer.retry.TASK_STORE_DOWN_RETRY``) backs it off. So do a revoked
+message (Celery drops it) and every message while the worker sends task events (``-E``, or
+Flower turning them on), so that monitors see each task.
 
 Celery internals used here, bounded in pyproject.toml and watched by
 tests/unit/test_library_canaries.py: a task's ``Strategy``, the consumer's call to it and its
@@ -31,14 +31,11 @@ from typing import Any, Protocol
 
 from celery.worker.state import revoked as celery_revoked
 from celery.worker.strategy import default as celery_default
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from micromailer.domain.status import Status
+from micromailer.retry import STORE_UNREACHABLE
 
 log = logging.getLogger(__name__)
-
-#: Errors that mean the store is unreachable: retried through Celery, not acknowledged.
-STORE_DOWN = (OperationalError, InterfaceError)
 
 #: Celery's ``ack`` promise: called with a logger and the connection errors.
 Settle = Callable[..., Any]
@@ -92,7 +89,7 @@ class LoopDeliveries:
         with self._lock:
             self._in_flight.discard(future)
         error = future.exception()
-        if isinstance(error, STORE_DOWN):
+        if isinstance(error, STORE_UNREACHABLE):  # retried through Celery, not acknowledged
             log.warning("store unreachable while delivering %s; retrying through Celery",
                         email_id)
             self._call_soon(retry)
