@@ -6,15 +6,30 @@ CHROMIUM := /usr/bin/chromium
 BASELINE_VENV := bench/.venv-baseline
 SEED_BASELINE := ../shared/bench/seed_baseline
 
-.PHONY: install run test lint typecheck bench bench-tools screenshots clean
+.PHONY: install lock run test lint typecheck bench bench-tools screenshots clean
 
-$(BIN)/micromailer: pyproject.toml
+# Every dependency at the version and hash the lock files pin; `make lock` refreshes them.
+# requirements.lock: what a server needs (the Dockerfile installs it). requirements-dev.lock:
+# that, plus the dev and simulate extras (here and in CI), at the same versions.
+LOCK     := requirements.lock
+DEV_LOCK := requirements-dev.lock
+PIP_COMPILE := $(BIN)/pip-compile --quiet --generate-hashes --strip-extras --no-emit-index-url \
+	--no-emit-find-links --unsafe-package micromailer
+
+$(BIN)/micromailer: pyproject.toml $(DEV_LOCK)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[dev]'
+	$(BIN)/pip install --quiet -r $(DEV_LOCK)
+	$(BIN)/pip install --quiet --no-deps -e .
 	@touch $@
 
 install: $(BIN)/micromailer
+
+# The newest versions pyproject.toml allows, pinned with their hashes; then install them.
+lock: install
+	$(PIP_COMPILE) --upgrade --output-file $(LOCK) pyproject.toml
+	$(PIP_COMPILE) --upgrade --extra dev --extra simulate --constraint $(LOCK) \
+		--output-file $(DEV_LOCK) pyproject.toml
+	$(BIN)/pip install --quiet -r $(DEV_LOCK)
 
 run: install
 	$(BIN)/micromailer run
@@ -51,6 +66,7 @@ bench: install bench-tools $(BASELINE_VENV)/bin/gunicorn
 	$(BIN)/python -m bench.perf
 	$(BIN)/python -m bench.embedded_latency
 	$(BIN)/python -m bench.shared_board
+	$(BIN)/python -m bench.outage_onset
 	$(BIN)/python -m bench.simulation
 	$(BIN)/python -m bench.render_pathological
 

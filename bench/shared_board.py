@@ -45,9 +45,10 @@ from micromailer.delivery.verdict import Delivered
 from micromailer.domain.attempt import ProviderTry
 from micromailer.domain.message import Message
 from micromailer.domain.status import Outcome
+from micromailer.health.base import base_scores
 from micromailer.health.board import HealthBoard, MemoryBoard
+from micromailer.health.original import OriginalStrategy
 from micromailer.health.redis_board import RedisBoard
-from micromailer.health.strategy import OriginalStrategy, base_scores
 from micromailer.providers.registry import build_adapters, make_http_client
 from micromailer.sandbox.server import SandboxThread
 

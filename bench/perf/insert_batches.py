@@ -1,7 +1,7 @@
 """``python -m bench.perf.insert_batches [SIZES…]``: what one commit of new emails costs the
 API and PostgreSQL, by the number of emails in it.
 
-Stores emails through the API's own :meth:`~micromailer.store.repository.EmailStore.add_emails`
+Stores emails through the API's own :meth:`~micromailer.store.emails.EmailStore.add_emails`
 (one ``INSERT`` of the group, one commit) into a fresh PostgreSQL database, and reads this
 process's CPU time and PostgreSQL's (from ``/proc``) before and after. The intake starts
 commits at least ``STORE_INTERVAL`` apart so that, under load, more emails share one; this
@@ -17,9 +17,9 @@ from tests.support.backends import fresh_backends
 from tests.support.fakes import make_new_email
 
 from bench.perf.profile import cpu_by_program
+from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
 from micromailer.store.migrate import upgrade
-from micromailer.store.repository import EmailStore
 
 
 def postgres_cpu() -> float:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import os
@@ -32,6 +33,14 @@ def _settings(**overrides: Any) -> Settings:
         return Settings(**overrides)
     except ValueError as exc:
         raise click.UsageError(f"invalid configuration: {exc}") from exc
+
+
+def _require_delivery(settings: Settings) -> None:
+    """Refuse to start a process that would accept or take emails it can never deliver:
+    without credentials, only an asked-for sandbox (``MICROMAILER_SANDBOX_URL``) will do."""
+    reason = settings.unconfigured_reason()
+    if reason is not None:
+        raise click.ClickException(reason)
 
 
 def _configure_logging(level: str = "INFO") -> None:
@@ -65,7 +74,7 @@ def run(host: str, port: int, sandbox_port: int) -> None:
     env: dict[str, str] = {"MICROMAILER_DATA_DIR": str(settings.data_dir)}
     _upgrade(settings)
     with children() as started:
-        if settings.sandbox_mode:
+        if not settings.has_credentials:  # the one command that chooses the sandbox itself
             sandbox_url = f"http://127.0.0.1:{sandbox_port}"
             env["MICROMAILER_SANDBOX_URL"] = sandbox_url
             sandbox = spawn(["sandbox", "--host", "127.0.0.1", "--port", str(sandbox_port)],
@@ -89,8 +98,9 @@ def run(host: str, port: int, sandbox_port: int) -> None:
               help="API processes sharing the port.")
 def serve(host: str, port: int, workers: int) -> None:
     """The API alone (distributed mode: run as many as needed)."""
-    _configure_logging()
     settings = _settings()
+    _require_delivery(settings)
+    _configure_logging()
     _upgrade(settings)
     _serve(settings, host, port, workers)
 
@@ -125,15 +135,16 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     from micromailer.queue.celery_app import QUEUE_NAME, create_celery
     from micromailer.queue.sweeper import Sweeper, sweep_once
 
-    _configure_logging(loglevel.upper())
     settings = _settings()
+    _require_delivery(settings)
+    _configure_logging(loglevel.upper())
     _upgrade(settings)
     sys.setswitchinterval(WORKER_GIL_SWITCH_INTERVAL)
     app = create_celery(settings)
     runtime = app.conf.micromailer_runtime()
     publish_many = BatchPublisher(app).publish_many
-    sweep_once(runtime.store, publish_many, settings.sweep_after)
-    Sweeper(runtime.store, publish_many,
+    sweep_once(runtime.sweeps, publish_many, settings.sweep_after)
+    Sweeper(runtime.sweeps, publish_many,
             sweep_after=settings.sweep_after, interval=settings.sweep_interval).start()
     argv = [
         "worker", "--pool=threads", f"--concurrency={concurrency or settings.worker_concurrency}",
@@ -146,7 +157,7 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     if events:
         argv.append("--task-events")
     after_setup_logger.connect(_quiet_per_task_logs, weak=False)
-    worker_shutdown.connect(_finish_deliveries(app, settings.claim_timeout), weak=False)
+    worker_shutdown.connect(_finish_deliveries(app, settings.lease_seconds), weak=False)
     app.worker_main(argv)
 
 
@@ -197,11 +208,9 @@ def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_m
 @click.option("--content", required=True, help="Markdown body.")
 @click.option("--wait/--no-wait", default=False, help="Wait for a final status.")
 def send(to: str, to_name: str | None, subject: str, content: str, wait: bool) -> None:
-    """Queue an email (straight into the store and broker) and print its id."""
-    from micromailer.delivery.intake import Sender, accept_email
+    """Queue an email (straight into the store and broker, as the API does) and print its id."""
+    from micromailer.api.deps import build_services
     from micromailer.domain.validation import InvalidEmailRequest, parse_email_request
-    from micromailer.queue.celery_app import create_celery
-    from micromailer.queue.publisher import DeliveryPublisher
 
     settings = _settings()
     try:
@@ -211,16 +220,20 @@ def send(to: str, to_name: str | None, subject: str, content: str, wait: bool) -
     except InvalidEmailRequest as exc:
         raise click.UsageError(exc.message) from exc
     _upgrade(settings)
-    store = _store(settings)
-    publisher = DeliveryPublisher(create_celery(settings))
-    accepted = accept_email(
-        request, store, publisher.publish, Sender(settings.sender_email, settings.sender_name)
-    )
-    click.echo(accepted.email_id)
+    services = build_services(settings)
+
+    async def accept() -> str:
+        try:
+            return (await services.intake.accept(request)).email_id
+        finally:
+            await services.intake.close()  # publishes what was stored
+
+    email_id = asyncio.run(accept())
+    click.echo(email_id)
     if wait:
-        while (view := store.get_email(accepted.email_id)) and not view.status.is_final:
+        while (view := services.store.get_email(email_id)) and not view.status.is_final:
             time.sleep(0.2)
-        _print_status(accepted.email_id, store)
+        _print_status(email_id, services.store)
 
 
 @main.command()
@@ -247,7 +260,7 @@ def providers(as_json: bool) -> None:
     from micromailer.health.live import BoardUnavailableError, read_live_scores
 
     settings = _settings()
-    load_saved = _store(settings).load_health if _store_exists(settings) else list
+    load_saved = _health_snapshots(settings).load_health if _store_exists(settings) else list
     try:
         scores = read_live_scores(settings, load_saved)
     except BoardUnavailableError as exc:
@@ -262,7 +275,7 @@ def providers(as_json: bool) -> None:
         click.echo(
             f"{s.name:<12} {s.kind:<10} {s.score:>7.2f} {s.base_score:>5.0f} {s.health:>7.3f}"
         )
-    if settings.sandbox_mode:
+    if not settings.has_credentials:
         click.echo("(sandbox mode: no provider credentials are set)")
 
 
@@ -288,6 +301,7 @@ def simulate(seeds: int, scenarios: tuple[str, ...], strategies: tuple[str, ...]
              processes: int | None, sweep: bool) -> None:
     """Compare selection strategies on simulated provider failures (docs/selection.md)."""
     from micromailer.simulate.command import SimulateOptions, run_simulate
+    from micromailer.simulate.extra import MissingExtraError
 
     options = SimulateOptions(seeds, scenarios, strategies, as_json, plot_dir, service_bases,
                               processes, sweep)
@@ -295,6 +309,8 @@ def simulate(seeds: int, scenarios: tuple[str, ...], strategies: tuple[str, ...]
         click.echo(run_simulate(options))
     except ValueError as exc:
         raise click.UsageError(str(exc)) from exc
+    except MissingExtraError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group()
@@ -317,10 +333,17 @@ def _upgrade(settings: Settings) -> None:
 
 
 def _store(settings: Settings) -> Any:
+    from micromailer.store.emails import EmailStore
     from micromailer.store.engine import make_engine
-    from micromailer.store.repository import EmailStore
 
     return EmailStore(make_engine(settings.store_url))
+
+
+def _health_snapshots(settings: Settings) -> Any:
+    from micromailer.store.engine import make_engine
+    from micromailer.store.health_snapshots import HealthSnapshotStore
+
+    return HealthSnapshotStore(make_engine(settings.store_url))
 
 
 def _store_exists(settings: Settings) -> bool:

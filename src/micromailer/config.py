@@ -13,10 +13,20 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 #: Every provider micromailer knows, in default preference order.
 KNOWN_PROVIDERS: tuple[str, ...] = ("sendgrid", "mandrill")
 
-#: Key the sandbox's fakes accept, used when no real credentials are configured.
+#: Key the sandbox's fakes accept, used in sandbox mode.
 SANDBOX_API_KEY = "sandbox-key"
 
 DEFAULT_SANDBOX_PORT = 8025
+
+#: Seconds a lease holds beyond its provider tries: the claim's and the outcome's commits, and
+#: the event loop's own delays between them.
+LEASE_MARGIN = 10.0
+
+#: Every strategy the service can run (``MICROMAILER_STRATEGY``), the original first. Named
+#: here, not in ``health``, so that settings never import the code they configure.
+STRATEGY_NAMES: tuple[str, ...] = ("original", "breaker", "priority")
+#: The service's default: the one the simulation favours (docs/selection.md).
+DEFAULT_STRATEGY = "breaker"
 
 
 class Settings(BaseSettings):
@@ -49,16 +59,19 @@ class Settings(BaseSettings):
     retry_delay: float = Field(default=10.0, ge=0)
     retry_delay_max: float = Field(default=600.0, ge=0)
 
-    #: Seconds a worker may hold an email in ``sending`` before another may take it over.
+    #: The least time a worker holds an email in ``sending`` before another may take it over;
+    #: the lease is longer when the providers' timeouts need it (:attr:`lease_seconds`).
     claim_timeout: float = Field(default=120.0, gt=0)
     #: Seconds a ``queued`` email may wait past its due time before the sweeper republishes it.
     sweep_after: float = Field(default=60.0, gt=0)
     #: Seconds between two sweeps.
     sweep_interval: float = Field(default=15.0, gt=0)
 
-    #: Timeouts of one provider call, in seconds.
+    #: Timeouts of one provider call, in seconds: opening a connection, each wait for the
+    #: provider (a free pooled connection, a read), and the whole call from start to end.
     provider_connect_timeout: float = Field(default=5.0, gt=0)
     provider_timeout: float = Field(default=20.0, gt=0)
+    provider_total_timeout: float = Field(default=30.0, gt=0)
 
     #: Connect and read timeout of one call to the shared health board's Redis, in seconds:
     #: short, so a dead Redis never stalls a delivery.
@@ -71,9 +84,11 @@ class Settings(BaseSettings):
 
     #: How providers are ranked (``MICROMAILER_STRATEGY``): ``breaker`` (default), ``original``
     #: or ``priority``; see docs/selection.md.
-    strategy: str = "breaker"
+    strategy: str = DEFAULT_STRATEGY
 
-    sandbox_url: str = f"http://127.0.0.1:{DEFAULT_SANDBOX_PORT}"
+    #: The fake providers (``MICROMAILER_SANDBOX_URL``). Setting it asks for sandbox mode when
+    #: no provider has credentials; ``micromailer run`` sets it for the sandbox it starts.
+    sandbox_url: str | None = None
 
     max_body_bytes: int = 1024 * 1024
 
@@ -92,9 +107,6 @@ class Settings(BaseSettings):
     @field_validator("strategy")
     @classmethod
     def _known_strategy(cls, value: str) -> str:
-        # Imported here: the health package imports this module.
-        from micromailer.health.strategy import STRATEGY_NAMES
-
         name = value.strip().lower()
         if name not in STRATEGY_NAMES:
             raise ValueError(f"unknown strategy {value!r}; known: {', '.join(STRATEGY_NAMES)}")
@@ -113,25 +125,53 @@ class Settings(BaseSettings):
         return self.broker_url or f"sqla+sqlite:///{self.data_dir}/broker.sqlite3"
 
     @property
+    def lease_seconds(self) -> float:
+        """How long a claim holds an email: one attempt tries every configured provider at
+        most once, each try ends within ``provider_total_timeout``, so the lease outlasts them
+        all (plus :data:`LEASE_MARGIN`) and no other worker sends the email meanwhile. Never
+        less than ``claim_timeout``."""
+        tries = len(self.provider_names()) * self.provider_total_timeout
+        return max(self.claim_timeout, tries + LEASE_MARGIN)
+
+    @property
+    def has_credentials(self) -> bool:
+        """True when at least one provider has credentials."""
+        return any(self.api_key(name) is not None for name in KNOWN_PROVIDERS)
+
+    @property
     def sandbox_mode(self) -> bool:
-        """True when no provider has credentials: deliver to the local fake providers."""
-        return all(self.api_key(name) is None for name in KNOWN_PROVIDERS)
+        """True when the sandbox is asked for and no provider has credentials: deliver to the
+        fake providers at :attr:`sandbox_url`. Never fallen into without asking."""
+        return self.sandbox_url is not None and not self.has_credentials
+
+    def unconfigured_reason(self) -> str | None:
+        """Why these settings can deliver no email, in one sentence; ``None`` when a provider
+        has credentials or the sandbox is asked for."""
+        if self.has_credentials or self.sandbox_mode:
+            return None
+        keys = " or ".join(f"{name.upper()}_API_KEY" for name in KNOWN_PROVIDERS)
+        return (
+            f"No email provider is configured: set {keys} to deliver for real, or set "
+            "MICROMAILER_SANDBOX_URL to the fake providers of `micromailer sandbox` to deliver "
+            "to nobody."
+        )
 
     def api_key(self, provider: str) -> SecretStr | None:
         key: SecretStr | None = getattr(self, f"{provider}_api_key")
         return key if key is not None and key.get_secret_value() else None
 
     def base_url(self, provider: str) -> str:
-        if self.sandbox_mode:
+        if self.sandbox_url is not None and self.sandbox_mode:
             return self.sandbox_url
         url: str = getattr(self, f"{provider}_base_url")
         return url
 
     def provider_names(self) -> list[str]:
-        """Configured providers, most preferred first."""
+        """Configured providers, most preferred first; without credentials every known one,
+        as the sandbox fakes them."""
         if self.providers:
             return _split(self.providers)
-        if self.sandbox_mode:
+        if not self.has_credentials:
             return list(KNOWN_PROVIDERS)
         return [name for name in KNOWN_PROVIDERS if self.api_key(name) is not None]
 
@@ -156,8 +196,11 @@ def _split(value: str) -> list[str]:
 
 __all__ = [
     "DEFAULT_SANDBOX_PORT",
+    "DEFAULT_STRATEGY",
     "KNOWN_PROVIDERS",
+    "LEASE_MARGIN",
     "SANDBOX_API_KEY",
+    "STRATEGY_NAMES",
     "Settings",
     "normalize_database_url",
 ]

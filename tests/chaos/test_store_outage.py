@@ -8,7 +8,7 @@ from collections import Counter
 from pathlib import Path
 
 from micromailer.store.engine import make_engine
-from micromailer.store.repository import EmailStore
+from micromailer.store.stats import StatsStore
 from tests.chaos.conftest import start_postgres, stop_postgres
 from tests.support.backends import Backends
 from tests.support.cluster import Cluster
@@ -22,7 +22,7 @@ def test_a_database_outage_answers_503_writes_nothing_and_recovers(
     tmp_path: Path, backends: Backends
 ) -> None:
     cluster = Cluster(tmp_path, backends, apis=1, workers=2, concurrency=8).start()
-    store = EmailStore(make_engine(backends.database_url))
+    store = StatsStore(make_engine(backends.database_url))
     load = LoadResult()
     try:
         loader = in_background(post_many, [cluster.clients[0].url], EMAILS, threads=4,

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from micromailer.store.engine import make_engine
-from micromailer.store.repository import EmailStore
+from micromailer.store.stats import StatsStore
 from tests.chaos.conftest import run
 from tests.support.backends import Backends
 from tests.support.cluster import Cluster
@@ -34,7 +34,7 @@ def _delivery_window(final: dict[str, dict[str, str]]) -> float:
     return (last - first).total_seconds()
 
 
-def _sending(store: EmailStore) -> int:
+def _sending(store: StatsStore) -> int:
     return store.count_by_status().get("sending", 0)
 
 
@@ -42,7 +42,7 @@ def test_no_accepted_email_is_lost_through_worker_kills_and_a_broker_restart(
     tmp_path: Path, backends: Backends, record_property: pytest.RecordProperty
 ) -> None:
     cluster = Cluster(tmp_path, backends, apis=2, workers=3, concurrency=8).start()
-    store = EmailStore(make_engine(backends.database_url))
+    store = StatsStore(make_engine(backends.database_url))
     in_flight_at_kills = 0
     try:
         cluster.sandbox_client.set_faults("sendgrid", failRate=0.3, status=503)

@@ -6,6 +6,7 @@ import copy
 import json
 import os
 import socket
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -99,6 +100,14 @@ def without_mandrill_key_quirk(document: dict[str, Any]) -> dict[str, Any]:
     return patched
 
 
+def table_rows(table: Mapping[Any, type[Exception] | None]) -> list[Any]:
+    """One ``pytest.param(answer, class)`` per row of a classification table, named by both."""
+    return [
+        pytest.param(answer, cls, id=f"{answer}-{cls.__name__ if cls else 'accepted'}")
+        for answer, cls in sorted(table.items(), key=lambda row: str(row[0]))
+    ]
+
+
 def schema_errors(validator: Draft202012Validator, instance: Any) -> list[str]:
     return [
         f"{'/'.join(str(p) for p in error.absolute_path) or '<root>'}: {error.message}"
@@ -119,5 +128,6 @@ __all__ = [
     "make_message",
     "schema_errors",
     "specs_dir",
+    "table_rows",
     "without_mandrill_key_quirk",
 ]

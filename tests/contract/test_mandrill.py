@@ -9,7 +9,14 @@ import httpx
 import pytest
 from jsonschema import Draft202012Validator
 
+from micromailer.delivery.dispatcher import Dispatcher
+from micromailer.delivery.verdict import AttemptReport, Delivered, RetryLater, Undeliverable
+from micromailer.domain.status import Outcome
+from micromailer.health.base import base_scores
+from micromailer.health.board import MemoryBoard
+from micromailer.health.original import OriginalStrategy
 from micromailer.providers.errors import (
+    AccountError,
     AuthError,
     ProviderError,
     RateLimitedError,
@@ -17,7 +24,15 @@ from micromailer.providers.errors import (
     RequestRejectedError,
     ServerError,
 )
-from micromailer.providers.mandrill import MandrillAdapter, build_payload
+from micromailer.providers.mandrill import (
+    ERROR_CLASSES,
+    RECIPIENT_STATUS_CLASSES,
+    REJECT_REASON_CLASSES,
+    STATUS_CLASSES,
+    MandrillAdapter,
+    build_payload,
+)
+from micromailer.providers.sendgrid import SendGridAdapter
 from micromailer.sandbox import SandboxThread
 from tests.contract.helpers import (
     MANDRILL_BODY_POINTER,
@@ -26,6 +41,7 @@ from tests.contract.helpers import (
     body_validator,
     make_message,
     schema_errors,
+    table_rows,
 )
 
 FaultSetter = Callable[..., dict[str, Any]]
@@ -117,40 +133,131 @@ def test_schema_check_is_not_vacuous(mandrill_body_schema: Draft202012Validator)
 # -- refused recipients -------------------------------------------------------------------
 
 
-def test_rejected_recipient_is_recipient_rejected_with_the_reject_reason(
-    adapter: MandrillAdapter, control: httpx.Client
+@pytest.mark.parametrize(("reject_reason", "expected"), table_rows(REJECT_REASON_CLASSES))
+def test_each_reject_reason_of_the_table_raises_its_class(
+    adapter: MandrillAdapter, control: httpx.Client, reject_reason: str,
+    expected: type[ProviderError],
 ) -> None:
+    with pytest.raises(ProviderError) as caught:
+        adapter.send(make_message(to_email=f"reject+{reject_reason}@example.com"))
+
+    assert type(caught.value) is expected
+    assert caught.value.reason == f"recipient rejected: {reject_reason}"
+    assert caught.value.status_code == 200
+    assert stats(control) == {"accepted": 0, "rejected": 1}
+
+
+@pytest.mark.parametrize(
+    ("reject_reason", "expected"),
+    [("hard-bounce", RecipientRejectedError), ("invalid-sender", AccountError)],
+)
+def test_what_a_reject_reason_means_for_the_email_and_the_provider(
+    adapter: MandrillAdapter, reject_reason: str, expected: type[ProviderError]
+) -> None:
+    """About the recipient: final, health untouched. About the sender: next provider, and
+    this one's health pays."""
+    with pytest.raises(expected) as caught:
+        adapter.send(make_message(to_email=f"reject+{reject_reason}@example.com"))
+
+    about_the_recipient = expected is RecipientRejectedError
+    assert caught.value.transient is not about_the_recipient
+    assert caught.value.counts_against_health is not about_the_recipient
+
+
+def test_a_soft_bounce_may_pass_later_and_leaves_the_providers_health_alone(
+    adapter: MandrillAdapter,
+) -> None:
+    with pytest.raises(ProviderError) as caught:
+        adapter.send(make_message(to_email="reject+soft-bounce@example.com"))
+
+    assert caught.value.transient
+    assert not caught.value.counts_against_health
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), table_rows({k: v for k, v in RECIPIENT_STATUS_CLASSES.items() if v})
+)
+def test_each_refusing_recipient_status_of_the_table_raises_its_class(
+    adapter: MandrillAdapter, status: str, expected: type[ProviderError]
+) -> None:
+    with pytest.raises(ProviderError) as caught:
+        adapter.send(make_message(to_email=f"{status}-carol@example.com"))
+
+    assert type(caught.value) is expected
+    assert caught.value.reason == f"recipient {status}"
+
+
+def test_a_plain_reject_address_is_a_hard_bounce(adapter: MandrillAdapter) -> None:
     with pytest.raises(RecipientRejectedError) as caught:
         adapter.send(make_message(to_email="reject.bob@example.com"))
 
     assert caught.value.reason == "recipient rejected: hard-bounce"
-    assert caught.value.status_code == 200
-    assert not caught.value.transient
-    assert stats(control) == {"accepted": 0, "rejected": 1}
-    assert control.get("/_sandbox/mandrill/messages").json() == []
 
 
-def test_invalid_recipient_is_recipient_rejected(adapter: MandrillAdapter) -> None:
-    with pytest.raises(RecipientRejectedError) as caught:
-        adapter.send(make_message(to_email="invalid-carol@example.com"))
+@pytest.mark.parametrize("status", ["queued", "scheduled"])
+def test_held_recipients_are_accepted(status: str) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        result = {"email": "a@example.com", "status": status, "_id": "abc",
+                  "queued_reason": "hourly-quota-exhausted", "reject_reason": None}
+        return httpx.Response(200, json=[result])
 
-    assert caught.value.reason == "recipient invalid"
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        adapter = MandrillAdapter(api_key="k", base_url="https://mandrill.test", client=client)
+        assert adapter.send(make_message()).message_id == "abc"
+
+
+@pytest.mark.parametrize("reject_reason", [None, "a-reason-from-the-future"])
+def test_a_rejection_without_a_known_reason_fails_the_email(reject_reason: str | None) -> None:
+    def answer(request: httpx.Request) -> httpx.Response:
+        result = {"email": "a@example.com", "status": "rejected", "_id": "abc",
+                  "reject_reason": reject_reason}
+        return httpx.Response(200, json=[result])
+
+    with httpx.Client(transport=httpx.MockTransport(answer)) as client:
+        adapter = MandrillAdapter(api_key="k", base_url="https://mandrill.test", client=client)
+        with pytest.raises(RecipientRejectedError):
+            adapter.send(make_message())
+
+
+def test_the_tables_cover_every_recipient_status_and_reject_reason_of_the_spec(
+    mandrill_spec: dict[str, Any],
+) -> None:
+    result = mandrill_spec["components"]["schemas"]["MessagesSendResult"]["properties"]
+    statuses = set(result["status"]["enum"])
+    reasons = set(result["reject_reason"]["enum"])
+
+    assert statuses == {*RECIPIENT_STATUS_CLASSES, "rejected"}
+    assert reasons == set(REJECT_REASON_CLASSES)
 
 
 # -- errors -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize(("status", "name"), [(500, "GeneralError"), (503, "ServiceUnavailable")])
-def test_server_errors_are_server_error(
-    adapter: MandrillAdapter, set_faults: FaultSetter, status: int, name: str
+@pytest.mark.parametrize(("status", "expected"), table_rows(STATUS_CLASSES))
+def test_each_status_of_the_table_raises_its_class(
+    adapter: MandrillAdapter, set_faults: FaultSetter, status: int, expected: type[ProviderError]
 ) -> None:
+    """The fake answers each status with the error ``name`` the spec gives it."""
     set_faults("mandrill", failRate=1.0, status=status)
 
-    with pytest.raises(ServerError) as caught:
+    with pytest.raises(ProviderError) as caught:
         adapter.send(make_message())
 
+    assert type(caught.value) is expected
     assert caught.value.status_code == status
-    assert caught.value.reason.startswith(f"{name}: ")
+
+
+def test_a_locked_account_counts_against_the_provider_like_an_auth_failure(
+    adapter: MandrillAdapter, set_faults: FaultSetter
+) -> None:
+    set_faults("mandrill", failRate=1.0, status=402)
+
+    with pytest.raises(AccountError) as caught:
+        adapter.send(make_message())
+
+    assert caught.value.reason.startswith("PaymentRequired: ")
+    assert caught.value.transient
+    assert caught.value.counts_against_health
 
 
 def test_429_is_rate_limited_with_retry_after(
@@ -179,32 +286,10 @@ def test_wrong_key_is_auth_error_and_the_key_stays_out_of_the_error(
     assert stats(control) == {"accepted": 0, "rejected": 1}
 
 
-def test_injected_400_is_request_rejected(
-    adapter: MandrillAdapter, set_faults: FaultSetter
-) -> None:
-    set_faults("mandrill", failRate=1.0, status=400)
-
-    with pytest.raises(RequestRejectedError) as caught:
-        adapter.send(make_message())
-
-    assert caught.value.reason.startswith("ValidationError: ")
-
-
 # -- classification by error name (Mandrill's legacy path answers errors with HTTP 500) ------
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"),
-    [
-        ("Invalid_Key", AuthError),
-        ("PaymentRequired", RequestRejectedError),
-        ("Unknown_Subaccount", RequestRejectedError),
-        ("ValidationError", RequestRejectedError),
-        ("GeneralError", ServerError),
-        ("ServiceUnavailable", ServerError),
-        ("RequestLimitExceeded", RateLimitedError),
-    ],
-)
+@pytest.mark.parametrize(("name", "expected"), table_rows(ERROR_CLASSES))
 def test_errors_are_classified_by_name_not_by_http_status(
     name: str, expected: type[ProviderError]
 ) -> None:
@@ -222,7 +307,8 @@ def test_errors_are_classified_by_name_not_by_http_status(
 
 
 @pytest.mark.parametrize(
-    ("status", "expected"), [(401, AuthError), (500, ServerError), (422, RequestRejectedError)]
+    ("status", "expected"),
+    [(401, AuthError), (402, AccountError), (500, ServerError), (422, RequestRejectedError)],
 )
 def test_unknown_error_names_fall_back_on_the_http_status(
     status: int, expected: type[ProviderError]
@@ -238,6 +324,15 @@ def test_unknown_error_names_fall_back_on_the_http_status(
     assert type(caught.value) is expected
 
 
+def test_the_status_table_covers_every_error_status_the_spec_gives_the_send_call(
+    mandrill_spec: dict[str, Any],
+) -> None:
+    responses = mandrill_spec["paths"]["/messages/send"]["post"]["responses"]
+    documented = {int(code) for code in responses if int(code) >= 400}
+
+    assert documented <= set(STATUS_CLASSES)
+
+
 def test_unreadable_success_answer_is_server_error() -> None:
     def answer(request: httpx.Request) -> httpx.Response:
         return httpx.Response(200, text="<html>maintenance</html>")
@@ -246,3 +341,79 @@ def test_unreadable_success_answer_is_server_error() -> None:
         adapter = MandrillAdapter(api_key="k", base_url="https://mandrill.test", client=client)
         with pytest.raises(ServerError, match="unreadable answer"):
             adapter.send(make_message())
+
+
+# -- what the dispatcher makes of each class, over real HTTP --------------------------------
+
+
+@pytest.fixture
+def mandrill_first(
+    sandbox: SandboxThread, http_client: httpx.Client, control: httpx.Client
+) -> tuple[Dispatcher, MemoryBoard]:
+    """Mandrill preferred, SendGrid second, both real adapters aimed at the sandbox."""
+    adapters = [
+        MandrillAdapter(api_key=SANDBOX_KEYS["mandrill"], base_url=sandbox.url, client=http_client),
+        SendGridAdapter(api_key=SANDBOX_KEYS["sendgrid"], base_url=sandbox.url, client=http_client),
+    ]
+    board = MemoryBoard(OriginalStrategy(), base_scores(["mandrill", "sendgrid"]))
+    return Dispatcher(adapters, board), board
+
+
+def tried(report: AttemptReport) -> list[tuple[str, Outcome]]:
+    return [(attempt.provider, attempt.outcome) for attempt in report.tries]
+
+
+def test_a_locked_account_moves_to_the_next_provider_and_stops_being_tried_first(
+    mandrill_first: tuple[Dispatcher, MemoryBoard], set_faults: FaultSetter
+) -> None:
+    dispatcher, board = mandrill_first
+    set_faults("mandrill", failRate=1.0, status=402)
+
+    first = dispatcher.attempt(make_message())
+    second = dispatcher.attempt(make_message())
+
+    assert tried(first) == [("mandrill", Outcome.FAILED), ("sendgrid", Outcome.SENT)]
+    assert isinstance(first.verdict, Delivered) and first.verdict.provider == "sendgrid"
+    assert board.scores()["mandrill"] < board.scores()["sendgrid"]
+    assert tried(second) == [("sendgrid", Outcome.SENT)]  # no wasted try on the locked account
+
+
+def test_a_sender_refusal_moves_to_the_next_provider_and_counts_against_the_first(
+    mandrill_first: tuple[Dispatcher, MemoryBoard], control: httpx.Client
+) -> None:
+    dispatcher, board = mandrill_first
+
+    report = dispatcher.attempt(make_message(to_email="reject+invalid-sender@example.com"))
+
+    assert tried(report) == [("mandrill", Outcome.FAILED), ("sendgrid", Outcome.SENT)]
+    assert isinstance(report.verdict, Delivered) and report.verdict.provider == "sendgrid"
+    assert board.scores()["mandrill"] < board.scores()["sendgrid"]
+
+
+def test_a_hard_bounce_fails_the_email_at_once_without_burning_the_next_provider(
+    mandrill_first: tuple[Dispatcher, MemoryBoard], control: httpx.Client
+) -> None:
+    dispatcher, board = mandrill_first
+    before = board.scores()
+
+    report = dispatcher.attempt(make_message(to_email="reject+hard-bounce@example.com"))
+
+    assert tried(report) == [("mandrill", Outcome.RECIPIENT_REJECTED)]
+    assert isinstance(report.verdict, Undeliverable)
+    assert board.scores() == before
+    assert control.get("/_sandbox/sendgrid/stats").json() == {"accepted": 0, "rejected": 0}
+
+
+def test_a_soft_bounce_tries_the_next_provider_without_lowering_the_first(
+    mandrill_first: tuple[Dispatcher, MemoryBoard], set_faults: FaultSetter
+) -> None:
+    dispatcher, board = mandrill_first
+    set_faults("sendgrid", failRate=1.0, status=503)
+
+    report = dispatcher.attempt(make_message(to_email="reject+soft-bounce@example.com"))
+
+    assert tried(report) == [("mandrill", Outcome.FAILED), ("sendgrid", Outcome.FAILED)]
+    assert isinstance(report.verdict, RetryLater)
+    health = {state.name: state.health for state in board.states()}
+    assert health["mandrill"] == 1.0
+    assert health["sendgrid"] < 1.0

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import os
-
 import httpx
 import pytest
 from pydantic import SecretStr
@@ -15,14 +13,6 @@ from micromailer.providers.registry import ADAPTERS, build_adapters, make_http_c
 from micromailer.providers.sendgrid import SendGridAdapter
 from micromailer.sandbox import SandboxThread
 from tests.contract.helpers import SANDBOX_KEYS, make_message
-
-
-@pytest.fixture(autouse=True)
-def clean_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Settings here come from arguments only, never from the developer's environment."""
-    for key in list(os.environ):
-        if key.startswith("MICROMAILER_") or key.endswith("_API_KEY"):
-            monkeypatch.delenv(key)
 
 
 def test_every_known_provider_has_an_adapter_of_its_kind() -> None:

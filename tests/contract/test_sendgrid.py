@@ -10,18 +10,23 @@ import pytest
 from jsonschema import Draft202012Validator
 
 from micromailer.providers.errors import (
+    AccountError,
     AuthError,
+    ProviderError,
     RateLimitedError,
     RequestRejectedError,
     ServerError,
 )
-from micromailer.providers.sendgrid import SendGridAdapter, build_payload
+from micromailer.providers.sendgrid import STATUS_CLASSES, SendGridAdapter, build_payload
 from micromailer.sandbox import SandboxThread
 from tests.contract.helpers import (
     SANDBOX_KEYS,
+    SENDGRID_SPEC,
     RequestRecorder,
+    load_spec,
     make_message,
     schema_errors,
+    table_rows,
 )
 
 FaultSetter = Callable[..., dict[str, Any]]
@@ -133,17 +138,39 @@ def test_recipients_are_never_refused_synchronously(
 # -- errors -------------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", [500, 502, 503])
-def test_server_errors_are_server_error(
-    adapter: SendGridAdapter, set_faults: FaultSetter, status: int
+@pytest.mark.parametrize(("status", "expected"), table_rows(STATUS_CLASSES))
+def test_each_status_of_the_table_raises_its_class(
+    adapter: SendGridAdapter, set_faults: FaultSetter, status: int, expected: type[ProviderError]
 ) -> None:
     set_faults("sendgrid", failRate=1.0, status=status)
 
-    with pytest.raises(ServerError) as caught:
+    with pytest.raises(ProviderError) as caught:
         adapter.send(make_message())
 
+    assert type(caught.value) is expected
     assert caught.value.status_code == status
-    assert caught.value.transient
+
+
+@pytest.mark.parametrize(
+    ("status", "expected"), [(402, AccountError), (418, RequestRejectedError), (599, ServerError)]
+)
+def test_statuses_sendgrid_does_not_document_take_their_http_meaning(
+    adapter: SendGridAdapter, set_faults: FaultSetter, status: int, expected: type[ProviderError]
+) -> None:
+    """A 402 (payment required) lowers the score like an auth failure, whoever sends it."""
+    set_faults("sendgrid", failRate=1.0, status=status)
+
+    with pytest.raises(ProviderError) as caught:
+        adapter.send(make_message())
+
+    assert type(caught.value) is expected
+
+
+def test_the_table_covers_every_error_status_of_the_spec() -> None:
+    responses = load_spec(SENDGRID_SPEC)["paths"]["/v3/mail/send"]["post"]["responses"]
+    documented = {int(code) for code in responses if int(code) >= 400}
+
+    assert documented <= set(STATUS_CLASSES)
 
 
 def test_429_is_rate_limited_with_retry_after(
@@ -181,18 +208,6 @@ def test_wrong_key_is_auth_error_and_the_key_stays_out_of_the_error(
     assert "authorization grant is invalid" in caught.value.reason
     assert "wrong-secret" not in str(caught.value) + caught.value.body + repr(adapter)
     assert control.get("/_sandbox/sendgrid/stats").json() == {"accepted": 0, "rejected": 1}
-
-
-def test_injected_400_is_request_rejected(
-    adapter: SendGridAdapter, set_faults: FaultSetter
-) -> None:
-    set_faults("sendgrid", failRate=1.0, status=400)
-
-    with pytest.raises(RequestRejectedError) as caught:
-        adapter.send(make_message())
-
-    assert caught.value.status_code == 400
-    assert not caught.value.transient
 
 
 def test_invalid_body_is_request_rejected_with_sendgrids_first_error_message(

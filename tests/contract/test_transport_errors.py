@@ -1,11 +1,14 @@
 """Every adapter maps a refused connection and a too-slow answer to ``NetworkError``, on the
-blocking client and on the worker's client."""
+blocking client and on the worker's client, whose calls also end at a total timeout."""
 
 from __future__ import annotations
 
 import asyncio
 import socket
+import socketserver
 import sys
+import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -49,8 +52,11 @@ def test_answer_slower_than_the_client_timeout_is_network_error(
 # -- the worker's client: the adapters' httpx requests sent through aiohttp ---------------
 
 
-def worker_client(timeout: float, connect_timeout: float = 1.0) -> AiohttpSender:
-    settings = Settings(provider_timeout=timeout, provider_connect_timeout=connect_timeout)
+def worker_client(
+    timeout: float, connect_timeout: float = 1.0, total_timeout: float = 30.0
+) -> AiohttpSender:
+    settings = Settings(provider_timeout=timeout, provider_connect_timeout=connect_timeout,
+                        provider_total_timeout=total_timeout)
     return make_async_http_client(settings)
 
 
@@ -165,3 +171,53 @@ def test_the_workers_client_sends_and_reads_an_answer(
     assert [(entry["messageId"], entry["subject"]) for entry in captured] == [
         (result.message_id, message.subject)
     ]
+
+
+class _TrickleHandler(socketserver.BaseRequestHandler):
+    """Answers 200 at once, then its body a byte every 0.1 s for 3 s: every read is quick,
+    the whole answer is slow."""
+
+    def handle(self) -> None:
+        self.request.recv(65536)
+        body = b'{"padding": "' + b"x" * 14 + b'"}'
+        self.request.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                             b"Content-Length: %d\r\n\r\n" % len(body))
+        try:
+            for byte in body:
+                time.sleep(0.1)
+                self.request.sendall(bytes([byte]))
+        except OSError:
+            pass  # the client gave up, as it should
+
+
+@pytest.fixture
+def trickling_url() -> Iterator[str]:
+    with socketserver.ThreadingTCPServer(("127.0.0.1", 0), _TrickleHandler) as server:
+        server.daemon_threads = True
+        thread = threading.Thread(target=server.serve_forever, daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+
+
+def test_an_answer_that_trickles_past_the_total_timeout_is_network_error_on_the_workers_client(
+    trickling_url: str, kind: str
+) -> None:
+    """Each read arrives within the read timeout; the call still ends at its total timeout,
+    which is what lets a worker's lease be sized from it."""
+
+    async def send() -> None:
+        async with worker_client(1.0, total_timeout=0.5) as client:
+            adapter = ADAPTERS[kind](api_key="k", base_url=trickling_url, client=client)
+            await adapter.send_async(make_message())
+
+    started = time.monotonic()
+    with pytest.raises(NetworkError) as caught:
+        asyncio.run(send())
+
+    assert time.monotonic() - started < 2.5, "the call ran to the end of the answer"
+    assert "timed out" in caught.value.reason
+    assert isinstance(caught.value.__cause__, httpx.ReadTimeout)
+    assert "total timeout" in str(caught.value.__cause__)

@@ -175,7 +175,8 @@ def test_the_adapters_headers_and_body_arrive_once_each(server: RecordingServer)
 def test_request_headers_replace_the_senders_own(server: RecordingServer) -> None:
     async def send() -> None:
         async with AiohttpSender(
-            timeout=5.0, connect_timeout=1.0, headers={"User-Agent": "default", "X-Team": "mail"}
+            timeout=5.0, connect_timeout=1.0, total_timeout=10.0,
+            headers={"User-Agent": "default", "X-Team": "mail"},
         ) as client:
             await client.send(
                 client.build_request("GET", f"{server.url}/", headers={"user-agent": "mine"})

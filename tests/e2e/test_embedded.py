@@ -150,8 +150,8 @@ def _wait_for_some_sent(service: EmbeddedService, ids: list[str], at_least: int)
 
 
 def _count_sent(data_dir: Path, ids: list[str]) -> int:
+    from micromailer.store.emails import EmailStore
     from micromailer.store.engine import make_engine
-    from micromailer.store.repository import EmailStore
 
     store = EmailStore(make_engine(f"sqlite:///{data_dir}/micromailer.sqlite3"))
     views = [store.get_email(email_id) for email_id in ids]

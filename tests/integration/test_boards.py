@@ -23,13 +23,14 @@ import pytest
 import redis
 
 from micromailer.config import Settings
+from micromailer.health.base import ProviderHealth
 from micromailer.health.board import HealthBoard, MemoryBoard
 from micromailer.health.breaker import BreakerStrategy
 from micromailer.health.factory import make_board
 from micromailer.health.lesson import Lesson
+from micromailer.health.original import OriginalStrategy
 from micromailer.health.redis_board import RedisBoard
 from micromailer.health.redis_states import redis_client
-from micromailer.health.strategy import OriginalStrategy, ProviderHealth
 from tests.support.redis_server import ThrowawayRedis, closed_port_url, scratch_prefix
 from tests.support.servers import require_redis
 

@@ -6,7 +6,9 @@ Only the providers (scripted adapters over ``httpx.MockTransport``) and the Cele
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+import time
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -16,28 +18,33 @@ import pytest
 from sqlalchemy.orm import Session
 
 from micromailer.delivery.dispatcher import Dispatcher
-from micromailer.delivery.service import DeliveryService, RetryPolicy
+from micromailer.delivery.service import DeliveryService
 from micromailer.domain.attempt import EmailView
 from micromailer.domain.status import Status
+from micromailer.health.base import Strategy, base_scores
 from micromailer.health.board import MemoryBoard
+from micromailer.health.breaker import BreakerStrategy
+from micromailer.health.original import OriginalStrategy
 from micromailer.health.snapshots import SnapshotPublisher
-from micromailer.health.strategy import OriginalStrategy, base_scores
+from micromailer.retry import DeliveryRetryPolicy
+from micromailer.store.claims import STALE_OUTCOME_NOTE
 from micromailer.store.models import EmailRow
-from micromailer.store.repository import EmailStore
 from tests.support.fakes import (
     FakeClock,
     ScriptedAdapter,
+    Stores,
     accepted,
     calls,
     http_error,
     make_new_email,
-    migrated_store,
+    migrated_stores,
     network_down,
     recipient_refused,
 )
 
 CLAIM_TIMEOUT = 60.0
-POLICY = RetryPolicy(max_attempts=3, delay=10.0, delay_max=600.0)
+WAIT_SECONDS = 10.0
+POLICY = DeliveryRetryPolicy(max_attempts=3, delay=10.0, delay_max=600.0)
 
 
 @dataclass
@@ -55,20 +62,21 @@ class RecordingSchedule:
 
 @dataclass
 class Harness:
-    store: EmailStore
+    store: Stores
     board: MemoryBoard
     service: DeliveryService
     schedule: RecordingSchedule
     adapters: list[ScriptedAdapter]
     clock: FakeClock
+    snapshots: SnapshotPublisher | None = None
 
     def queue_email(self) -> str:
         new = make_new_email()
-        self.store.add_email(new)
+        self.store.emails.add_email(new)
         return new.email_id
 
     def view(self, email_id: str) -> EmailView:
-        view = self.store.get_email(email_id)
+        view = self.store.emails.get_email(email_id)
         assert view is not None
         return view
 
@@ -79,13 +87,21 @@ class Harness:
             return found
 
 
+def wait_until(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT_SECONDS
+    while not condition():
+        assert time.monotonic() < deadline, "the condition never came true"
+        time.sleep(0.005)
+
+
 class Build(Protocol):
     def __call__(
         self,
         *adapters: ScriptedAdapter,
         schedule: RecordingSchedule | None = None,
-        policy: RetryPolicy = POLICY,
+        policy: DeliveryRetryPolicy = POLICY,
         snapshots: bool = False,
+        strategy: Strategy | None = None,
     ) -> Harness: ...
 
 
@@ -100,6 +116,8 @@ def harnesses() -> Iterator[list[Harness]]:
     yield built
     for harness in built:
         harness.service.close()
+        if harness.snapshots is not None:
+            harness.snapshots.close()
         harness.store.engine.dispose()
 
 
@@ -110,24 +128,26 @@ def build(tmp_path: Path, clock: FakeClock, harnesses: list[Harness]) -> Build:
     def make(
         *adapters: ScriptedAdapter,
         schedule: RecordingSchedule | None = None,
-        policy: RetryPolicy = POLICY,
+        policy: DeliveryRetryPolicy = POLICY,
         snapshots: bool = False,
+        strategy: Strategy | None = None,
     ) -> Harness:
-        store = migrated_store(tmp_path, clock)
+        store = migrated_stores(tmp_path, clock)
         board = MemoryBoard(
-            OriginalStrategy(), base_scores([a.name for a in adapters]), clock=clock.seconds
+            strategy or OriginalStrategy(), base_scores([a.name for a in adapters]),
+            clock=clock.seconds,
         )
         recording = schedule or RecordingSchedule()
-        publisher = SnapshotPublisher(board, store.save_health) if snapshots else None
+        publisher = SnapshotPublisher(board, store.snapshots.save_health) if snapshots else None
         service = DeliveryService(
-            store=store,
-            dispatcher=Dispatcher(list(adapters), board, clock=clock),
+            store=store.claims,
+            dispatcher=Dispatcher(list(adapters), board, clock=clock,
+                                  on_learn=publisher.notify if publisher else None),
             schedule=recording,
             policy=policy,
             claim_timeout=CLAIM_TIMEOUT,
-            on_attempt=publisher.publish_if_changed if publisher else None,
         )
-        harness = Harness(store, board, service, recording, list(adapters), clock)
+        harness = Harness(store, board, service, recording, list(adapters), clock, publisher)
         harnesses.append(harness)
         return harness
 
@@ -205,7 +225,11 @@ def test_the_third_failed_attempt_gives_up_with_every_reason(build: Build) -> No
     h = build(a, b)
     email_id = h.queue_email()
 
-    statuses = [h.service.deliver(email_id) for _ in range(3)]
+    statuses = []
+    for _ in range(3):
+        statuses.append(h.service.deliver(email_id))
+        if h.schedule.calls:
+            h.clock.advance(h.schedule.calls[-1][1])  # the scheduled retry comes when due
 
     assert statuses == [Status.QUEUED, Status.QUEUED, Status.FAILED]
     assert [scheduled for scheduled, _ in h.schedule.calls] == [email_id, email_id]
@@ -233,7 +257,7 @@ def test_the_third_failed_attempt_gives_up_with_every_reason(build: Build) -> No
 
 
 def test_a_failed_email_is_not_delivered_again(build: Build) -> None:
-    h = build(ScriptedAdapter("a", http_error(503)), policy=RetryPolicy(max_attempts=1))
+    h = build(ScriptedAdapter("a", http_error(503)), policy=DeliveryRetryPolicy(max_attempts=1))
     email_id = h.queue_email()
     assert h.service.deliver(email_id) is Status.FAILED
 
@@ -290,7 +314,7 @@ def test_delivering_a_sent_email_again_is_a_no_op(build: Build) -> None:
 def test_an_email_another_worker_holds_is_left_alone(build: Build) -> None:
     h = build(ScriptedAdapter("a", accepted()))
     email_id = h.queue_email()
-    assert h.store.claim(email_id, CLAIM_TIMEOUT) is not None  # the other worker
+    assert h.store.claims.claim(email_id, CLAIM_TIMEOUT) is not None  # the other worker
 
     assert h.service.deliver(email_id) is None
     assert calls(h.adapters) == {"a": 0}
@@ -301,6 +325,73 @@ def test_an_unknown_email_is_a_no_op(build: Build) -> None:
 
     assert h.service.deliver("00000000-0000-0000-0000-000000000000") is None
     assert calls(h.adapters) == {"a": 0}
+
+
+def test_an_early_redelivery_of_an_email_waiting_out_its_backoff_is_a_no_op(
+    build: Build,
+) -> None:
+    h = build(ScriptedAdapter("a", http_error(503), accepted("a-2")))
+    email_id = h.queue_email()
+    assert h.service.deliver(email_id) is Status.QUEUED
+    [(_, delay)] = h.schedule.calls
+
+    h.clock.advance(delay / 2)
+    early = h.service.deliver(email_id)  # e.g. the broker redelivers the first message
+
+    assert early is None
+    assert calls(h.adapters) == {"a": 1}
+    assert (h.view(email_id).status, h.view(email_id).attempt_count) == (Status.QUEUED, 1)
+    h.clock.advance(delay)
+    assert h.service.deliver(email_id) is Status.SENT, "the scheduled retry still sends it"
+    assert h.view(email_id).attempt_count == 2
+
+
+def test_a_redelivery_waits_for_what_a_rate_limited_provider_asked(build: Build) -> None:
+    h = build(ScriptedAdapter("a", http_error(429, **{"Retry-After": "120"}), accepted()))
+    email_id = h.queue_email()
+    h.service.deliver(email_id)
+
+    h.clock.advance(119)
+    assert h.service.deliver(email_id) is None
+    h.clock.advance(1)
+    assert h.service.deliver(email_id) is Status.SENT
+    assert calls(h.adapters) == {"a": 2}
+
+
+# -- a worker whose attempt outlived its lease ----------------------------------------------
+
+
+@pytest.mark.parametrize("late", ["sent", "retry", "failed"])
+def test_an_attempt_that_outlived_its_lease_does_not_undo_the_newer_one(
+    build: Build, clock: FakeClock, late: str
+) -> None:
+    """While the first worker waits for its provider, its lease runs out and another worker
+    claims and sends the email; the first worker's answer then changes nothing."""
+    email_id = ""
+    newer: list[Harness] = []
+
+    def lease_runs_out_and_another_worker_sends() -> None:
+        clock.advance(CLAIM_TIMEOUT + 1)
+        assert newer[0].service.deliver(email_id) is Status.SENT
+
+    answer = {"sent": accepted("a-late"), "retry": http_error(503),
+              "failed": recipient_refused()}[late]
+    h = build(ScriptedAdapter("a", answer, while_sending=lease_runs_out_and_another_worker_sends))
+    newer.append(build(ScriptedAdapter("b", accepted("b-1"))))
+    email_id = h.queue_email()
+
+    assert h.service.deliver(email_id) is None
+
+    view = h.view(email_id)
+    assert (view.status, view.provider, view.provider_message_id, view.error) == (
+        Status.SENT, "b", "b-1", None
+    )
+    assert view.attempt_count == 2
+    assert h.schedule.calls == [], "no retry is scheduled for an outcome that was not applied"
+    by_attempt = {attempt.attempt_number: attempt for attempt in view.attempts}
+    assert (by_attempt[1].provider, by_attempt[2].provider) == ("a", "b")
+    assert STALE_OUTCOME_NOTE in (by_attempt[1].error or "")
+    assert by_attempt[2].error is None
 
 
 # -- a broker that will not take the retry ------------------------------------------------
@@ -320,7 +411,7 @@ def test_a_failing_schedule_does_not_lose_the_email(build: Build) -> None:
     # Once overdue, the sweeper finds it and a later delivery sends it.
     _, delay = broker_down.calls[0]
     h.clock.advance(delay + 61)
-    assert h.store.sweep(sweep_after=60) == [email_id]
+    assert h.store.sweeps.sweep(sweep_after=60) == [email_id]
     assert h.service.deliver(email_id) is Status.SENT
     assert h.view(email_id).attempt_count == 2
 
@@ -348,8 +439,49 @@ def test_each_delivery_publishes_changed_health_to_the_store(build: Build) -> No
     )
 
     h.service.deliver(h.queue_email())
+    assert h.snapshots is not None
+    h.snapshots.close()  # waits for the publisher's thread
 
-    saved = {state.name: state for state in h.store.load_health()}
+    saved = {state.name: state for state in h.store.snapshots.load_health()}
     assert saved["a"].health == pytest.approx(0.9)
     assert saved["a"].last_error == h.clock.seconds()
     assert saved["b"].health == pytest.approx(1.0)
+
+
+def test_the_published_health_keeps_the_hold_a_429_asked_for(build: Build) -> None:
+    """A breaker board holds a provider that answered 429 with Retry-After; the snapshot the
+    API reads must hold it too, or the live scores show it healthy."""
+    h = build(
+        ScriptedAdapter("a", http_error(429, **{"Retry-After": "30"})),
+        ScriptedAdapter("b", accepted()),
+        snapshots=True, strategy=BreakerStrategy(),
+    )
+
+    h.service.deliver(h.queue_email())
+    assert h.snapshots is not None
+    h.snapshots.close()
+
+    saved = {state.name: state for state in h.store.snapshots.load_health()}
+    assert saved["a"].retry_at == pytest.approx(h.clock.seconds() + 30.0)
+
+
+def test_an_email_that_starts_after_a_failure_avoids_the_failing_provider(
+    build: Build,
+) -> None:
+    """The board learns from a try as it ends, not when the attempt is recorded: while the
+    first email, refused by ``a``, still waits for ``b``, the next email goes to ``b`` first."""
+    b_answers = threading.Event()
+    journal: list[str] = []
+    a = ScriptedAdapter("a", http_error(503), accepted("a-2"), journal=journal)
+    b = ScriptedAdapter("b", accepted("b-1"), journal=journal, gate=b_answers)
+    h = build(a, b)
+    first, second = h.queue_email(), h.queue_email()
+
+    pending = h.service.submit(first)
+    wait_until(lambda: journal == ["a", "b"])
+    h.service.submit(second)
+    wait_until(lambda: len(journal) == 3)
+    b_answers.set()
+    pending.result(timeout=10)
+
+    assert journal == ["a", "b", "b"]

@@ -19,9 +19,9 @@ from micromailer.delivery.intake import Sender, new_email
 from micromailer.delivery.pipeline import RENDER_ON_LOOP_MAX_CHARS, IntakePipeline
 from micromailer.domain.attempt import NewEmail
 from micromailer.domain.validation import EmailRequest
+from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
 from micromailer.store.migrate import upgrade
-from micromailer.store.repository import EmailStore
 
 SENDER = Sender("no-reply@example.com", "test")
 

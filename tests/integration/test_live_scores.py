@@ -15,10 +15,11 @@ from fastapi.testclient import TestClient
 
 from micromailer.api.app import create_app
 from micromailer.config import Settings
+from micromailer.health.base import ProviderHealth
 from micromailer.health.live import BoardUnavailableError, read_live_scores
+from micromailer.health.original import OriginalStrategy
 from micromailer.health.redis_board import RedisBoard
 from micromailer.health.redis_states import redis_client
-from micromailer.health.strategy import OriginalStrategy, ProviderHealth
 from micromailer.store.migrate import upgrade
 from tests.support.redis_server import ThrowawayRedis, closed_port_url
 

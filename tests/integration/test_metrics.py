@@ -15,12 +15,12 @@ from micromailer.api.app import create_app
 from micromailer.config import Settings
 from micromailer.domain.attempt import ProviderTry
 from micromailer.domain.status import Outcome, Status
+from micromailer.health.original import OriginalStrategy
 from micromailer.health.redis_board import RedisBoard
 from micromailer.health.redis_states import redis_client
-from micromailer.health.strategy import OriginalStrategy
+from micromailer.store.claims import AttemptRecord, ClaimStore
 from micromailer.store.engine import make_engine
 from micromailer.store.migrate import upgrade
-from micromailer.store.repository import AttemptRecord, EmailStore
 from tests.support.metrics import SampleKey, labelled, parse_samples
 from tests.support.redis_server import ThrowawayRedis
 
@@ -62,7 +62,7 @@ def test_emails_and_tries_are_counted_from_the_store(
     assert emails_total(empty, "queued") == 0
 
     sent, failed, _waiting = post_emails(client, 3)
-    store = EmailStore(make_engine(settings.store_url))
+    store = ClaimStore(make_engine(settings.store_url))
     store.claim(sent, 30.0)
     store.claim(failed, 30.0)
     store.record([

@@ -13,18 +13,18 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from micromailer.domain.status import Status
+from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
 from micromailer.store.migrate import upgrade
 from micromailer.store.models import EmailRow
-from micromailer.store.repository import EmailStore
 from tests.support.backends import fresh_backends
-from tests.support.fakes import T0, FakeClock, make_new_email, migrated_store
+from tests.support.fakes import T0, FakeClock, make_new_email, migrated_stores
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[EmailStore]:
     if request.param == "sqlite":
-        store = migrated_store(tmp_path, FakeClock())
+        store = migrated_stores(tmp_path, FakeClock()).emails
         yield store
         store.engine.dispose()
         return

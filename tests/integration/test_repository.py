@@ -1,4 +1,5 @@
-"""The repository on a real SQLite file, migrated by Alembic, with a hand-moved clock."""
+"""The store (emails, claims, sweep, health snapshots) on a real SQLite file, migrated by Alembic,
+with a hand-moved clock."""
 
 from __future__ import annotations
 
@@ -19,38 +20,46 @@ from sqlalchemy.orm import Session
 
 from micromailer.domain.attempt import ProviderTry
 from micromailer.domain.status import Outcome, Status
-from micromailer.health.strategy import ProviderHealth
+from micromailer.health.base import ProviderHealth
+from micromailer.store.claims import AttemptRecord
 from micromailer.store.engine import make_engine
 from micromailer.store.migrate import alembic_config, upgrade
 from micromailer.store.models import Base, EmailRow
-from micromailer.store.repository import AttemptRecord, EmailStore
-from tests.support.fakes import T0, FakeClock, make_new_email, migrated_store, sqlite_url
+from tests.support.fakes import (
+    T0,
+    FakeClock,
+    Stores,
+    make_new_email,
+    migrated_stores,
+    sqlite_url,
+    stores_on,
+)
 
 LEASE = 30.0
 
 
-# The worker records outcomes in groups (EmailStore.record); these record one.
+# The worker records outcomes in groups (ClaimStore.record); these record one.
 
 
 def record_sent(
-    store: EmailStore, email_id: str, attempt: int, tries: list[ProviderTry], provider: str,
+    store: Stores, email_id: str, attempt: int, tries: list[ProviderTry], provider: str,
     message_id: str,
 ) -> None:
-    store.record([AttemptRecord(email_id, attempt, tries, Status.SENT, None,
+    store.claims.record([AttemptRecord(email_id, attempt, tries, Status.SENT, None,
                                 provider=provider, provider_message_id=message_id)])
 
 
 def record_failed(
-    store: EmailStore, email_id: str, attempt: int, tries: list[ProviderTry], error: str
+    store: Stores, email_id: str, attempt: int, tries: list[ProviderTry], error: str
 ) -> None:
-    store.record([AttemptRecord(email_id, attempt, tries, Status.FAILED, error)])
+    store.claims.record([AttemptRecord(email_id, attempt, tries, Status.FAILED, error)])
 
 
 def record_retry(
-    store: EmailStore, email_id: str, attempt: int, tries: list[ProviderTry], error: str,
+    store: Stores, email_id: str, attempt: int, tries: list[ProviderTry], error: str,
     delay: float,
 ) -> None:
-    store.record([store.retry_record(email_id, attempt, tries, error, delay)])
+    store.claims.record([store.claims.retry_record(email_id, attempt, tries, error, delay)])
 
 
 @pytest.fixture
@@ -59,19 +68,19 @@ def clock() -> FakeClock:
 
 
 @pytest.fixture
-def store(tmp_path: Path, clock: FakeClock) -> Iterator[EmailStore]:
-    store = migrated_store(tmp_path, clock, pool_size=8)
+def store(tmp_path: Path, clock: FakeClock) -> Iterator[Stores]:
+    store = migrated_stores(tmp_path, clock, pool_size=8)
     yield store
     store.engine.dispose()
 
 
-def add(store: EmailStore, **overrides: Any) -> str:
+def add(store: Stores, **overrides: Any) -> str:
     new = make_new_email(**overrides)
-    store.add_email(new)
+    store.emails.add_email(new)
     return new.email_id
 
 
-def row(store: EmailStore, email_id: str) -> EmailRow:
+def row(store: Stores, email_id: str) -> EmailRow:
     with Session(store.engine) as session:
         found = session.get(EmailRow, email_id)
         assert found is not None
@@ -86,12 +95,12 @@ def a_try(provider: str, at: datetime, outcome: Outcome = Outcome.FAILED) -> Pro
 
 
 def test_an_added_email_reads_back_queued_with_every_field_and_aware_utc_times(
-    store: EmailStore,
+    store: Stores,
 ) -> None:
     new = make_new_email(to_name="Zoë Ünicode", subject="Größe ✓")
 
-    created_at = store.add_email(new)
-    view = store.get_email(new.email_id)
+    created_at = store.emails.add_email(new)
+    view = store.emails.get_email(new.email_id)
 
     assert created_at == T0
     assert view is not None
@@ -117,10 +126,10 @@ def test_a_time_in_another_zone_is_stored_and_read_back_as_the_same_instant_in_u
     tmp_path: Path,
 ) -> None:
     paris_noon = datetime(2026, 3, 1, 13, 0, 0, 123456, tzinfo=timezone(timedelta(hours=1)))
-    store = migrated_store(tmp_path, FakeClock(paris_noon))
+    store = migrated_stores(tmp_path, FakeClock(paris_noon))
     email_id = add(store)
 
-    view = store.get_email(email_id)
+    view = store.emails.get_email(email_id)
 
     assert view is not None
     assert view.created_at == paris_noon
@@ -129,7 +138,7 @@ def test_a_time_in_another_zone_is_stored_and_read_back_as_the_same_instant_in_u
     store.engine.dispose()
 
 
-def test_a_naive_datetime_is_refused_rather_than_stored_ambiguously(store: EmailStore) -> None:
+def test_a_naive_datetime_is_refused_rather_than_stored_ambiguously(store: Stores) -> None:
     email_id = add(store)
     naive = datetime(2026, 3, 1, 12, 0, 0)
 
@@ -137,13 +146,13 @@ def test_a_naive_datetime_is_refused_rather_than_stored_ambiguously(store: Email
         record_failed(store, email_id, 1, [a_try("a", naive)], "boom")
 
 
-def test_an_unknown_email_reads_as_none(store: EmailStore) -> None:
-    assert store.get_email("00000000-0000-0000-0000-000000000000") is None
+def test_an_unknown_email_reads_as_none(store: Stores) -> None:
+    assert store.emails.get_email("00000000-0000-0000-0000-000000000000") is None
 
 
-def test_attempt_rows_read_back_in_order_with_every_field(store: EmailStore) -> None:
+def test_attempt_rows_read_back_in_order_with_every_field(store: Stores) -> None:
     email_id = add(store)
-    store.claim(email_id, LEASE)
+    store.claims.claim(email_id, LEASE)
     tries = [
         ProviderTry("a", T0, T0 + timedelta(milliseconds=5), Outcome.FAILED, 503, "a: HTTP 503"),
         ProviderTry(
@@ -152,7 +161,7 @@ def test_attempt_rows_read_back_in_order_with_every_field(store: EmailStore) -> 
     ]
 
     record_sent(store, email_id, 1, tries, "b", "b-42")
-    view = store.get_email(email_id)
+    view = store.emails.get_email(email_id)
 
     assert view is not None
     assert view.status is Status.SENT
@@ -187,13 +196,13 @@ def test_attempt_rows_read_back_in_order_with_every_field(store: EmailStore) -> 
 
 
 def test_claim_moves_a_queued_email_to_sending_under_a_lease_as_attempt_one(
-    store: EmailStore, clock: FakeClock
+    store: Stores, clock: FakeClock
 ) -> None:
     new = make_new_email()
-    store.add_email(new)
+    store.emails.add_email(new)
     clock.advance(5)
 
-    claim = store.claim(new.email_id, LEASE)
+    claim = store.claims.claim(new.email_id, LEASE)
 
     assert claim is not None
     assert claim.attempt_number == 1
@@ -209,12 +218,12 @@ def test_claim_moves_a_queued_email_to_sending_under_a_lease_as_attempt_one(
     assert stored.updated_at == clock.now
 
 
-def test_a_second_claim_of_a_held_email_gets_nothing(store: EmailStore, clock: FakeClock) -> None:
+def test_a_second_claim_of_a_held_email_gets_nothing(store: Stores, clock: FakeClock) -> None:
     email_id = add(store)
 
-    first = store.claim(email_id, LEASE)
+    first = store.claims.claim(email_id, LEASE)
     clock.advance(LEASE - 1)
-    second = store.claim(email_id, LEASE)
+    second = store.claims.claim(email_id, LEASE)
 
     assert first is not None
     assert second is None
@@ -222,27 +231,30 @@ def test_a_second_claim_of_a_held_email_gets_nothing(store: EmailStore, clock: F
 
 
 def test_an_expired_lease_can_be_claimed_again_as_a_new_attempt(
-    store: EmailStore, clock: FakeClock
+    store: Stores, clock: FakeClock
 ) -> None:
     email_id = add(store)
-    store.claim(email_id, LEASE)
+    store.claims.claim(email_id, LEASE)
     clock.advance(LEASE + 1)
 
-    again = store.claim(email_id, LEASE)
+    again = store.claims.claim(email_id, LEASE)
 
     assert again is not None
     assert again.attempt_number == 2
     assert row(store, email_id).claimed_until == clock.now + timedelta(seconds=LEASE)
 
 
-def test_each_claim_after_a_retry_counts_one_more_attempt(store: EmailStore) -> None:
+def test_each_claim_after_a_retry_counts_one_more_attempt(
+    store: Stores, clock: FakeClock
+) -> None:
     email_id = add(store)
     numbers = []
     for _ in range(3):
-        claim = store.claim(email_id, LEASE)
+        claim = store.claims.claim(email_id, LEASE)
         assert claim is not None
         numbers.append(claim.attempt_number)
         record_retry(store, email_id, claim.attempt_number, [], "try again", 10.0)
+        clock.advance(10.0)
 
     assert numbers == [1, 2, 3]
     assert row(store, email_id).attempt_count == 3
@@ -250,29 +262,29 @@ def test_each_claim_after_a_retry_counts_one_more_attempt(store: EmailStore) -> 
 
 @pytest.mark.parametrize("final", [Status.SENT, Status.FAILED])
 def test_a_final_email_is_never_claimed_however_late(
-    store: EmailStore, clock: FakeClock, final: Status
+    store: Stores, clock: FakeClock, final: Status
 ) -> None:
     email_id = add(store)
-    store.claim(email_id, LEASE)
+    store.claims.claim(email_id, LEASE)
     if final is Status.SENT:
         record_sent(store, email_id, 1, [], "a", "id")
     else:
         record_failed(store, email_id, 1, [], "refused")
     clock.advance(365 * 24 * 3600)
 
-    assert store.claim(email_id, LEASE) is None
+    assert store.claims.claim(email_id, LEASE) is None
     assert row(store, email_id).status == final
 
 
-def test_an_unknown_email_cannot_be_claimed(store: EmailStore) -> None:
-    assert store.claim("00000000-0000-0000-0000-000000000000", LEASE) is None
+def test_an_unknown_email_cannot_be_claimed(store: Stores) -> None:
+    assert store.claims.claim("00000000-0000-0000-0000-000000000000", LEASE) is None
 
 
 def test_a_retry_queues_the_email_due_after_the_delay_and_releases_the_lease(
-    store: EmailStore, clock: FakeClock
+    store: Stores, clock: FakeClock
 ) -> None:
     email_id = add(store)
-    store.claim(email_id, LEASE)
+    store.claims.claim(email_id, LEASE)
     clock.advance(2)
 
     record_retry(store, email_id, 1, [a_try("a", clock.now)], "a: boom", 12.5)
@@ -285,13 +297,13 @@ def test_a_retry_queues_the_email_due_after_the_delay_and_releases_the_lease(
     assert [attempt.provider for attempt in stored.attempts] == ["a"]
 
 
-def test_claim_many_claims_only_the_claimable_ones_in_one_statement(store: EmailStore) -> None:
+def test_claim_many_claims_only_the_claimable_ones_in_one_statement(store: Stores) -> None:
     free, held, final = add(store), add(store), add(store)
-    store.claim(held, LEASE)
-    store.claim(final, LEASE)
+    store.claims.claim(held, LEASE)
+    store.claims.claim(final, LEASE)
     record_failed(store, final, 1, [], "refused")
 
-    claims = store.claim_many([free, held, final, "no-such-email"], LEASE)
+    claims = store.claims.claim_many([free, held, final, "no-such-email"], LEASE)
 
     assert set(claims) == {free}
     assert claims[free].attempt_number == 1
@@ -300,17 +312,17 @@ def test_claim_many_claims_only_the_claimable_ones_in_one_statement(store: Email
 
 
 def test_a_group_of_outcomes_gives_each_email_its_own_state_and_tries(
-    store: EmailStore, clock: FakeClock
+    store: Stores, clock: FakeClock
 ) -> None:
     sent, failed, again = add(store), add(store), add(store)
-    store.claim_many([sent, failed, again], LEASE)
+    store.claims.claim_many([sent, failed, again], LEASE)
 
-    store.record([
+    store.claims.record([
         AttemptRecord(sent, 1, [a_try("a", clock.now), a_try("b", clock.now, Outcome.SENT)],
                       Status.SENT, None, provider="b", provider_message_id="b-1"),
         AttemptRecord(failed, 1, [a_try("a", clock.now, Outcome.RECIPIENT_REJECTED)],
                       Status.FAILED, "a: refused"),
-        store.retry_record(again, 1, [a_try("a", clock.now)], "a: boom", 60),
+        store.claims.retry_record(again, 1, [a_try("a", clock.now)], "a: boom", 60),
     ])
 
     assert (row(store, sent).status, row(store, sent).provider) == (Status.SENT, "b")
@@ -328,26 +340,26 @@ def test_a_group_of_outcomes_gives_each_email_its_own_state_and_tries(
 
 
 def test_sweep_rearms_overdue_queued_and_expired_sending_but_not_fresh_or_final_ones(
-    store: EmailStore, clock: FakeClock
+    store: Stores, clock: FakeClock
 ) -> None:
     overdue_queued = add(store)
     expired_sending = add(store)
-    store.claim(expired_sending, LEASE)
+    store.claims.claim(expired_sending, LEASE)
     live_sending = add(store)
-    store.claim(live_sending, 1000)
+    store.claims.claim(live_sending, 1000)
     sent = add(store)
-    store.claim(sent, LEASE)
+    store.claims.claim(sent, LEASE)
     record_sent(store, sent, 1, [], "a", "id")
     failed = add(store)
-    store.claim(failed, LEASE)
+    store.claims.claim(failed, LEASE)
     record_failed(store, failed, 1, [], "refused")
     retry_later = add(store)
-    store.claim(retry_later, LEASE)
+    store.claims.claim(retry_later, LEASE)
     record_retry(store, retry_later, 1, [], "boom", 3600)
     clock.advance(100)
     fresh_queued = add(store)
 
-    swept = store.sweep(sweep_after=60)
+    swept = store.sweeps.sweep(sweep_after=60)
 
     assert sorted(swept) == sorted([overdue_queued, expired_sending])
     for email_id in swept:
@@ -364,34 +376,34 @@ def test_sweep_rearms_overdue_queued_and_expired_sending_but_not_fresh_or_final_
     assert row(store, fresh_queued).status == Status.QUEUED
 
 
-def test_a_second_immediate_sweep_returns_nothing(store: EmailStore, clock: FakeClock) -> None:
+def test_a_second_immediate_sweep_returns_nothing(store: Stores, clock: FakeClock) -> None:
     add(store)
     clock.advance(100)
-    assert len(store.sweep(sweep_after=60)) == 1
+    assert len(store.sweeps.sweep(sweep_after=60)) == 1
 
-    assert store.sweep(sweep_after=60) == []
+    assert store.sweeps.sweep(sweep_after=60) == []
 
 
 def test_a_swept_email_still_not_picked_up_is_swept_again_after_another_period(
-    store: EmailStore, clock: FakeClock
+    store: Stores, clock: FakeClock
 ) -> None:
     email_id = add(store)
     clock.advance(100)
-    store.sweep(sweep_after=60)
+    store.sweeps.sweep(sweep_after=60)
     clock.advance(59)
-    assert store.sweep(sweep_after=60) == []
+    assert store.sweeps.sweep(sweep_after=60) == []
     clock.advance(2)
 
-    assert store.sweep(sweep_after=60) == [email_id]
+    assert store.sweeps.sweep(sweep_after=60) == [email_id]
 
 
-def test_sweep_rearms_at_most_limit_emails_per_call(store: EmailStore, clock: FakeClock) -> None:
+def test_sweep_rearms_at_most_limit_emails_per_call(store: Stores, clock: FakeClock) -> None:
     for _ in range(5):
         add(store)
     clock.advance(100)
 
-    first = store.sweep(sweep_after=60, limit=3)
-    second = store.sweep(sweep_after=60, limit=3)
+    first = store.sweeps.sweep(sweep_after=60, limit=3)
+    second = store.sweeps.sweep(sweep_after=60, limit=3)
 
     assert len(first) == 3
     assert len(second) == 2
@@ -423,20 +435,20 @@ def run_racers(count: int, race: Any) -> list[list[str]]:
     return results
 
 
-def test_the_store_runs_sqlite_in_wal_mode(store: EmailStore) -> None:
+def test_the_store_runs_sqlite_in_wal_mode(store: Stores) -> None:
     with store.engine.connect() as connection:
         assert connection.execute(text("PRAGMA journal_mode")).scalar() == "wal"
 
 
 def test_eight_threads_racing_to_claim_fifty_emails_claim_each_exactly_once(
-    store: EmailStore,
+    store: Stores,
 ) -> None:
     ids = [add(store) for _ in range(50)]
 
     def claim_all(index: int) -> list[str]:
         order = ids[:]
         random.Random(index).shuffle(order)
-        return [email_id for email_id in order if store.claim(email_id, 600) is not None]
+        return [email_id for email_id in order if store.claims.claim(email_id, 600) is not None]
 
     won = run_racers(8, claim_all)
 
@@ -446,12 +458,12 @@ def test_eight_threads_racing_to_claim_fifty_emails_claim_each_exactly_once(
 
 
 def test_four_sweepers_racing_rearm_each_stale_email_exactly_once(
-    store: EmailStore, clock: FakeClock
+    store: Stores, clock: FakeClock
 ) -> None:
     ids = [add(store) for _ in range(50)]
     clock.advance(100)
 
-    won = run_racers(4, lambda _index: store.sweep(sweep_after=60))
+    won = run_racers(4, lambda _index: store.sweeps.sweep(sweep_after=60))
 
     swept = [email_id for wins in won for email_id in wins]
     assert sorted(swept) == sorted(ids)
@@ -460,15 +472,15 @@ def test_four_sweepers_racing_rearm_each_stale_email_exactly_once(
 # -- health snapshots ----------------------------------------------------------------------
 
 
-def test_saved_health_loads_back_with_base_score_left_to_the_config(store: EmailStore) -> None:
-    store.save_health(
+def test_saved_health_loads_back_with_base_score_left_to_the_config(store: Stores) -> None:
+    store.snapshots.save_health(
         [
             ProviderHealth("sendgrid", 50.0, 0.729, 1_772_366_400.25),
             ProviderHealth("mandrill", 49.0, 1.0, None),
         ]
     )
 
-    loaded = {state.name: state for state in store.load_health()}
+    loaded = {state.name: state for state in store.snapshots.load_health()}
 
     assert loaded == {
         "sendgrid": ProviderHealth("sendgrid", 0.0, 0.729, 1_772_366_400.25),
@@ -476,15 +488,15 @@ def test_saved_health_loads_back_with_base_score_left_to_the_config(store: Email
     }
 
 
-def test_saving_health_again_replaces_each_providers_snapshot(store: EmailStore) -> None:
-    store.save_health([ProviderHealth("sendgrid", 50.0, 0.9, 100.0)])
-    store.save_health([ProviderHealth("sendgrid", 50.0, 0.91, None)])
+def test_saving_health_again_replaces_each_providers_snapshot(store: Stores) -> None:
+    store.snapshots.save_health([ProviderHealth("sendgrid", 50.0, 0.9, 100.0)])
+    store.snapshots.save_health([ProviderHealth("sendgrid", 50.0, 0.91, None)])
 
-    assert store.load_health() == [ProviderHealth("sendgrid", 0.0, 0.91, None)]
+    assert store.snapshots.load_health() == [ProviderHealth("sendgrid", 0.0, 0.91, None)]
 
 
-def test_no_saved_health_loads_as_an_empty_list(store: EmailStore) -> None:
-    assert store.load_health() == []
+def test_no_saved_health_loads_as_an_empty_list(store: Stores) -> None:
+    assert store.snapshots.load_health() == []
 
 
 # -- migrations -----------------------------------------------------------------------------
@@ -494,13 +506,13 @@ def test_upgrading_twice_is_a_no_op_that_keeps_the_data(tmp_path: Path) -> None:
     url = sqlite_url(tmp_path)
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     upgrade(url)
-    store = EmailStore(make_engine(url))
+    store = stores_on(make_engine(url))
     email_id = add(store)
     tables_before = sorted(inspect(store.engine).get_table_names())
 
     upgrade(url)
 
-    assert store.get_email(email_id) is not None
+    assert store.emails.get_email(email_id) is not None
     assert sorted(inspect(store.engine).get_table_names()) == tables_before
     with store.engine.connect() as connection:
         versions = connection.execute(text("SELECT version_num FROM alembic_version")).all()

@@ -7,20 +7,19 @@ from pathlib import Path
 
 from micromailer.domain.attempt import NewEmail
 from micromailer.queue.sweeper import SWEEP_BATCH, sweep_once
-from micromailer.store.repository import EmailStore
-from tests.support.fakes import FakeClock, make_new_email, migrated_store
+from tests.support.fakes import FakeClock, Stores, make_new_email, migrated_stores
 
 
 def test_a_backlog_larger_than_a_batch_is_republished_once_each_in_batches(
     tmp_path: Path,
 ) -> None:
     clock = FakeClock()
-    store = migrated_store(tmp_path, clock)
+    store = migrated_stores(tmp_path, clock)
     ids = [email.email_id for email in _add(store, SWEEP_BATCH * 2 + 7)]
     clock.advance(120)
     batches: list[list[str]] = []
 
-    count = sweep_once(store, lambda swept: batches.append(list(swept)), sweep_after=60)
+    count = sweep_once(store.sweeps, lambda swept: batches.append(list(swept)), sweep_after=60)
 
     assert count == len(ids)
     assert sorted(email_id for batch in batches for email_id in batch) == sorted(ids)
@@ -29,22 +28,23 @@ def test_a_backlog_larger_than_a_batch_is_republished_once_each_in_batches(
 
 def test_emails_whose_republish_failed_are_swept_again_later(tmp_path: Path) -> None:
     clock = FakeClock()
-    store = migrated_store(tmp_path, clock)
+    store = migrated_stores(tmp_path, clock)
     ids = [email.email_id for email in _add(store, 3)]
     clock.advance(120)
 
     def broker_down(swept: Sequence[str]) -> None:
         raise ConnectionError("broker down")
 
-    assert sweep_once(store, broker_down, sweep_after=60) == 0
+    assert sweep_once(store.sweeps, broker_down, sweep_after=60) == 0
     published: list[str] = []
-    assert sweep_once(store, published.extend, sweep_after=60) == 0, "re-armed: due again later"
+    again = sweep_once(store.sweeps, published.extend, sweep_after=60)
+    assert again == 0, "re-armed: due again later"
     clock.advance(61)
-    assert sweep_once(store, published.extend, sweep_after=60) == 3
+    assert sweep_once(store.sweeps, published.extend, sweep_after=60) == 3
     assert sorted(published) == sorted(ids)
 
 
-def _add(store: EmailStore, count: int) -> list[NewEmail]:
+def _add(store: Stores, count: int) -> list[NewEmail]:
     emails = [make_new_email() for _ in range(count)]
-    store.add_emails(emails)
+    store.emails.add_emails(emails)
     return emails

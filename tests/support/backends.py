@@ -26,16 +26,25 @@ class Backends:
 @contextmanager
 def fresh_backends() -> Iterator[Backends]:
     """A new database and vhost, and an emptied Redis database; all removed afterwards."""
+    redis_url = require_redis()
+    with fresh_database_and_vhost() as (database_url, broker_url):
+        redis.Redis.from_url(redis_url).flushdb()
+        yield Backends(database_url, broker_url, redis_url)
+
+
+@contextmanager
+def fresh_database_and_vhost() -> Iterator[tuple[str, str]]:
+    """A new PostgreSQL database and RabbitMQ vhost (their URLs); both removed afterwards."""
     name = f"mm_test_{uuid.uuid4().hex[:12]}"
     database_url = _create_database(require_postgres(), name)
-    broker_url = _create_vhost(require_rabbitmq(), name)
-    redis_url = require_redis()
-    redis.Redis.from_url(redis_url).flushdb()
     try:
-        yield Backends(database_url, broker_url, redis_url)
+        broker_url = _create_vhost(require_rabbitmq(), name)
+        try:
+            yield database_url, broker_url
+        finally:
+            _delete_vhost(name)
     finally:
         _drop_database(require_postgres(), name)
-        _delete_vhost(name)
 
 
 def _admin_dsn(base_url: str) -> str:
@@ -73,4 +82,4 @@ def _delete_vhost(name: str) -> None:
     _rabbitmqctl("delete_vhost", name)
 
 
-__all__ = ["Backends", "fresh_backends"]
+__all__ = ["Backends", "fresh_backends", "fresh_database_and_vhost"]

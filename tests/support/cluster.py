@@ -15,6 +15,8 @@ CLUSTER_TIMINGS = {
     "MICROMAILER_SWEEP_AFTER": "5",
     "MICROMAILER_SWEEP_INTERVAL": "1",
     "MICROMAILER_CLAIM_TIMEOUT": "10",
+    # The lease is sized from the providers' total timeout: 2 providers x 5 s + 10 s = 20 s.
+    "MICROMAILER_PROVIDER_TOTAL_TIMEOUT": "5",
 }
 
 
@@ -28,11 +30,13 @@ class Cluster:
         workers: int = 1,
         concurrency: int = 8,
         shared_board: bool = True,
+        worker_options: tuple[str, ...] = (),
         **env: str,
     ) -> None:
         self.root = root
         self.backends = backends
         self.concurrency = concurrency
+        self.worker_options = worker_options
         self.sandbox_port = free_port()
         self.sandbox_url = f"http://127.0.0.1:{self.sandbox_port}"
         settings = {
@@ -61,7 +65,8 @@ class Cluster:
     def _worker(self, n: int) -> ManagedProcess:
         incarnation = next(self._incarnations)
         return ManagedProcess(
-            ["worker", "-c", str(self.concurrency), "-n", f"worker{n}@%h"],
+            ["worker", "-c", str(self.concurrency), "-n", f"worker{n}@%h",
+             *self.worker_options],
             self.env, self.root / f"worker{n}-{incarnation}.log",
         )
 

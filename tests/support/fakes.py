@@ -8,21 +8,29 @@ for an :class:`httpx.MockTransport` that plays a script of answers.
 from __future__ import annotations
 
 import asyncio
+import threading
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
+from sqlalchemy import Engine
 
 from micromailer.domain.attempt import NewEmail
 from micromailer.domain.message import Message
 from micromailer.providers.base import ProviderAdapter, SendResult
 from micromailer.providers.errors import RecipientRejectedError
+from micromailer.store.base import UtcClock, utcnow
+from micromailer.store.claims import ClaimStore
+from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
+from micromailer.store.health_snapshots import HealthSnapshotStore
 from micromailer.store.migrate import upgrade
-from micromailer.store.repository import EmailStore
+from micromailer.store.stats import StatsStore
+from micromailer.store.sweep import SweepStore
 
 #: An arbitrary, fixed start of time for fake clocks.
 T0 = datetime(2026, 3, 1, 12, 0, 0, tzinfo=UTC)
@@ -81,17 +89,27 @@ class ScriptedAdapter(ProviderAdapter):
     A 200 body ``{"status": "sent", "id": ...}`` is a success; ``{"status": "rejected"}``
     refuses the recipient, as Mandrill does. ``calls`` counts the requests that reached it;
     a ``journal`` shared by several adapters records the order in which they were called.
+    With a ``gate``, each answer waits until the gate is set, without holding the event loop;
+    ``while_sending`` runs while a request is at the provider (time passes, another worker
+    takes the email over…).
     """
 
     kind = "scripted"
 
-    def __init__(self, name: str, *answers: Answer, journal: list[str] | None = None) -> None:
+    def __init__(
+        self, name: str, *answers: Answer, journal: list[str] | None = None,
+        gate: threading.Event | None = None,
+        while_sending: Callable[[], object] | None = None,
+    ) -> None:
         assert answers, "a scripted provider needs at least one answer"
         self._script = list(answers)
         self._journal = journal
+        self._gate = gate
+        self._while_sending = while_sending
         self.calls = 0
         self.requests: list[httpx.Request] = []
-        client = httpx.AsyncClient(transport=httpx.MockTransport(self._answer))
+        handler = self._answer if gate is None else self._answer_once_open
+        client = httpx.AsyncClient(transport=httpx.MockTransport(handler))
         super().__init__(
             api_key="test-key", base_url=f"https://{name}.test", client=client, name=name
         )
@@ -105,9 +123,18 @@ class ScriptedAdapter(ProviderAdapter):
         self.requests.append(request)
         if self._journal is not None:
             self._journal.append(self.name)
+        if self._while_sending is not None:
+            self._while_sending()
         answer = self._script.pop(0) if len(self._script) > 1 else self._script[0]
         if isinstance(answer, Exception):
             raise answer
+        return answer
+
+    async def _answer_once_open(self, request: httpx.Request) -> httpx.Response:
+        answer = self._answer(request)
+        assert self._gate is not None
+        while not self._gate.is_set():
+            await asyncio.sleep(0.005)
         return answer
 
     def build_request(self, message: Message) -> httpx.Request:
@@ -170,11 +197,29 @@ def sqlite_url(directory: Path) -> str:
     return f"sqlite:///{directory / 'store.sqlite3'}"
 
 
-def migrated_store(directory: Path, clock: FakeClock, *, pool_size: int = 2) -> EmailStore:
+@dataclass
+class Stores:
+    """Every part of the store on one engine, as a worker and an API share one database."""
+
+    engine: Engine
+    emails: EmailStore
+    claims: ClaimStore
+    sweeps: SweepStore
+    snapshots: HealthSnapshotStore
+    stats: StatsStore
+
+
+def stores_on(engine: Engine, clock: UtcClock = utcnow) -> Stores:
+    return Stores(engine, EmailStore(engine, clock), ClaimStore(engine, clock),
+                  SweepStore(engine, clock), HealthSnapshotStore(engine, clock),
+                  StatsStore(engine, clock))
+
+
+def migrated_stores(directory: Path, clock: FakeClock, *, pool_size: int = 2) -> Stores:
     """A real SQLite store under ``directory``, migrated by Alembic, on ``clock``."""
     url = sqlite_url(directory)
     upgrade(url)
-    return EmailStore(make_engine(url, pool_size=pool_size), clock=clock)
+    return stores_on(make_engine(url, pool_size=pool_size), clock)
 
 
 __all__ = [
@@ -182,13 +227,15 @@ __all__ = [
     "Answer",
     "FakeClock",
     "ScriptedAdapter",
+    "Stores",
     "accepted",
     "calls",
     "http_error",
     "make_message",
     "make_new_email",
-    "migrated_store",
+    "migrated_stores",
     "network_down",
     "recipient_refused",
     "sqlite_url",
+    "stores_on",
 ]

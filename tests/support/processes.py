@@ -14,6 +14,8 @@ from pathlib import Path
 import httpx
 import psutil
 
+from tests.support.environment import configures_micromailer
+
 
 def free_port() -> int:
     with socket.socket() as sock:
@@ -23,12 +25,9 @@ def free_port() -> int:
 
 
 def clean_env(**overrides: str) -> dict[str, str]:
-    """This process's environment without any micromailer or provider setting, plus ours."""
-    env = {
-        key: value
-        for key, value in os.environ.items()
-        if not key.startswith("MICROMAILER_") and not key.endswith("_API_KEY")
-    }
+    """This process's environment without any micromailer or provider setting
+    (:func:`~tests.support.environment.configures_micromailer`), plus ``overrides``."""
+    env = {key: value for key, value in os.environ.items() if not configures_micromailer(key)}
     env.update(overrides)
     return env
 

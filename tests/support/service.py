@@ -13,6 +13,8 @@ FAST_TIMINGS = {
     "MICROMAILER_SWEEP_AFTER": "3",
     "MICROMAILER_SWEEP_INTERVAL": "0.5",
     "MICROMAILER_CLAIM_TIMEOUT": "5",
+    # The lease is sized from the providers' total timeout: 2 providers x 3 s + 10 s = 16 s.
+    "MICROMAILER_PROVIDER_TOTAL_TIMEOUT": "3",
 }
 
 

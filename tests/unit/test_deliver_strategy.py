@@ -6,18 +6,20 @@ from __future__ import annotations
 import concurrent.futures
 import json
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from datetime import UTC, datetime, timedelta
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 from celery import Celery
+from celery.events import EventDispatcher
 from kombu.message import Message
 from sqlalchemy.exc import OperationalError
 
 from micromailer.domain.status import Status
 from micromailer.queue.celery_app import DELIVER_TASK
-from micromailer.queue.deliver_strategy import LoopDeliveries, plain_email_id
+from micromailer.queue.deliver_strategy import LoopDeliveries, plain_email_id, task_events_on
 from micromailer.queue.task_message import DeliverMessages
 
 
@@ -91,12 +93,16 @@ class Recorder:
     def ack(self, *args: Any) -> None:
         self.acks.append(args)
 
-    def deliveries(self) -> LoopDeliveries:
+    def deliveries(
+        self, revoked: Container[str] = frozenset(), task_events: bool = False
+    ) -> LoopDeliveries:
         return LoopDeliveries(
             submit=self.submit,
             celery_path=lambda message, *_, **__: self.celery_path.append(message),
             call_soon=self.soon.append,
             connection_errors=(ConnectionError,),
+            revoked=revoked,
+            task_events=lambda: task_events,
         )
 
 
@@ -163,3 +169,34 @@ def test_drain_waits_for_the_emails_in_flight(app: Celery) -> None:
     recorder.futures[1].set_result(Status.FAILED)
     assert deliveries.drain(0.05) is True
     assert len(recorder.acks) == 2
+
+
+def test_a_revoked_message_goes_to_celerys_path_which_drops_it(app: Celery) -> None:
+    recorder = Recorder()
+    message = kombu_message(app, "email-1")
+    recorder.deliveries(revoked={message.headers["id"]})(
+        message, None, recorder.ack, recorder.ack, None
+    )
+    assert recorder.celery_path == [message] and recorder.submitted == []
+
+
+def test_while_task_events_are_on_every_message_goes_to_celerys_path(app: Celery) -> None:
+    recorder = Recorder()
+    message = kombu_message(app, "email-1")
+    recorder.deliveries(task_events=True)(message, None, recorder.ack, recorder.ack, None)
+    assert recorder.celery_path == [message] and recorder.submitted == []
+
+
+@pytest.mark.parametrize(("enabled", "groups", "on"), [
+    (True, ["worker"], False),  # a worker without -E: heartbeats only
+    (True, None, True),  # -E
+    (True, ["worker", "task"], True),  # after Flower's enable_events
+    (False, None, False),
+])
+def test_task_events_are_on_as_celerys_dispatcher_says(
+    app: Celery, enabled: bool, groups: list[str] | None, on: bool
+) -> None:
+    dispatcher = EventDispatcher(enabled=False, groups=groups)
+    dispatcher.enabled = enabled  # as the worker's, without a broker connection
+    consumer = SimpleNamespace(event_dispatcher=dispatcher)
+    assert task_events_on(SimpleNamespace(send_events=True), consumer) is on

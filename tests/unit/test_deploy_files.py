@@ -5,6 +5,7 @@ through. No container engine runs here, so the files are checked against the cod
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
 import sys
 import zipfile
@@ -127,8 +128,15 @@ def test_nginx_proxies_to_the_port_the_api_listens_on() -> None:
 def test_the_installed_package_carries_its_migrations_and_web_page(tmp_path: Path) -> None:
     """The image installs a wheel, not the source tree: what it needs at run time must be in
     the wheel."""
+    # Built from a clean copy: a build/ or .egg-info/ left in the tree would add what they
+    # listed before, and hide a file the package data no longer names.
+    source = tmp_path / "source"
+    shutil.copytree(ROOT / "src", source / "src",
+                    ignore=shutil.ignore_patterns("*.egg-info", "__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, source / name)
     subprocess.run([sys.executable, "-m", "pip", "wheel", "--quiet", "--no-deps",
-                    "--wheel-dir", str(tmp_path), str(ROOT)], check=True, timeout=300)
+                    "--wheel-dir", str(tmp_path), str(source)], check=True, timeout=300)
     (wheel,) = tmp_path.glob("micromailer-*.whl")
     names = set(zipfile.ZipFile(wheel).namelist())
     assert "micromailer/store/migrations/env.py" in names
@@ -137,3 +145,12 @@ def test_the_installed_package_carries_its_migrations_and_web_page(tmp_path: Pat
     web_page = {f"micromailer/api/static/{path.relative_to(static).as_posix()}"
                 for path in static.rglob("*") if path.is_file()}
     assert web_page and web_page <= names, sorted(web_page - names)
+    # The API reference works offline: Swagger UI and ReDoc come with the package.
+    assert {
+        "micromailer/api/static/docs/swagger-ui.html",
+        "micromailer/api/static/docs/swagger-ui-init.js",
+        "micromailer/api/static/vendor/SOURCE.txt",
+        "micromailer/api/static/vendor/swagger-ui/swagger-ui-bundle.js",
+        "micromailer/api/static/vendor/swagger-ui/swagger-ui.css",
+        "micromailer/api/static/vendor/redoc/redoc.standalone.js",
+    } <= names

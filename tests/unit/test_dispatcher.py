@@ -7,6 +7,7 @@ is a real :class:`MemoryBoard` with the original strategy on a hand-moved clock.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Iterable
 
 import httpx
 import pytest
@@ -14,10 +15,11 @@ import pytest
 from micromailer.delivery.dispatcher import Dispatcher
 from micromailer.delivery.verdict import Delivered, RetryLater, Undeliverable
 from micromailer.domain.status import Outcome
+from micromailer.health.base import ProviderHealth, base_scores
 from micromailer.health.board import MemoryBoard
 from micromailer.health.breaker import BreakerStrategy
 from micromailer.health.lesson import Lesson
-from micromailer.health.strategy import OriginalStrategy, ProviderHealth, base_scores
+from micromailer.health.original import OriginalStrategy
 from tests.support.fakes import (
     Answer,
     FakeClock,
@@ -210,20 +212,54 @@ def test_transient_failures_without_retry_after_set_no_floor(clock: FakeClock) -
     assert report.verdict.retry_after is None
 
 
-def test_a_lesson_carries_the_retry_after_a_429_named(clock: FakeClock) -> None:
-    """The board learns how long a rate-limited provider asked to wait, and only from a 429."""
+class JournalBoard(MemoryBoard):
+    """A memory board that writes each lesson it is given into a journal shared with the
+    providers, so a test sees when the board learns relative to the tries."""
+
+    def __init__(self, names: list[str], clock: FakeClock, journal: list[object]) -> None:
+        super().__init__(OriginalStrategy(), base_scores(names), clock=clock.seconds)
+        self.journal = journal
+
+    def record_many(self, lessons: Iterable[Lesson]) -> None:
+        lessons = list(lessons)
+        self.journal.extend(lessons)
+        super().record_many(lessons)
+
+
+@pytest.mark.parametrize("on_a_loop", [False, True], ids=["blocking", "event-loop"])
+def test_the_board_learns_from_each_try_before_the_next_begins(
+    clock: FakeClock, on_a_loop: bool
+) -> None:
+    """Each lesson reaches the board as its try ends, with the Retry-After a 429 named; the
+    event loop's attempt does not wait until the whole attempt is over."""
+    journal: list[object] = []
     adapters = [
-        ScriptedAdapter("a", http_error(429, **{"Retry-After": "30"})),
-        ScriptedAdapter("b", http_error(503)),
-        ScriptedAdapter("c", accepted("c-1")),
+        ScriptedAdapter("a", http_error(429, **{"Retry-After": "30"}), journal=journal),
+        ScriptedAdapter("b", http_error(503), journal=journal),
+        ScriptedAdapter("c", accepted("c-1"), journal=journal),
     ]
-    dispatcher, _ = dispatcher_for(adapters, clock)
+    board = JournalBoard(["a", "b", "c"], clock, journal)
+    dispatcher, _ = dispatcher_for(adapters, clock, board)
 
-    report = asyncio.run(dispatcher.attempt_async(make_message(), ["a", "b", "c"]))
+    if on_a_loop:
+        asyncio.run(dispatcher.attempt_async(make_message()))
+    else:
+        dispatcher.attempt(make_message())
 
-    assert report.lessons == (
-        Lesson("a", False, 30.0), Lesson("b", False, None), Lesson("c", True, None),
-    )
+    assert journal == [
+        "a", Lesson("a", False, 30.0), "b", Lesson("b", False, None), "c", Lesson("c", True),
+    ]
+
+
+def test_an_attempt_on_the_event_loop_ranks_when_it_starts(clock: FakeClock) -> None:
+    adapters = [ScriptedAdapter("a", accepted("a-1")), ScriptedAdapter("b", accepted("b-1"))]
+    dispatcher, board = dispatcher_for(adapters, clock)
+    board.record_failure("a")
+
+    report = asyncio.run(dispatcher.attempt_async(make_message()))
+
+    assert report.verdict == Delivered("b", "b-1")
+    assert calls(adapters) == {"a": 0, "b": 1}
 
 
 def test_a_breaker_board_holds_a_rate_limited_provider_for_its_retry_after(

@@ -9,14 +9,10 @@ from __future__ import annotations
 
 import pytest
 
+from micromailer.health.base import ProviderHealth, base_scores
 from micromailer.health.board import MemoryBoard, rank
-from micromailer.health.strategy import (
-    OriginalStrategy,
-    ProviderHealth,
-    base_scores,
-    make_strategy,
-    recovery_weight,
-)
+from micromailer.health.original import OriginalStrategy, recovery_weight
+from micromailer.health.strategy import make_strategy
 
 T0 = 1_000_000.0  # an arbitrary epoch for the fake clock
 

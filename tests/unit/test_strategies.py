@@ -11,18 +11,14 @@ from typing import Any
 import pytest
 
 from micromailer.config import Settings
+from micromailer.health.base import ProviderHealth
 from micromailer.health.board import MemoryBoard
 from micromailer.health.breaker import BreakerStrategy
 from micromailer.health.factory import make_board
+from micromailer.health.original import OriginalStrategy
 from micromailer.health.priority import PriorityStrategy
 from micromailer.health.redis_board import as_stepped
-from micromailer.health.strategy import (
-    DEFAULT_STRATEGY,
-    STRATEGY_NAMES,
-    OriginalStrategy,
-    ProviderHealth,
-    make_strategy,
-)
+from micromailer.health.strategy import DEFAULT_STRATEGY, STRATEGY_NAMES, make_strategy
 from micromailer.providers.errors import ConfigurationError
 
 T0 = 1_000_000.0

@@ -14,9 +14,11 @@ from micromailer import __version__
 from micromailer.api.body_limit import BodySizeLimit
 from micromailer.api.deps import Services, build_services
 from micromailer.api.errors import install_error_handlers
-from micromailer.api.json_intake import JsonIntake
+from micromailer.api.intake import EmailIntake
 from micromailer.api.metrics import RelayCollector, metrics_registry
+from micromailer.api.openapi import install_openapi
 from micromailer.api.routes import (
+    docs,
     emails,
     health,
     metrics,
@@ -32,36 +34,26 @@ log = logging.getLogger(__name__)
 
 
 class RelayApp(FastAPI):
-    """FastAPI with :class:`JsonIntake` in front of its whole middleware stack.
+    """FastAPI with :class:`EmailIntake` in front of its whole middleware stack.
 
-    A valid JSON ``POST /email`` is answered before any of FastAPI's layers run; anything else,
-    and every error, goes through them to the route, as in a plain FastAPI app.
+    Every ``POST /email``, whatever its encoding, is answered there (``api/intake/``); any other
+    request goes through FastAPI's layers to its route, as in a plain FastAPI app.
     """
 
-    def __init__(self, *, max_body_bytes: int, json_intake: bool = True, **options: Any) -> None:
+    def __init__(self, *, max_body_bytes: int, **options: Any) -> None:
         super().__init__(**options)
         self.max_body_bytes = max_body_bytes
-        self.json_intake = json_intake
 
     def build_middleware_stack(self) -> ASGIApp:
-        stack = super().build_middleware_stack()
-        return JsonIntake(stack, self.max_body_bytes) if self.json_intake else stack
+        return EmailIntake(super().build_middleware_stack(), self.max_body_bytes)
 
 
-def create_app(
-    settings: Settings | None = None, *, services: Services | None = None,
-    json_intake: bool = True,
-) -> FastAPI:
-    """The HTTP API for ``settings`` (read from the environment when not given).
-
-    ``json_intake=False`` leaves out the JSON fast path: every request goes to its route
-    (the tests compare the two).
-    """
+def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
+    """The HTTP API for ``settings`` (read from the environment when not given)."""
     settings = settings or Settings()
     services = services or build_services(settings)
     app = RelayApp(
         max_body_bytes=settings.max_body_bytes,
-        json_intake=json_intake,
         title="micromailer",
         version=__version__,
         description=(
@@ -69,6 +61,9 @@ def create_app(
             "through the healthiest provider, failing over when one errors."
         ),
         lifespan=_lifespan,
+        # /docs and /redoc are routes/docs.py's: served from the package, not from a CDN.
+        docs_url=None,
+        redoc_url=None,
         # No OpenTelemetry provider is configured here; left on, FastAPI looks for one on
         # every request (a tenth of the API's CPU under load).
         telemetry={"tracing": False, "metrics": False, "logs": False},
@@ -76,9 +71,10 @@ def create_app(
     app.state.services = services
     app.state.score_history = ScoreHistory()
     app.state.metrics_registry = metrics_registry(
-        RelayCollector(services.store.count_by_status, services.store.count_tries, services.scores)
+        RelayCollector(services.stats.count_by_status, services.stats.count_tries, services.scores)
     )
     install_error_handlers(app)
+    install_openapi(app)
     app.include_router(emails.router)
     app.include_router(providers.router)
     app.include_router(health.router)
@@ -86,8 +82,9 @@ def create_app(
     app.include_router(preview.router)
     app.include_router(sandbox.router)
     app.include_router(web.router)
+    app.include_router(docs.router)
     web.mount_static(app)
-    # JsonIntake, in front of this stack (RelayApp), checks the same limit before it reads.
+    # For every other route; EmailIntake, in front of this stack, enforces the same limit.
     app.add_middleware(BodySizeLimit, max_bytes=settings.max_body_bytes)
     if settings.sandbox_mode:
         log.warning(

@@ -27,7 +27,9 @@ class BodySizeLimit:
             return
         if declared_too_long(scope, self.max_bytes):
             # The app's error shape, answered here: no route has run.
-            await error_response(413, self.sentence(), headers=CLOSE)(scope, receive, send)
+            await error_response(413, too_large(self.max_bytes), headers=CLOSE)(
+                scope, receive, send
+            )
             return
         received = 0
 
@@ -37,16 +39,16 @@ class BodySizeLimit:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > self.max_bytes:
-                    raise HTTPException(413, self.sentence(), headers=CLOSE)
+                    raise HTTPException(413, too_large(self.max_bytes), headers=CLOSE)
             return message
 
         await self.app(scope, limited_receive, send)
 
-    def sentence(self) -> str:
-        return (
-            f"The request body is larger than {self.max_bytes // 1024} KiB; "
-            "send a shorter email."
-        )
+
+
+def too_large(max_bytes: int) -> str:
+    """The sentence of a 413."""
+    return f"The request body is larger than {max_bytes // 1024} KiB; send a shorter email."
 
 
 def declared_too_long(scope: Scope, max_bytes: int) -> bool:
@@ -56,4 +58,4 @@ def declared_too_long(scope: Scope, max_bytes: int) -> bool:
     return declared is not None and declared.isdigit() and int(declared) > max_bytes
 
 
-__all__ = ["BodySizeLimit", "declared_too_long"]
+__all__ = ["CLOSE", "BodySizeLimit", "declared_too_long", "too_large"]

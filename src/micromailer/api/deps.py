@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from micromailer.api.intake.checks import IntakeCheck, build_intake_checks
 from micromailer.api.score_history import ScoreHistory
 from micromailer.config import Settings
 from micromailer.delivery.intake import Sender
@@ -15,18 +16,24 @@ from micromailer.health.live import LiveScoreReader
 from micromailer.queue.batch_publisher import BatchPublisher
 from micromailer.queue.celery_app import create_celery
 from micromailer.queue.publisher import DeliveryPublisher
+from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
-from micromailer.store.repository import EmailStore
+from micromailer.store.health_snapshots import HealthSnapshotStore
+from micromailer.store.stats import StatsStore
 
 
 @dataclass
 class Services:
     settings: Settings
     store: EmailStore
+    #: The counts ``GET /metrics`` shows.
+    stats: StatsStore
     publisher: DeliveryPublisher
     intake: IntakePipeline
     #: The live scores ``GET /providers`` and the score history show.
     scores: LiveScoreReader
+    #: Run on every ``POST /email``, in order, before it is decoded (``api/intake/checks.py``).
+    intake_checks: list[IntakeCheck] = field(default_factory=list)
 
     @property
     def sender(self) -> Sender:
@@ -35,15 +42,18 @@ class Services:
 
 def build_services(settings: Settings) -> Services:
     """The parts of one API process, built from ``settings``."""
-    store = EmailStore(make_engine(settings.store_url))
+    engine = make_engine(settings.store_url)
+    store = EmailStore(engine)
     celery = create_celery(settings)
     sender = Sender(settings.sender_email, settings.sender_name)
     return Services(
         settings=settings,
         store=store,
+        stats=StatsStore(engine),
         publisher=DeliveryPublisher(celery),
         intake=IntakePipeline(store, BatchPublisher(celery).publish_many, sender),
-        scores=LiveScoreReader(settings, store.load_health),
+        scores=LiveScoreReader(settings, HealthSnapshotStore(engine).load_health),
+        intake_checks=build_intake_checks(settings),
     )
 
 

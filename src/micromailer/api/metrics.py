@@ -21,9 +21,9 @@ from micromailer.health.live import BoardUnavailableError
 
 log = logging.getLogger(__name__)
 
-#: Emails in the store, by status (``EmailStore.count_by_status``).
+#: Emails in the store, by status (``StatsStore.count_by_status``).
 CountEmails = Callable[[], dict[str, int]]
-#: Provider tries in the store, by ``(provider, outcome)`` (``EmailStore.count_tries``).
+#: Provider tries in the store, by ``(provider, outcome)`` (``StatsStore.count_tries``).
 CountTries = Callable[[], dict[tuple[str, str], int]]
 
 

@@ -9,6 +9,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from micromailer.domain.attempt import EmailView
+from micromailer.domain.status import Status
 from micromailer.domain.validation import MAX_CONTENT_BYTES
 from micromailer.health.snapshots import ProviderScore
 
@@ -50,7 +51,7 @@ class AttemptOut(CamelModel):
 
 class EmailOut(CamelModel):
     email_id: str
-    status: str
+    status: Status
     to: str
     to_name: str | None
     subject: str
@@ -66,7 +67,7 @@ class EmailOut(CamelModel):
     def from_view(cls, view: EmailView) -> EmailOut:
         return cls(
             email_id=view.email_id,
-            status=view.status.value,
+            status=view.status,
             to=view.to_email,
             to_name=view.to_name,
             subject=view.subject,
@@ -95,7 +96,7 @@ class EmailSummaryOut(CamelModel):
     """One line of ``GET /emails``: an email without its attempts."""
 
     email_id: str
-    status: str
+    status: Status
     to: str
     subject: str
     provider: str | None
@@ -106,7 +107,7 @@ class EmailSummaryOut(CamelModel):
     @classmethod
     def from_view(cls, view: EmailView) -> EmailSummaryOut:
         return cls(
-            email_id=view.email_id, status=view.status.value, to=view.to_email,
+            email_id=view.email_id, status=view.status, to=view.to_email,
             subject=view.subject, provider=view.provider, attempt_count=view.attempt_count,
             created_at=view.created_at, updated_at=view.updated_at,
         )
@@ -179,6 +180,10 @@ class SandboxMessageOut(CamelModel):
     received_at: datetime
 
 
+class LivenessOut(BaseModel):
+    status: Literal["ok"] = "ok"
+
+
 class ReadinessOut(BaseModel):
     status: Literal["ready", "unavailable"]
     store: str
@@ -192,6 +197,7 @@ __all__ = [
     "EmailSummaryOut",
     "ErrorBody",
     "ErrorDetail",
+    "LivenessOut",
     "NotFoundBody",
     "OutageIn",
     "PreviewIn",

@@ -1,22 +1,14 @@
-"""Accept an email: render it, store it (commit), then publish its delivery."""
+"""A new email as the intake stores it: its id, its rendered content and its sender."""
 
 from __future__ import annotations
 
-import logging
 import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 
 from micromailer.domain.attempt import NewEmail
 from micromailer.domain.rendering import render_markdown
 from micromailer.domain.validation import EmailRequest
-from micromailer.store.repository import EmailStore
-
-log = logging.getLogger(__name__)
-
-#: Publishes ``deliver(email_id)`` now.
-PublishDelivery = Callable[[str], None]
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,23 +39,4 @@ def new_email(request: EmailRequest, sender: Sender) -> NewEmail:
     )
 
 
-def accept_email(
-    request: EmailRequest, store: EmailStore, publish: PublishDelivery, sender: Sender
-) -> Accepted:
-    """Store ``request`` as a queued email and publish it.
-
-    The row is committed before anything is published: once this returns, the email is never
-    lost. A failed publish is logged, not raised: the row stays ``queued`` and the sweeper
-    publishes it again.
-    """
-    new = new_email(request, sender)
-    email_id = new.email_id
-    created_at = store.add_email(new)
-    try:
-        publish(email_id)
-    except Exception as exc:
-        log.warning("email %s stored but not published (%s); the sweeper will", email_id, exc)
-    return Accepted(email_id, created_at)
-
-
-__all__ = ["Accepted", "PublishDelivery", "Sender", "accept_email", "new_email"]
+__all__ = ["Accepted", "Sender", "new_email"]

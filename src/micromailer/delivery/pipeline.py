@@ -36,7 +36,7 @@ from micromailer.delivery.batching import MAX_BATCH, GroupBatcher
 from micromailer.delivery.intake import Accepted, Sender, new_email
 from micromailer.domain.attempt import NewEmail
 from micromailer.domain.validation import EmailRequest
-from micromailer.store.repository import EmailStore
+from micromailer.store.emails import EmailStore
 
 log = logging.getLogger(__name__)
 

@@ -14,35 +14,22 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import logging
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from micromailer.domain.status import Status
-from micromailer.store.repository import AttemptRecord, Claim, EmailStore
+from micromailer.retry import DeliveryRetryPolicy
+from micromailer.store.claims import AttemptRecord, Claim, ClaimStore
 
-from .backoff import retry_delay
 from .batching import MAX_BATCH, GroupBatcher
 from .dispatcher import Dispatcher
 from .loop_thread import LoopThread
-from .verdict import AttemptReport, Delivered, Lesson, Undeliverable
+from .verdict import AttemptReport, Delivered, Undeliverable
 
 log = logging.getLogger(__name__)
 
 #: Publishes ``deliver(email_id)`` to run after a delay in seconds.
 ScheduleDelivery = Callable[[str, float], None]
-
-
-@dataclass(frozen=True, slots=True)
-class RetryPolicy:
-    max_attempts: int = 3
-    delay: float = 10.0
-    delay_max: float = 600.0
-
-
-#: A claimed email and the provider ranking to try it in.
-_Claimed = tuple[Claim, list[str]]
-#: What a batch of outcomes stores, and what it teaches the board.
-_Outcome = tuple[AttemptRecord, tuple[Lesson, ...]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,12 +46,11 @@ class DeliveryService:
 
     def __init__(
         self,
-        store: EmailStore,
+        store: ClaimStore,
         dispatcher: Dispatcher,
         schedule: ScheduleDelivery,
-        policy: RetryPolicy,
+        policy: DeliveryRetryPolicy,
         claim_timeout: float,
-        on_attempt: Callable[[], object] | None = None,
         max_batch: int = MAX_BATCH,
         store_interval: float = 0.0,
     ) -> None:
@@ -73,21 +59,21 @@ class DeliveryService:
         self._schedule = schedule
         self._policy = policy
         self._claim_timeout = claim_timeout
-        self._on_attempt = on_attempt
         self._loop = LoopThread("micromailer-delivery")
-        self._claims: GroupBatcher[str, _Claimed | None] = GroupBatcher(
+        self._claims: GroupBatcher[str, Claim | None] = GroupBatcher(
             self._claim_batch, "micromailer-claim", max_batch, min_interval=store_interval
         )
-        self._records: GroupBatcher[_Outcome, None] = GroupBatcher(
+        self._records: GroupBatcher[AttemptRecord, bool] = GroupBatcher(
             self._record_batch, "micromailer-record", max_batch, min_interval=store_interval
         )
 
     def deliver(self, email_id: str) -> Status | None:
         """Run one attempt; return the new status, or ``None`` if the email was not ours.
 
-        An email that is final, unknown, or held by another worker is left alone: a task
-        delivered twice sends once. Blocks until the outcome is stored; call it from any thread
-        but the service's own loop.
+        An email that is final, unknown, held by another worker or not yet due is left alone:
+        a task delivered twice sends once. ``None`` too when the attempt outlived its lease and
+        another worker claimed the email meanwhile: its outcome is not applied. Blocks until the
+        outcome is stored; call it from any thread but the service's own loop.
         """
         return self._loop.run(self.deliver_async(email_id))
 
@@ -98,14 +84,15 @@ class DeliveryService:
 
     async def deliver_async(self, email_id: str) -> Status | None:
         """:meth:`deliver` on the service's event loop."""
-        claimed = await self._claims.submit(email_id)
-        if claimed is None:
-            log.debug("email %s is not claimable (final, unknown or held); skipped", email_id)
+        claim = await self._claims.submit(email_id)
+        if claim is None:
+            log.debug("email %s is not claimable (final, unknown, held or not due); skipped",
+                      email_id)
             return None
-        claim, ranking = claimed
-        report = await self._dispatcher.attempt_async(claim.message, ranking)
+        report = await self._dispatcher.attempt_async(claim.message)
         settlement = self.settle(claim, report)
-        await self._records.submit((settlement.record, report.lessons))
+        if not await self._records.submit(settlement.record):
+            return None  # a newer claim has the email: its holder decides what comes next
         if settlement.retry_in is not None:
             try:
                 loop = asyncio.get_running_loop()
@@ -127,43 +114,32 @@ class DeliveryService:
             record = AttemptRecord(email_id, attempt, tries, Status.FAILED, verdict.error)
             return Settlement(record, Status.FAILED)
         history = attempt_history(claim.previous_error, attempt, verdict.error)
-        if attempt >= self._policy.max_attempts:
+        delay = self._policy.retry_in(attempt, retry_after=verdict.retry_after)
+        if delay is None:
             error = f"gave up after {attempt} attempts: {history}"
             record = AttemptRecord(email_id, attempt, tries, Status.FAILED, error)
             return Settlement(record, Status.FAILED)
-        delay = retry_delay(
-            attempt, base=self._policy.delay, cap=self._policy.delay_max,
-            retry_after=verdict.retry_after,
-        )
         record = self._store.retry_record(email_id, attempt, tries, history, delay)
         return Settlement(record, Status.QUEUED, delay)
 
-    # The batches run in their own threads: the board's and the store's round trips never
-    # stall the event loop. One ranking serves a whole batch of claims.
+    # The batches run in their own threads: the store's round trips never stall the event
+    # loop. The board learns from each try as it ends (the dispatcher), not here.
 
-    def _claim_batch(self, email_ids: list[str]) -> list[_Claimed | None]:
+    def _claim_batch(self, email_ids: list[str]) -> list[Claim | None]:
         claims = self._store.claim_many(email_ids, self._claim_timeout)
-        ranking = self._dispatcher.rank() if claims else []
-        results: list[_Claimed | None] = []
-        for email_id in email_ids:  # an id twice in one batch is claimed once
-            claim = claims.pop(email_id, None)
-            results.append((claim, ranking) if claim is not None else None)
-        return results
+        # an id twice in one batch is claimed once
+        return [claims.pop(email_id, None) for email_id in email_ids]
 
-    def _record_batch(self, outcomes: Sequence[_Outcome]) -> list[None]:
-        try:
-            self._dispatcher.learn(lesson for _, lessons in outcomes for lesson in lessons)
-            self._store.record([record for record, _ in outcomes])
-        finally:
-            if self._on_attempt is not None:
-                self._on_attempt()
-        return [None] * len(outcomes)
+    def _record_batch(self, records: list[AttemptRecord]) -> list[bool]:
+        """Store the outcomes; whether each applied (a stale one did not)."""
+        return self._store.record(records)
 
     def close(self) -> None:
-        """Stop the event loop and the store's batch threads."""
+        """Stop the event loop, the store's batch threads and the dispatcher's."""
         self._loop.stop()
         self._claims.close()
         self._records.close()
+        self._dispatcher.close()
 
 
 def attempt_history(previous: str | None, attempt: int, reasons: str) -> str:
@@ -172,5 +148,4 @@ def attempt_history(previous: str | None, attempt: int, reasons: str) -> str:
     return f"{previous}; {latest}" if previous else latest
 
 
-__all__ = ["DeliveryService", "RetryPolicy", "ScheduleDelivery", "Settlement",
-           "attempt_history"]
+__all__ = ["DeliveryService", "ScheduleDelivery", "Settlement", "attempt_history"]

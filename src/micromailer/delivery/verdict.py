@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from micromailer.domain.attempt import ProviderTry
-from micromailer.health.lesson import Lesson
 
 
 @dataclass(frozen=True, slots=True)
@@ -37,8 +36,6 @@ Verdict = Delivered | RetryLater | Undeliverable
 class AttemptReport:
     tries: list[ProviderTry]
     verdict: Verdict
-    #: Lessons not yet given to the board (an attempt on the event loop leaves them here).
-    lessons: tuple[Lesson, ...] = ()
 
 
-__all__ = ["AttemptReport", "Delivered", "Lesson", "RetryLater", "Undeliverable", "Verdict"]
+__all__ = ["AttemptReport", "Delivered", "RetryLater", "Undeliverable", "Verdict"]

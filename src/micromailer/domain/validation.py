@@ -12,8 +12,11 @@ whose ``message`` is one sentence a person can act on and whose ``details`` list
 - ``subject``: required, not blank; at most 998 characters (RFC 5322's line limit).
 - ``content``: required, not blank; at most 512 KiB once encoded as UTF-8; kept verbatim,
   since leading spaces mean something in Markdown.
-- ``to``, ``to_name`` and ``subject`` end up in mail headers, so they must hold no control
-  character (CR and LF above all: they would let a caller inject headers such as ``Bcc``).
+- ``to``, ``to_name`` and ``subject`` end up in mail headers, so they must hold none of the
+  characters ``header_text`` forbids: control characters (CR and LF would let a caller inject
+  headers such as ``Bcc``), bidirectional controls and invisible characters (they disguise
+  what a reader sees). The OpenAPI document's patterns come from the same module.
+- ``to``'s local part is at most 64 characters (RFC 5321).
   ``content`` must hold no NUL (no store keeps it). No field may hold a lone surrogate.
 - every value must be a string; ``to``, ``to_name`` and ``subject`` are stripped; unknown
   fields are ignored.
@@ -21,13 +24,14 @@ whose ``message`` is one sentence a person can act on and whose ``details`` list
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Mapping
 from typing import TypedDict
 
 from email_validator import EmailNotValidError, validate_email
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 from pydantic_core import ErrorDetails, PydanticCustomError
+
+from micromailer.domain.header_text import describe, first_forbidden
 
 MAX_TO_LENGTH = 254
 MAX_TO_NAME_LENGTH = 200
@@ -36,9 +40,6 @@ MAX_CONTENT_BYTES = 512 * 1024
 
 #: The pydantic error type raised by this module's rules.
 ERROR_TYPE = "invalid_email_request"
-
-#: Unicode categories refused in header fields: control characters and line/paragraph separators.
-_HEADER_UNSAFE_CATEGORIES = frozenset({"Cc", "Zl", "Zp"})
 
 
 class ProblemDetail(TypedDict):
@@ -77,7 +78,9 @@ class EmailRequest(BaseModel):
                 "name or angle brackets; put the name in `to_name`."
             )
         try:
-            validated = validate_email(text, check_deliverability=False, allow_display_name=False)
+            validated = validate_email(
+                text, check_deliverability=False, allow_display_name=False, strict=True
+            )
         except EmailNotValidError as exc:
             raise _problem(f"`to` must be a valid email address: {exc}") from None
         return validated.normalized
@@ -186,14 +189,11 @@ def _header_text(field: str, value: object, max_length: int) -> str:
     text = _text(field, value).strip()
     if not text:
         raise _problem(f"`{field}` must not be empty.")
-    # str.isprintable is false for every character of these categories (and some harmless
-    # ones, such as a no-break space): the per-character look-up only runs for those.
-    if not text.isprintable() and any(
-        unicodedata.category(char) in _HEADER_UNSAFE_CATEGORIES for char in text
-    ):
+    forbidden = first_forbidden(text)
+    if forbidden is not None:
         raise _problem(
-            f"`{field}` must be a single line without control characters such as CR or LF, "
-            "which could inject mail headers."
+            f"`{field}` must not contain {describe(forbidden)}; it goes into a mail header, "
+            "which must be one line of visible text."
         )
     if len(text) > max_length:
         raise _problem(

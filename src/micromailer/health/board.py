@@ -11,8 +11,8 @@ import time
 from collections.abc import Callable, Iterable
 from typing import Protocol
 
+from micromailer.health.base import ProviderHealth, Strategy
 from micromailer.health.lesson import Lesson
-from micromailer.health.strategy import ProviderHealth, Strategy
 
 Clock = Callable[[], float]
 

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import math
 
-from micromailer.health.strategy import DECAY, HealthStep, OriginalStrategy, ProviderHealth
+from micromailer.health.base import HealthStep, ProviderHealth
+from micromailer.health.original import DECAY, OriginalStrategy
 
 #: Seconds a provider is parked after one failure from full health.
 FIRST_BACKOFF = 20.0

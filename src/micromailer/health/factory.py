@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from micromailer.config import Settings
+from micromailer.health.base import Strategy, base_scores
 from micromailer.health.board import HealthBoard, MemoryBoard
 from micromailer.health.redis_board import RedisBoard, as_stepped
-from micromailer.health.strategy import Strategy, base_scores
 
 
 def make_board(settings: Settings, names: Sequence[str], strategy: Strategy) -> HealthBoard:

@@ -12,12 +12,13 @@ import time
 from collections.abc import Callable, Sequence
 
 from micromailer.config import Settings
+from micromailer.health.base import ProviderHealth, Strategy
 from micromailer.health.redis_board import REDIS_FAILURES
 from micromailer.health.redis_states import KEY_PREFIX, RedisStates, redis_client
 from micromailer.health.snapshots import ProviderScore, live_scores
-from micromailer.health.strategy import ProviderHealth, Strategy, make_strategy
+from micromailer.health.strategy import make_strategy
 
-#: Loads the health snapshot saved in the store, e.g. ``EmailStore.load_health``.
+#: Loads the health snapshot saved in the store, e.g. ``HealthSnapshotStore.load_health``.
 LoadSaved = Callable[[], Sequence[ProviderHealth]]
 
 

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from micromailer.health.strategy import OriginalStrategy, ProviderHealth
+from micromailer.health.base import ProviderHealth
+from micromailer.health.original import OriginalStrategy
 
 
 class PriorityStrategy(OriginalStrategy):

@@ -23,6 +23,7 @@ from typing import TypeVar
 
 import redis
 
+from micromailer.health.base import ProviderHealth, SteppedStrategy, Strategy
 from micromailer.health.board import Clock, MemoryBoard, rank
 from micromailer.health.lesson import Lesson
 from micromailer.health.redis_states import (
@@ -31,7 +32,6 @@ from micromailer.health.redis_states import (
     RedisStates,
     redis_client,
 )
-from micromailer.health.strategy import ProviderHealth, SteppedStrategy, Strategy
 from micromailer.providers.errors import ConfigurationError
 
 log = logging.getLogger(__name__)

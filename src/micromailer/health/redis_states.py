@@ -5,7 +5,7 @@ One hash per provider, ``<prefix><name>``, with the fields ``health``, ``last_er
 Base scores come from configuration and are not stored.
 
 - An update is one ``EVALSHA`` of :data:`APPLY_STEP`: it reads the hash, applies the
-  strategy's :class:`~micromailer.health.strategy.HealthStep` (passed as ``ARGV``, so the
+  strategy's :class:`~micromailer.health.base.HealthStep` (passed as ``ARGV``, so the
   Python strategy stays the one definition of the rule) and stamps ``last_error`` with Redis's
   ``TIME`` (and, for a step that holds, ``retry_at`` with ``TIME`` plus the failure's
   ``Retry-After``). Atomic, one round trip, one clock for every worker.
@@ -29,7 +29,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
-from micromailer.health.strategy import HealthStep, ProviderHealth
+from micromailer.health.base import HealthStep, ProviderHealth
 
 #: Where the health hashes live: ``micromailer:health:<provider>``.
 KEY_PREFIX = "micromailer:health:"

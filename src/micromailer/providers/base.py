@@ -1,14 +1,16 @@
 """The adapter base: it owns the steps of a send (build → call → classify → parse).
 
-A provider module fills three hooks: ``build_request``, ``raise_for_error`` (optional; the
-default maps HTTP statuses) and ``parse_success``. Adapters never retry, sleep, touch the
-store or read settings: failover and retries live in ``delivery/`` and ``queue/``.
+A provider module fills the hooks ``build_request`` and ``parse_success`` and one table,
+``status_classes`` (every error status it documents → the error class it means);
+``raise_for_error`` is overridden only where a provider classifies by more than the status.
+Adapters never retry, sleep, touch the store or read settings: failover and retries live in
+``delivery/`` and ``queue/``.
 """
 
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -19,13 +21,30 @@ import httpx
 
 from micromailer.domain.message import Message
 from micromailer.providers.errors import (
+    AccountError,
     AuthError,
     NetworkError,
+    ProviderError,
     RateLimitedError,
     RequestRejectedError,
     ServerError,
 )
 from micromailer.providers.http import AsyncHttpSender, HttpSender
+
+#: HTTP error status → the error class it means.
+StatusClasses = Mapping[int, type[ProviderError]]
+
+#: What a status means when a provider's own table does not list it: HTTP's general meaning.
+#: Any other 5xx is a :class:`ServerError`, any other 4xx a :class:`RequestRejectedError`.
+HTTP_STATUS_CLASSES: StatusClasses = {
+    401: AuthError,
+    402: AccountError,
+    403: AuthError,
+    408: ServerError,
+    409: ServerError,
+    425: ServerError,
+    429: RateLimitedError,
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,6 +61,9 @@ class ProviderAdapter(ABC):
 
     #: The provider's kind, e.g. ``"sendgrid"``; also the default name.
     kind: ClassVar[str]
+    #: Every error status the provider documents for its send call → the error it means;
+    #: a status not listed takes its general HTTP meaning (:func:`status_class`).
+    status_classes: ClassVar[StatusClasses] = {}
 
     def __init__(
         self, *, api_key: str, base_url: str, client: HttpSender | AsyncHttpSender,
@@ -89,8 +111,9 @@ class ProviderAdapter(ABC):
         """Read a 2xx answer; raise if it hides a failure (e.g. a rejected recipient)."""
 
     def raise_for_error(self, response: httpx.Response) -> None:
-        """Raise the error that a non-2xx answer means. Override for provider quirks."""
-        raise_for_http_status(self.name, response, self.error_reason(response))
+        """Raise the error that a non-2xx answer means, by :attr:`status_classes`."""
+        error_class = status_class(self.status_classes, response.status_code)
+        raise provider_error(error_class, self.name, self.error_reason(response), response)
 
     def error_reason(self, response: httpx.Response) -> str:
         """A short human reason read from an error answer's body."""
@@ -108,20 +131,25 @@ class ProviderAdapter(ABC):
             raise NetworkError(self.name, f"network error ({type(exc).__name__}: {exc})") from exc
 
 
-def raise_for_http_status(provider: str, response: httpx.Response, reason: str) -> None:
-    """Map an HTTP error status onto the taxonomy (the rule every provider shares)."""
-    status = response.status_code
-    body = response.text
-    if status in (401, 403):
-        raise AuthError(provider, reason, status_code=status, body=body)
-    if status == 429:
-        retry_after = retry_after_seconds(response)
-        raise RateLimitedError(
-            provider, reason, status_code=status, body=body, retry_after=retry_after
+def status_class(table: StatusClasses, status: int) -> type[ProviderError]:
+    """The class ``table`` gives ``status``, else :data:`HTTP_STATUS_CLASSES`'s, else the
+    status class's (5xx: may pass; 4xx: about the request)."""
+    listed = table.get(status) or HTTP_STATUS_CLASSES.get(status)
+    if listed is not None:
+        return listed
+    return ServerError if status >= 500 else RequestRejectedError
+
+
+def provider_error(
+    error_class: type[ProviderError], provider: str, reason: str, response: httpx.Response
+) -> ProviderError:
+    """An ``error_class`` about ``response``; a rate limit carries the wait it asked for."""
+    if issubclass(error_class, RateLimitedError):
+        return error_class(
+            provider, reason, status_code=response.status_code, body=response.text,
+            retry_after=retry_after_seconds(response),
         )
-    if status >= 500 or status in (408, 409, 425):
-        raise ServerError(provider, reason, status_code=status, body=body)
-    raise RequestRejectedError(provider, reason, status_code=status, body=body)
+    return error_class(provider, reason, status_code=response.status_code, body=response.text)
 
 
 def retry_after_seconds(response: httpx.Response) -> float | None:
@@ -144,4 +172,12 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     return max(0.0, (when - now).total_seconds())
 
 
-__all__ = ["ProviderAdapter", "SendResult", "raise_for_http_status", "retry_after_seconds"]
+__all__ = [
+    "HTTP_STATUS_CLASSES",
+    "ProviderAdapter",
+    "SendResult",
+    "StatusClasses",
+    "provider_error",
+    "retry_after_seconds",
+    "status_class",
+]

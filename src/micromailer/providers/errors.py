@@ -3,11 +3,16 @@
 ::
 
     ProviderError                 a send did not succeed (carries provider, status, trimmed body)
-     ├── TransientError           may pass: count against the provider's health, retry later
+     ├── TransientError           may pass: count against the provider's health, next provider,
+     │    │                       retry later
      │    ├── ServerError         5xx
      │    ├── RateLimitedError    429 (with ``retry_after`` seconds when the provider says)
      │    ├── AuthError           401/403: bad or revoked credentials
-     │    └── NetworkError        connection refused/reset, timeout
+     │    ├── AccountError        the account may not send: unpaid or locked (402), sender not
+     │    │                       verified, the account's own rules
+     │    ├── NetworkError        connection refused/reset, timeout
+     │    └── RecipientDeferredError  the recipient is refused for now (soft bounce); not the
+     │                            provider's fault: health untouched
      └── PermanentError           will not pass by retrying the same request
           ├── RequestRejectedError    4xx about the request: the next provider may accept it;
           │                           does not lower health
@@ -93,8 +98,20 @@ class AuthError(TransientError):
     """The provider refused our credentials (401/403)."""
 
 
+class AccountError(TransientError):
+    """The provider will not send for this account or sender: billing, lock, unverified
+    sender, a rule of the account. Like :class:`AuthError`, every email would meet it."""
+
+
 class NetworkError(TransientError):
     """No usable answer: connection failed, reset or timed out."""
+
+
+class RecipientDeferredError(TransientError):
+    """The provider refuses the recipient for now (e.g. after soft bounces); later, or another
+    provider, may deliver. The provider itself is healthy."""
+
+    counts_against_health = False
 
 
 class PermanentError(ProviderError):
@@ -111,12 +128,14 @@ class RecipientRejectedError(PermanentError):
 
 
 __all__ = [
+    "AccountError",
     "AuthError",
     "ConfigurationError",
     "NetworkError",
     "PermanentError",
     "ProviderError",
     "RateLimitedError",
+    "RecipientDeferredError",
     "RecipientRejectedError",
     "RequestRejectedError",
     "ServerError",

@@ -47,7 +47,9 @@ class AiohttpSender:
     """Sends ``httpx.Request`` objects through one pooled ``aiohttp.ClientSession``.
 
     ``timeout`` bounds each wait for the server (a read, or a free pooled connection),
-    ``connect_timeout`` opening a connection; ``headers`` go on every request, below the
+    ``connect_timeout`` opening a connection, and ``total_timeout`` the whole call, from the
+    wait for a pooled connection to the last byte of the answer: a worker's lease is sized
+    from it (``Settings.lease_seconds``). ``headers`` go on every request, below the
     request's own. The session is opened on the first :meth:`send`, on the running loop, and
     serves that loop only. Redirects are not followed and no cookies are kept. aiohttp's
     errors are raised as the httpx errors they correspond to (:func:`map_aiohttp_errors`).
@@ -58,11 +60,12 @@ class AiohttpSender:
         *,
         timeout: float,
         connect_timeout: float,
+        total_timeout: float,
         headers: Mapping[str, str] | None = None,
         max_connections: int = 100,
     ) -> None:
         self._timeout = aiohttp.ClientTimeout(
-            connect=timeout, sock_connect=connect_timeout, sock_read=timeout
+            total=total_timeout, connect=timeout, sock_connect=connect_timeout, sock_read=timeout
         )
         self._headers = httpx.Headers(headers)
         self._max_connections = max_connections
@@ -165,9 +168,13 @@ def map_aiohttp_errors(request: httpx.Request) -> Iterator[None]:
         yield
     except aiohttp.ConnectionTimeoutError as exc:  # before TimeoutError: it is one
         raise httpx.ConnectTimeout(f"timed out connecting to {where}", request=request) from exc
-    except TimeoutError as exc:  # aiohttp.SocketTimeoutError
+    except aiohttp.ServerTimeoutError as exc:  # a read: aiohttp.SocketTimeoutError
         raise httpx.ReadTimeout(
             f"timed out waiting for {where} to answer", request=request
+        ) from exc
+    except TimeoutError as exc:  # the whole call
+        raise httpx.ReadTimeout(
+            f"no complete answer from {where} within the call's total timeout", request=request
         ) from exc
     except aiohttp.ClientConnectorError as exc:
         raise httpx.ConnectError(

@@ -10,13 +10,16 @@ from micromailer.domain.message import Message
 from micromailer.providers.base import (
     ProviderAdapter,
     SendResult,
-    raise_for_http_status,
-    retry_after_seconds,
+    StatusClasses,
+    provider_error,
+    status_class,
 )
 from micromailer.providers.errors import (
+    AccountError,
     AuthError,
     ProviderError,
     RateLimitedError,
+    RecipientDeferredError,
     RecipientRejectedError,
     RequestRejectedError,
     ServerError,
@@ -25,16 +28,37 @@ from micromailer.providers.errors import (
 #: Path of the send endpoint below the base URL (``https://mandrillapp.com``).
 SEND_PATH = "/api/1.0/messages/send.json"
 
-#: Per-recipient statuses of a ``200`` answer that mean the message was accepted.
-ACCEPTED_STATUSES = frozenset({"sent", "queued", "scheduled"})
-#: Per-recipient statuses that refuse the recipient for good.
-REJECTED_STATUSES = frozenset({"rejected", "invalid"})
+#: A ``200``'s per-recipient ``status`` → the error it means; ``None``: accepted.
+#: ``rejected`` is classified by its ``reject_reason`` (:data:`REJECT_REASON_CLASSES`).
+RECIPIENT_STATUS_CLASSES: dict[str, type[ProviderError] | None] = {
+    "sent": None,
+    "queued": None,  # held by Mandrill (attachments, quota, paused...), then sent by it
+    "scheduled": None,
+    "invalid": RecipientRejectedError,
+}
+
+#: ``reject_reason`` of a ``rejected`` recipient → the error it means. About the recipient:
+#: the email fails. About the sender or the account: this provider fails, the next may send.
+REJECT_REASON_CLASSES: dict[str, type[ProviderError]] = {
+    "hard-bounce": RecipientRejectedError,
+    "spam": RecipientRejectedError,
+    "unsub": RecipientRejectedError,
+    "invalid": RecipientRejectedError,
+    "soft-bounce": RecipientDeferredError,
+    "invalid-sender": AccountError,
+    "unsigned": AccountError,  # the sending domain lacks verified SPF/DKIM
+    "test-mode-limit": AccountError,
+    "rule": AccountError,  # a rejection rule of the account
+    "custom": AccountError,
+}
+#: A ``rejected`` recipient whose reason is missing or not in the spec's list.
+UNKNOWN_REJECT_CLASS: type[ProviderError] = RecipientRejectedError
 
 #: Error ``name`` → error class. Mandrill is classified by name, not by HTTP status: older API
 #: versions are reported to answer every error with HTTP 500.
 ERROR_CLASSES: dict[str, type[ProviderError]] = {
     "Invalid_Key": AuthError,
-    "PaymentRequired": RequestRejectedError,
+    "PaymentRequired": AccountError,  # the account is locked or unpaid: no email can pass
     "Unknown_Subaccount": RequestRejectedError,
     "ValidationError": RequestRejectedError,
     "GeneralError": ServerError,
@@ -42,17 +66,30 @@ ERROR_CLASSES: dict[str, type[ProviderError]] = {
     "RequestLimitExceeded": RateLimitedError,
 }
 
+#: Every error status the spec documents → the error it means, for answers without a known
+#: ``name``.
+STATUS_CLASSES: StatusClasses = {
+    401: AuthError,
+    402: AccountError,
+    404: RequestRejectedError,
+    422: RequestRejectedError,
+    429: RateLimitedError,
+    500: ServerError,
+    503: ServerError,
+}
+
 
 class MandrillAdapter(ProviderAdapter):
     """Mandrill: API key inside the JSON body, ``200`` with one result per recipient.
 
-    A ``200`` can still refuse the recipient (``rejected``/``invalid``): that is a
-    :class:`~micromailer.providers.errors.RecipientRejectedError`. Error answers
-    ``{"status": "error", "code", "name", "message"}`` are classified by ``name`` through
-    :data:`ERROR_CLASSES`, falling back on the HTTP status for names not listed there.
+    A ``200`` can still refuse the recipient: its ``status`` and ``reject_reason`` are
+    classified through :data:`RECIPIENT_STATUS_CLASSES` and :data:`REJECT_REASON_CLASSES`.
+    Error answers ``{"status": "error", "code", "name", "message"}`` through
+    :data:`ERROR_CLASSES` by ``name``, else :data:`STATUS_CLASSES` by HTTP status.
     """
 
     kind = "mandrill"
+    status_classes = STATUS_CLASSES
 
     def build_request(self, message: Message) -> httpx.Request:
         return self._client.build_request(
@@ -75,40 +112,33 @@ class MandrillAdapter(ProviderAdapter):
                 body=response.text,
             )
         status = result.get("status")
-        if status in ACCEPTED_STATUSES:
+        error_class: type[ProviderError] | None
+        if status == "rejected":
+            reject_reason = str(result.get("reject_reason"))
+            error_class = REJECT_REASON_CLASSES.get(reject_reason, UNKNOWN_REJECT_CLASS)
+        elif isinstance(status, str) and status in RECIPIENT_STATUS_CLASSES:
+            error_class = RECIPIENT_STATUS_CLASSES[status]
+        else:
+            raise ServerError(
+                self.name,
+                f"unexpected recipient status {status!r}",
+                status_code=response.status_code,
+                body=response.text,
+            )
+        if error_class is None:
             message_id = result.get("_id")
             return SendResult(self.name, str(message_id) if message_id else None, raw=results)
-        if status in REJECTED_STATUSES:
-            reason = f"recipient {status}"
-            if result.get("reject_reason"):
-                reason += f": {result['reject_reason']}"
-            raise RecipientRejectedError(
-                self.name, reason, status_code=response.status_code, body=response.text
-            )
-        raise ServerError(
-            self.name,
-            f"unexpected recipient status {status!r}",
-            status_code=response.status_code,
-            body=response.text,
-        )
+        reason = f"recipient {status}"
+        if result.get("reject_reason"):
+            reason += f": {result['reject_reason']}"
+        raise provider_error(error_class, self.name, reason, response)
 
     def raise_for_error(self, response: httpx.Response) -> None:
         error = _error_body(response)
-        reason = self.error_reason(response)
         error_class = ERROR_CLASSES.get(str(error.get("name"))) if error else None
-        if error_class is RateLimitedError:
-            raise RateLimitedError(
-                self.name,
-                reason,
-                status_code=response.status_code,
-                body=response.text,
-                retry_after=retry_after_seconds(response),
-            )
-        if error_class is not None:
-            raise error_class(
-                self.name, reason, status_code=response.status_code, body=response.text
-            )
-        raise_for_http_status(self.name, response, reason)
+        if error_class is None:
+            error_class = status_class(STATUS_CLASSES, response.status_code)
+        raise provider_error(error_class, self.name, self.error_reason(response), response)
 
     def error_reason(self, response: httpx.Response) -> str:
         """``"<name>: <message>"`` from the error body, else the status phrase."""
@@ -149,10 +179,12 @@ def _error_body(response: httpx.Response) -> dict[str, Any] | None:
 
 
 __all__ = [
-    "ACCEPTED_STATUSES",
     "ERROR_CLASSES",
-    "REJECTED_STATUSES",
+    "RECIPIENT_STATUS_CLASSES",
+    "REJECT_REASON_CLASSES",
     "SEND_PATH",
+    "STATUS_CLASSES",
+    "UNKNOWN_REJECT_CLASS",
     "MandrillAdapter",
     "build_payload",
 ]

@@ -26,7 +26,10 @@ MAX_KEEPALIVE_CONNECTIONS = 50
 
 
 def make_http_client(settings: Settings) -> httpx.Client:
-    """A pooled, blocking HTTP client for adapters (tools and tests); close it when done."""
+    """A pooled, blocking HTTP client for adapters (tools and tests); close it when done.
+
+    httpx bounds each phase of a call, not the whole: this client never sends for a worker,
+    whose lease needs a total bound (:func:`make_async_http_client`)."""
     return httpx.Client(**_client_options(settings))
 
 
@@ -44,6 +47,7 @@ def make_async_http_client(settings: Settings) -> AiohttpSender:
     return AiohttpSender(
         timeout=settings.provider_timeout,
         connect_timeout=settings.provider_connect_timeout,
+        total_timeout=settings.provider_total_timeout,
         headers=_default_headers(),
         max_connections=MAX_CONNECTIONS,
     )

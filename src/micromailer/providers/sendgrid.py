@@ -7,22 +7,44 @@ from typing import Any
 import httpx
 
 from micromailer.domain.message import Message
-from micromailer.providers.base import ProviderAdapter, SendResult
+from micromailer.providers.base import ProviderAdapter, SendResult, StatusClasses
+from micromailer.providers.errors import (
+    AuthError,
+    RateLimitedError,
+    RequestRejectedError,
+    ServerError,
+)
 
 #: Path of the Mail Send endpoint below the base URL (``https://api.sendgrid.com``).
 SEND_PATH = "/v3/mail/send"
+
+#: Every error status Mail Send documents (its OpenAPI file, and the rate-limit page for
+#: 429) → the error it means. docs/providers/sendgrid.md explains each row.
+STATUS_CLASSES: StatusClasses = {
+    400: RequestRejectedError,  # invalid request: bad JSON, bad or duplicate addresses
+    401: AuthError,  # authorization required: missing or wrong key
+    403: AuthError,  # access forbidden: key scope, unverified sender
+    404: RequestRejectedError,  # wrong path
+    405: RequestRejectedError,  # wrong method
+    413: RequestRejectedError,  # content too large
+    429: RateLimitedError,  # too many requests
+    500: ServerError,  # internal server error
+    502: ServerError,
+    503: ServerError,
+    504: ServerError,
+}
 
 
 class SendGridAdapter(ProviderAdapter):
     """Twilio SendGrid v3: bearer-key auth, JSON body, ``202`` with an ``X-Message-Id`` header.
 
     SendGrid does not refuse recipients synchronously (invalid or suppressed addresses surface
-    later as ``dropped``/``bounce`` events), so every error here is about the request as a whole
-    and the shared status mapping (:func:`~micromailer.providers.base.raise_for_http_status`)
-    applies unchanged.
+    later as ``dropped``/``bounce`` events), so every error here is about the request or the
+    account, and :data:`STATUS_CLASSES` alone classifies it.
     """
 
     kind = "sendgrid"
+    status_classes = STATUS_CLASSES
 
     def build_request(self, message: Message) -> httpx.Request:
         return self._client.build_request(
@@ -78,4 +100,4 @@ def build_payload(message: Message) -> dict[str, Any]:
     }
 
 
-__all__ = ["SEND_PATH", "SendGridAdapter", "build_payload"]
+__all__ = ["SEND_PATH", "STATUS_CLASSES", "SendGridAdapter", "build_payload"]

@@ -23,7 +23,7 @@ from amqp.method_framing import frame_writer
 from celery import Celery
 from kombu.messaging import Producer
 
-from micromailer.queue.celery_app import QUEUE_NAME
+from micromailer.queue.names import QUEUE_NAME
 from micromailer.queue.task_message import DeliverMessages
 
 CONFIRM_TIMEOUT = 10.0

@@ -7,18 +7,11 @@ from typing import Any
 
 from celery import Celery
 from kombu.entity import Queue
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from micromailer.config import Settings
+from micromailer.queue.names import DELIVER_TASK, QUEUE_NAME
 from micromailer.queue.sqlite_transport import broker_settings
-
-DELIVER_TASK = "micromailer.deliver"
-QUEUE_NAME = "micromailer"
-
-#: Publishing gives up quickly: an email is committed before it is published, and the
-#: sweeper republishes what could not be, so a broker outage must not hang ``POST /email``.
-PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0.1, "interval_step": 0.2,
-                        "interval_max": 0.5}
+from micromailer.retry import PUBLISH_RETRY_POLICY, STORE_UNREACHABLE, TASK_STORE_DOWN_RETRY
 
 
 def create_celery(settings: Settings) -> Celery:
@@ -53,6 +46,7 @@ def _transport_options(broker_url: str) -> dict[str, Any]:
 
 
 def _register_deliver(app: Celery, settings: Settings) -> None:
+    # Imported here: the API builds this app too, and only a worker needs the delivery stack.
     from micromailer.queue.runtime import WorkerRuntime
 
     holder: dict[str, WorkerRuntime] = {}
@@ -72,16 +66,18 @@ def _register_deliver(app: Celery, settings: Settings) -> None:
         Strategy="micromailer.queue.deliver_strategy:loop_deliveries",
         acks_late=True,
         reject_on_worker_lost=True,
-        # The store is down: try again soon rather than wait for the sweeper.
-        autoretry_for=(OperationalError, InterfaceError),
-        retry_backoff=1,
-        retry_backoff_max=30,
-        retry_jitter=True,
-        max_retries=50,
+        bind=True,
+        max_retries=TASK_STORE_DOWN_RETRY.max_retries,
     )
-    def deliver(email_id: str) -> str | None:
-        """Celery's own path: delayed retries, and messages whose store was down."""
-        status = runtime().service.deliver(email_id)
+    def deliver(task: Any, email_id: str) -> str | None:
+        """Celery's own path: delayed retries, and messages whose store was down, which
+        come back soon (``TASK_STORE_DOWN_RETRY``) rather than wait for the sweeper."""
+        try:
+            status = runtime().service.deliver(email_id)
+        except STORE_UNREACHABLE as exc:
+            raise task.retry(
+                exc=exc, countdown=TASK_STORE_DOWN_RETRY.countdown(task.request.retries)
+            ) from exc
         return status.value if status is not None else None
 
     app.conf.micromailer_runtime = runtime

@@ -11,7 +11,13 @@ The guarantees stay the task's: late acknowledgement, one send per claim, and th
 prefetch limit (the worker's concurrency) bounds the emails in flight. Anything that is not
 plain — a delayed retry (ETA), an expiry, keyword arguments, a chain, task protocol 1 — takes
 Celery's own path unchanged, and so does a message whose store was down, so that the task's
-``autoretry_for`` backs it off as before.
+store-down retry (``micromailer.retry.TASK_STORE_DOWN_RETRY``) backs it off. So do a revoked
+message (Celery drops it) and every message while the worker sends task events (``-E``, or
+Flower turning them on), so that monitors see each task.
+
+Celery internals used here, bounded in pyproject.toml and watched by
+tests/unit/test_library_canaries.py: a task's ``Strategy``, the consumer's call to it and its
+``ack`` promise, ``celery.worker.strategy.default``, ``celery.worker.state.revoked``.
 """
 
 from __future__ import annotations
@@ -19,19 +25,17 @@ from __future__ import annotations
 import concurrent.futures
 import logging
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Container
 from functools import partial
 from typing import Any, Protocol
 
+from celery.worker.state import revoked as celery_revoked
 from celery.worker.strategy import default as celery_default
-from sqlalchemy.exc import InterfaceError, OperationalError
 
 from micromailer.domain.status import Status
+from micromailer.retry import STORE_UNREACHABLE
 
 log = logging.getLogger(__name__)
-
-#: Errors that mean the store is unreachable: retried through Celery, not acknowledged.
-STORE_DOWN = (OperationalError, InterfaceError)
 
 #: Celery's ``ack`` promise: called with a logger and the connection errors.
 Settle = Callable[..., Any]
@@ -52,11 +56,15 @@ class LoopDeliveries:
         celery_path: MessageHandler,
         call_soon: Callable[[Callable[[], Any]], Any],
         connection_errors: tuple[type[BaseException], ...],
+        revoked: Container[str] = frozenset(),
+        task_events: Callable[[], bool] = lambda: False,
     ) -> None:
         self._submit = submit
         self._celery_path = celery_path
         self._call_soon = call_soon
         self._connection_errors = connection_errors
+        self._revoked = revoked
+        self._task_events = task_events
         self._in_flight: set[concurrent.futures.Future[Status | None]] = set()
         self._lock = threading.Lock()
 
@@ -65,7 +73,7 @@ class LoopDeliveries:
         **options: Any,
     ) -> Any:
         email_id = plain_email_id(message)
-        if email_id is None:
+        if email_id is None or self._task_events() or message.headers["id"] in self._revoked:
             return self._celery_path(message, body, ack, reject, callbacks, **options)
         future = self._submit(email_id)
         with self._lock:
@@ -81,7 +89,7 @@ class LoopDeliveries:
         with self._lock:
             self._in_flight.discard(future)
         error = future.exception()
-        if isinstance(error, STORE_DOWN):
+        if isinstance(error, STORE_UNREACHABLE):  # retried through Celery, not acknowledged
             log.warning("store unreachable while delivering %s; retrying through Celery",
                         email_id)
             self._call_soon(retry)
@@ -111,9 +119,21 @@ def loop_deliveries(task: Any, app: Any, consumer: Any, **options: Any) -> LoopD
         celery_path=celery_default(task, app, consumer, **options),
         call_soon=consumer.call_soon,
         connection_errors=tuple(consumer.connection_errors),
+        revoked=celery_revoked,
+        task_events=partial(task_events_on, task, consumer),
     )
     app.conf.micromailer_deliveries = deliveries
     return deliveries
+
+
+def task_events_on(task: Any, consumer: Any) -> bool:
+    """Whether Celery would send ``task``'s events now; read per message, since Flower's
+    ``enable_events`` turns them on while the worker runs."""
+    eventer = consumer.event_dispatcher
+    return bool(
+        task.send_events and eventer is not None and eventer.enabled
+        and (not eventer.groups or "task" in eventer.groups)
+    )
 
 
 def plain_email_id(message: Any) -> str | None:
@@ -135,4 +155,4 @@ def plain_email_id(message: Any) -> str | None:
     return args[0]
 
 
-__all__ = ["LoopDeliveries", "loop_deliveries", "plain_email_id"]
+__all__ = ["LoopDeliveries", "loop_deliveries", "plain_email_id", "task_events_on"]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
-from micromailer.queue.celery_app import DELIVER_TASK, QUEUE_NAME
+from micromailer.queue.names import DELIVER_TASK, QUEUE_NAME
 
 
 class DeliveryPublisher:

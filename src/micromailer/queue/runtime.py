@@ -6,10 +6,11 @@ import logging
 from dataclasses import dataclass
 
 from celery import Celery
+from sqlalchemy import Engine
 
 from micromailer.config import Settings
 from micromailer.delivery.dispatcher import Dispatcher
-from micromailer.delivery.service import DeliveryService, RetryPolicy
+from micromailer.delivery.service import DeliveryService
 from micromailer.health.board import HealthBoard, MemoryBoard
 from micromailer.health.factory import make_board
 from micromailer.health.snapshots import SnapshotPublisher
@@ -17,8 +18,11 @@ from micromailer.health.strategy import make_strategy
 from micromailer.providers.http import AsyncHttpSender
 from micromailer.providers.registry import build_adapters, make_async_http_client
 from micromailer.queue.publisher import DeliveryPublisher
+from micromailer.retry import DeliveryRetryPolicy
+from micromailer.store.claims import ClaimStore
 from micromailer.store.engine import make_engine
-from micromailer.store.repository import EmailStore
+from micromailer.store.health_snapshots import HealthSnapshotStore
+from micromailer.store.sweep import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -31,15 +35,16 @@ log = logging.getLogger(__name__)
 SQLITE_STORE_INTERVAL = 0.02
 
 
-def store_interval(store: EmailStore) -> float:
-    """The least time between two of the worker's commits of one kind, for ``store``."""
-    return SQLITE_STORE_INTERVAL if store.engine.dialect.name == "sqlite" else 0.0
+def store_interval(engine: Engine) -> float:
+    """The least time between two of the worker's commits of one kind, on ``engine``."""
+    return SQLITE_STORE_INTERVAL if engine.dialect.name == "sqlite" else 0.0
 
 
 @dataclass
 class WorkerRuntime:
     settings: Settings
-    store: EmailStore
+    claims: ClaimStore
+    sweeps: SweepStore
     board: HealthBoard
     publisher: DeliveryPublisher
     service: DeliveryService
@@ -48,34 +53,36 @@ class WorkerRuntime:
     @classmethod
     def build(cls, settings: Settings, app: Celery) -> WorkerRuntime:
         # The delivery service's two batch threads, the sweeper and the snapshots share it.
-        store = EmailStore(make_engine(settings.store_url, pool_size=4))
+        engine = make_engine(settings.store_url, pool_size=4)
+        claims, sweeps = ClaimStore(engine), SweepStore(engine)
         client = make_async_http_client(settings)
         adapters = build_adapters(settings, client)
         board = make_board(
             settings, [adapter.name for adapter in adapters], make_strategy(settings.strategy)
         )
-        on_attempt = None
+        on_learn = None
         if isinstance(board, MemoryBoard):  # a shared board is read directly by the API
-            board.load(store.load_health())
-            on_attempt = SnapshotPublisher(board, store.save_health).publish_if_changed
+            snapshots = HealthSnapshotStore(engine)
+            board.load(snapshots.load_health())
+            on_learn = SnapshotPublisher(board, snapshots.save_health).notify
         publisher = DeliveryPublisher(app)
         service = DeliveryService(
-            store=store,
-            dispatcher=Dispatcher(adapters, board),
+            store=claims,
+            dispatcher=Dispatcher(adapters, board, on_learn=on_learn),
             schedule=publisher.schedule,
-            policy=RetryPolicy(
+            policy=DeliveryRetryPolicy(
                 max_attempts=settings.max_attempts,
                 delay=settings.retry_delay,
                 delay_max=settings.retry_delay_max,
             ),
-            claim_timeout=settings.claim_timeout,
-            on_attempt=on_attempt,
-            store_interval=store_interval(store),
+            claim_timeout=settings.lease_seconds,
+            store_interval=store_interval(engine),
         )
         names = ", ".join(adapter.name for adapter in adapters)
-        log.info("worker ready: providers %s (%s)", names,
-                 "sandbox" if settings.sandbox_mode else "live credentials")
-        return cls(settings, store, board, publisher, service, client)
+        log.info("worker ready: providers %s (%s); a claim holds an email for %.0f s",
+                 names, "sandbox" if settings.sandbox_mode else "live credentials",
+                 settings.lease_seconds)
+        return cls(settings, claims, sweeps, board, publisher, service, client)
 
 
 __all__ = ["SQLITE_STORE_INTERVAL", "WorkerRuntime", "store_interval"]

@@ -11,7 +11,7 @@ import logging
 import threading
 
 from micromailer.delivery.pipeline import PublishMany
-from micromailer.store.repository import EmailStore
+from micromailer.store.sweep import SweepStore
 
 log = logging.getLogger(__name__)
 
@@ -20,7 +20,7 @@ log = logging.getLogger(__name__)
 SWEEP_BATCH = 500
 
 
-def sweep_once(store: EmailStore, publish_many: PublishMany, sweep_after: float) -> int:
+def sweep_once(store: SweepStore, publish_many: PublishMany, sweep_after: float) -> int:
     """Re-arm and republish every stale email, a batch at a time; return how many.
 
     After a broker outage the backlog can be large: it goes out in batches with one wait for
@@ -48,7 +48,7 @@ def sweep_once(store: EmailStore, publish_many: PublishMany, sweep_after: float)
 class Sweeper(threading.Thread):
     def __init__(
         self,
-        store: EmailStore,
+        store: SweepStore,
         publish_many: PublishMany,
         *,
         sweep_after: float,

@@ -25,7 +25,7 @@ from amqp import Message
 from celery import Celery
 from kombu.messaging import Producer
 
-from micromailer.queue.celery_app import DELIVER_TASK, QUEUE_NAME
+from micromailer.queue.names import DELIVER_TASK, QUEUE_NAME
 
 CONTENT_TYPE = "application/json"
 CONTENT_ENCODING = "utf-8"

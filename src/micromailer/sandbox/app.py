@@ -11,6 +11,8 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from micromailer import __version__
+from micromailer.api.routes import docs
+from micromailer.api.routes.web import mount_static
 from micromailer.sandbox import mandrill, sendgrid
 from micromailer.sandbox.capture import DEFAULT_CAPACITY, Clock, ProviderState, utc_now
 from micromailer.sandbox.faults import FaultInputError, FaultSettings, parse_fault_settings
@@ -58,6 +60,9 @@ def create_sandbox_app(
         title="micromailer sandbox",
         version=__version__,
         description="Fake email providers with fault injection and capture.",
+        # The API reference's pages and files, from the package (api/routes/docs.py).
+        docs_url=None,
+        redoc_url=None,
     )
     for name, settings in starting_faults.items():
         states[name].faults.configure(settings)
@@ -65,6 +70,8 @@ def create_sandbox_app(
     for name, make_router in PROVIDERS.items():
         app.include_router(make_router(states[name]))
     app.include_router(_control_router(states))
+    app.include_router(docs.router)
+    mount_static(app)
     return app
 
 

@@ -19,6 +19,12 @@ REJECT_RULES: dict[str, tuple[str, str | None]] = {
     "invalid": ("invalid", None),
 }
 
+#: Every ``reject_reason`` Mandrill documents; ``reject+<reason>@…`` is rejected with it.
+REJECT_REASONS = frozenset({
+    "hard-bounce", "soft-bounce", "spam", "unsub", "custom", "invalid-sender", "invalid",
+    "test-mode-limit", "unsigned", "rule",
+})
+
 #: HTTP status → Mandrill's error (name, code, message), following the spec's responses.
 ERRORS_BY_STATUS: dict[int, tuple[str, int, str]] = {
     401: ("Invalid_Key", 401, "Invalid API key"),
@@ -57,10 +63,14 @@ def validation_error(detail: dict[str, Any]) -> JSONResponse:
 
 
 def recipient_status(email: str) -> tuple[str, str | None]:
-    """``("sent", None)``, or the refusal that :data:`REJECT_RULES` give this address."""
+    """``("sent", None)``, or the refusal that :data:`REJECT_RULES` give this address;
+    ``reject+<reason>@…`` names any of :data:`REJECT_REASONS`."""
     local, at, domain = email.rpartition("@")
     if not (local and at and domain) or " " in email:
         return "invalid", None
+    prefix, _, tag = local.lower().partition("+")
+    if prefix == "reject" and tag in REJECT_REASONS:
+        return "rejected", tag
     for prefix, outcome in REJECT_RULES.items():
         if local.lower().startswith(prefix):
             return outcome
@@ -157,6 +167,7 @@ def make_router(state: ProviderState) -> APIRouter:
 
 __all__ = [
     "ERRORS_BY_STATUS",
+    "REJECT_REASONS",
     "REJECT_RULES",
     "SEND_PATHS",
     "error_response",

@@ -22,6 +22,7 @@ FAULT_MESSAGES: dict[int, str] = {
     401: "authorization required",
     403: "access forbidden",
     404: "not found",
+    405: "method not allowed",
     413: "content too large",
     429: "too many requests",
     500: "internal server error",

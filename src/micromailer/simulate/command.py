@@ -10,6 +10,7 @@ from pathlib import Path
 import click
 
 from micromailer.simulate.engine import RunResult
+from micromailer.simulate.extra import load_greenlet, load_pyplot
 from micromailer.simulate.report import aggregate, to_json, to_summary, to_table
 from micromailer.simulate.suite import jobs_for, run_suite, select
 
@@ -31,8 +32,13 @@ def run_simulate(options: SimulateOptions) -> str:
     """Run the selected suite and return what to print: the table, or ONE JSON array.
 
     Shows a progress bar on stderr when it is a terminal and JSON was not asked for. Raises
-    :class:`ValueError` for an unknown scenario or strategy.
+    :class:`ValueError` for an unknown scenario or strategy, and
+    :class:`~micromailer.simulate.extra.MissingExtraError` before any run if the ``simulate``
+    extra is not installed.
     """
+    load_greenlet()
+    if options.plot_dir is not None:
+        load_pyplot()
     scenarios, strategies = select(
         options.scenarios, options.strategies, service_bases=options.service_bases
     )

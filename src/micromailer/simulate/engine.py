@@ -4,7 +4,7 @@ Emails arrive at a steady rate; email ``i`` goes to worker ``i % workers``, whos
 :class:`~micromailer.delivery.dispatcher.Dispatcher` ranks the providers on its board and tries
 them in that order, failing over, classifying and recording exactly as in the service. An
 attempt where every provider failed is retried as the worker would: after the real
-:func:`~micromailer.delivery.backoff.retry_delay`, up to ``max_attempts`` attempts.
+:class:`~micromailer.retry.DeliveryRetryPolicy`, with the service's defaults.
 
 When tries take time (a scenario with latency), each attempt runs in a greenlet: a try parks
 it until the clock reaches the try's end, and the emails that arrive meanwhile are ranked on a
@@ -18,21 +18,20 @@ import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-import greenlet
-
-from micromailer.delivery.backoff import retry_delay
 from micromailer.delivery.dispatcher import Dispatcher
 from micromailer.delivery.verdict import AttemptReport, Delivered, RetryLater
 from micromailer.domain.status import Outcome
+from micromailer.health.base import Strategy
 from micromailer.health.board import HealthBoard
-from micromailer.health.strategy import Strategy
+from micromailer.retry import DeliveryRetryPolicy
+from micromailer.simulate.extra import load_greenlet
 from micromailer.simulate.policies import make_sim_board
 from micromailer.simulate.scenarios import Scenario
 from micromailer.simulate.world import MESSAGE, Draws, SimClock, SimulatedAdapter
 
-MAX_ATTEMPTS = 3  # MICROMAILER_MAX_ATTEMPTS
-RETRY_DELAY = 10.0  # MICROMAILER_RETRY_DELAY
-RETRY_DELAY_MAX = 600.0  # MICROMAILER_RETRY_DELAY_MAX
+#: The service's retry policy with its default settings.
+RETRY = DeliveryRetryPolicy()
+MAX_ATTEMPTS = RETRY.max_attempts
 
 
 @dataclass
@@ -78,7 +77,8 @@ class Engine:
         self.result = RunResult(scenario.name, label, seed)
         self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = 0
-        self._hub = greenlet.getcurrent()
+        self._greenlet = load_greenlet()
+        self._hub = self._greenlet.getcurrent()
         #: The email (and its attempt number) whose code runs right now.
         self._current: tuple[int, int] = (0, 1)
         self._concurrent = scenario.concurrent
@@ -138,7 +138,7 @@ class Engine:
 
     def _start(self, email: int, attempt: int) -> None:
         if self._concurrent:
-            greenlet.greenlet(self._attempt).switch(email, attempt)
+            self._greenlet.greenlet(self._attempt).switch(email, attempt)
         else:
             self._attempt(email, attempt)
 
@@ -165,12 +165,12 @@ class Engine:
             if verdict.provider == self._preferred:
                 result.healthy_preferred += healthy
                 self._returned(started)
-        elif isinstance(verdict, RetryLater) and attempt < MAX_ATTEMPTS:
-            rng = random.Random(f"{self.seed}/{email}/{attempt}/jitter")
-            delay = retry_delay(
-                attempt, base=RETRY_DELAY, cap=RETRY_DELAY_MAX,
-                retry_after=verdict.retry_after, rng=rng,
+        elif isinstance(verdict, RetryLater) and (
+            delay := RETRY.retry_in(
+                attempt, retry_after=verdict.retry_after,
+                rng=random.Random(f"{self.seed}/{email}/{attempt}/jitter"),
             )
+        ) is not None:
             self._at(self.clock.now + delay, lambda: self._start(email, attempt + 1))
         else:
             result.undelivered += 1
@@ -189,7 +189,7 @@ class Engine:
 
     def _sleep(self, seconds: float) -> None:
         """Park the running email's greenlet for ``seconds`` of simulated time."""
-        parked, sending = greenlet.getcurrent(), self._current
+        parked, sending = self._greenlet.getcurrent(), self._current
 
         def resume() -> None:
             self._current = sending

@@ -1,15 +1,15 @@
 """Figures (PNG, matplotlib's Agg backend): scores over time, failed tries per strategy.
 
-matplotlib is imported here only, when a figure is asked for, so the service never loads it.
+matplotlib (the ``simulate`` extra) is imported only when a figure is asked for.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
 
 from micromailer.simulate.engine import RunResult
+from micromailer.simulate.extra import load_pyplot
 from micromailer.simulate.report import Row
 from micromailer.simulate.scenarios import Scenario
 
@@ -23,15 +23,6 @@ STRATEGY_COLOURS = {
     "round-robin": "tab:brown",
     "oracle": "black",
 }
-
-
-def load_pyplot() -> Any:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def write_figures(

@@ -13,10 +13,11 @@ from __future__ import annotations
 import random
 from collections.abc import Callable, Iterable
 
+from micromailer.health.base import ProviderHealth, Strategy
 from micromailer.health.board import Clock, HealthBoard, MemoryBoard
 from micromailer.health.lesson import Lesson
 from micromailer.health.priority import PriorityStrategy
-from micromailer.health.strategy import STRATEGY_NAMES, ProviderHealth, Strategy, make_strategy
+from micromailer.health.strategy import STRATEGY_NAMES, make_strategy
 
 #: Tells whether the named provider would accept the email being ranked right now.
 WouldSucceed = Callable[[str], bool]

@@ -140,7 +140,7 @@ ORIGINAL_SCENARIOS = ("original-outage", "original-sporadic", "original-random5"
 
 def with_service_bases(scenario: Scenario) -> Scenario:
     """``scenario`` with the base scores the service gives its providers (50, 49, 48…, see
-    :func:`micromailer.health.strategy.base_scores`) instead of the study's 50, 40, 30."""
+    :func:`micromailer.health.base.base_scores`) instead of the study's 50, 40, 30."""
     providers = tuple(
         replace(provider, base_score=50.0 - index)
         for index, provider in enumerate(scenario.providers)

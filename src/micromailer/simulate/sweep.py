@@ -72,7 +72,8 @@ def _point(job: Job, result: RunResult) -> SweepPoint:
 def sweep_figure(path: Path, points: Sequence[SweepPoint]) -> Path:
     """Failed tries (top) and return delay (bottom) against outage length, one column per
     setup."""
-    from micromailer.simulate.plots import STRATEGY_COLOURS, load_pyplot
+    from micromailer.simulate.extra import load_pyplot
+    from micromailer.simulate.plots import STRATEGY_COLOURS
 
     plt = load_pyplot()
     setups = list(dict.fromkeys(point.setup for point in points))

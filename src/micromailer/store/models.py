@@ -95,6 +95,9 @@ class ProviderHealthRow(Base):
     health: Mapped[float] = mapped_column(Float)
     #: Seconds since the epoch of the last failure, as the board's clock counts.
     last_error: Mapped[float | None] = mapped_column(Float)
+    #: Seconds since the epoch before which the provider asked, with a 429's ``Retry-After``,
+    #: not to be sent anything.
+    retry_at: Mapped[float | None] = mapped_column(Float)
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 

@@ -10,23 +10,28 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
 from micromailer.api.deps import ServicesDep
-from micromailer.api.schemas import ReadinessOut
+from micromailer.api.schemas import LivenessOut, ReadinessOut
 
 router = APIRouter(tags=["health"])
 
 CHECK_TIMEOUT = 3.0
 
 
-@router.get("/healthz", summary="The process is alive")
-async def read_liveness() -> dict[str, str]:
-    return {"status": "ok"}
+@router.get("/healthz", response_model=LivenessOut, summary="The process is alive")
+async def read_liveness() -> LivenessOut:
+    """Always `{"status": "ok"}` while the process serves: it reads nothing."""
+    return LivenessOut()
 
 
 @router.get(
     "/readyz",
     response_model=ReadinessOut,
     summary="Store and broker reachable",
-    responses={503: {"model": ReadinessOut, "description": "Store or broker unreachable."}},
+    responses={
+        200: {"description": "Both answered within 3 s."},
+        503: {"model": ReadinessOut, "description": "The store or the broker did not answer; "
+              "`store` and `broker` say which."},
+    },
 )
 async def read_readiness(services: ServicesDep) -> JSONResponse:
     store, broker = await asyncio.gather(

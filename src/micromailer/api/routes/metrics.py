@@ -6,8 +6,11 @@ from fastapi import APIRouter, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry
 from prometheus_client.exposition import choose_encoder
+from prometheus_client.openmetrics.exposition import (
+    CONTENT_TYPE_LATEST as OPENMETRICS_CONTENT_TYPE,
+)
 
-from micromailer.api.schemas import ErrorBody
+from micromailer.api.responses import STORE_UNAVAILABLE
 
 router = APIRouter(tags=["metrics"])
 
@@ -17,8 +20,13 @@ router = APIRouter(tags=["metrics"])
     summary="Prometheus metrics",
     response_class=Response,
     responses={
-        200: {"content": {CONTENT_TYPE_LATEST: {}}, "description": "The metrics."},
-        503: {"model": ErrorBody, "description": "The store is unreachable."},
+        200: {
+            "description": "The metrics: OpenMetrics when `Accept` asks for it, else "
+                           "Prometheus's text format.",
+            "content": {media_type: {"schema": {"type": "string"}}
+                        for media_type in (CONTENT_TYPE_LATEST, OPENMETRICS_CONTENT_TYPE)},
+        },
+        **STORE_UNAVAILABLE,
     },
 )
 async def read_metrics(request: Request) -> Response:

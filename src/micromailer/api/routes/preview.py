@@ -5,8 +5,10 @@ from __future__ import annotations
 from fastapi import APIRouter
 from fastapi.concurrency import run_in_threadpool
 
-from micromailer.api.schemas import ErrorBody, PreviewIn, PreviewOut
+from micromailer.api.responses import BODY_TOO_LARGE, error
+from micromailer.api.schemas import PreviewIn, PreviewOut
 from micromailer.domain.rendering import render_markdown
+from micromailer.domain.validation import MAX_CONTENT_BYTES
 
 router = APIRouter(tags=["emails"])
 
@@ -15,7 +17,11 @@ router = APIRouter(tags=["emails"])
     "/preview",
     response_model=PreviewOut,
     summary="Render Markdown content as the email would carry it",
-    responses={400: {"model": ErrorBody, "description": "`content` missing or too long."}},
+    responses={
+        **error(400, "The body is not a JSON object with a string `content` of at most "
+                     f"{MAX_CONTENT_BYTES:,} characters."),
+        **BODY_TOO_LARGE,
+    },
 )
 async def create_preview(body: PreviewIn) -> PreviewOut:
     """The HTML document and plain-text alternative of `content`, stored and sent nowhere.

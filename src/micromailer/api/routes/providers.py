@@ -8,7 +8,8 @@ from fastapi.concurrency import run_in_threadpool
 
 from micromailer.api.deps import ScoreHistoryDep, ServicesDep
 from micromailer.api.errors import ApiError
-from micromailer.api.schemas import ErrorBody, ProviderOut, ScoreHistoryOut, ScoreSampleOut
+from micromailer.api.responses import error
+from micromailer.api.schemas import ProviderOut, ScoreHistoryOut, ScoreSampleOut
 from micromailer.api.score_history import CAPACITY, SAMPLE_INTERVAL
 from micromailer.health.live import BoardUnavailableError
 
@@ -17,7 +18,12 @@ router = APIRouter(tags=["providers"])
 BOARD_UNAVAILABLE = "The shared health board (Redis) is unreachable right now; try again shortly."
 
 
-@router.get("/providers", response_model=list[ProviderOut], summary="Providers and live scores")
+@router.get(
+    "/providers",
+    response_model=list[ProviderOut],
+    summary="Providers and live scores",
+    responses=error(503, "The shared health board (Redis) or the store is unreachable."),
+)
 async def read_providers(services: ServicesDep) -> list[ProviderOut]:
     """Every configured provider, most preferred first, with its score right now.
 
@@ -35,7 +41,8 @@ async def read_providers(services: ServicesDep) -> list[ProviderOut]:
     "/providers/history",
     response_model=ScoreHistoryOut,
     summary="Provider scores over the last minutes",
-    responses={400: {"model": ErrorBody, "description": "`seconds` out of range."}},
+    responses=error(400, "`seconds` is not a number over 0 and at most "
+                         f"{CAPACITY * SAMPLE_INTERVAL:g}."),
 )
 async def read_provider_history(
     services: ServicesDep,

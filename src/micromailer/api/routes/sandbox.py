@@ -11,15 +11,15 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import Annotated, Any
 
 import httpx
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Path, Query
 
 from micromailer.api.deps import ServicesDep
 from micromailer.api.errors import ApiError
+from micromailer.api.responses import BODY_TOO_LARGE, Responses, error
 from micromailer.api.schemas import (
-    ErrorBody,
     OutageIn,
     SandboxMessageOut,
     SandboxOut,
@@ -33,13 +33,23 @@ router = APIRouter(prefix="/sandbox", tags=["sandbox"])
 OUTAGE_FAULTS: dict[str, Any] = {"failRate": 1.0, "status": 503}
 TIMEOUT = 3.0
 
-_ERRORS: dict[int | str, dict[str, Any]] = {
-    404: {"model": ErrorBody, "description": "Sandbox mode is off, or no such provider."},
-    502: {"model": ErrorBody, "description": "The sandbox did not answer."},
+_SANDBOX_DOWN = error(502, "The sandbox at `MICROMAILER_SANDBOX_URL` did not answer.")
+_ERRORS: Responses = {
+    **error(404, "Sandbox mode is off, or the sandbox fakes no such provider."),
+    **_SANDBOX_DOWN,
 }
+#: The fakes' names; any other answers 404.
+ProviderName = Annotated[str, Path(
+    description="A provider the sandbox fakes.", json_schema_extra={"enum": list(KNOWN_PROVIDERS)},
+)]
 
 
-@router.get("", response_model=SandboxOut, summary="Sandbox mode and each fake provider's state")
+@router.get(
+    "",
+    response_model=SandboxOut,
+    summary="Sandbox mode and each fake provider's state",
+    responses=_SANDBOX_DOWN,
+)
 async def read_sandbox(services: ServicesDep) -> SandboxOut:
     """Whether this service runs in sandbox mode (no credentials: fake providers) and, if so,
     each configured provider's fake: in outage or not, requests accepted and rejected."""
@@ -57,9 +67,15 @@ async def read_sandbox(services: ServicesDep) -> SandboxOut:
     "/{provider}/outage",
     response_model=SandboxProviderOut,
     summary="Put a fake provider into outage, or back",
-    responses=_ERRORS,
+    responses={
+        **error(400, "The body is not a JSON object with a boolean `outage`."),
+        **BODY_TOO_LARGE,
+        **_ERRORS,
+    },
 )
-async def update_outage(provider: str, body: OutageIn, services: ServicesDep) -> SandboxProviderOut:
+async def update_outage(
+    provider: ProviderName, body: OutageIn, services: ServicesDep
+) -> SandboxProviderOut:
     """`{"outage": true}`: the fake answers every request 503, as a provider that is down;
     `{"outage": false}`: it works again (any other fault setting is cleared too)."""
     _check(services.settings, provider)
@@ -73,10 +89,10 @@ async def update_outage(provider: str, body: OutageIn, services: ServicesDep) ->
     "/{provider}/messages",
     response_model=list[SandboxMessageOut],
     summary="Messages a fake provider accepted, newest first",
-    responses=_ERRORS,
+    responses={**error(400, "`limit` is not an integer from 1 to 100."), **_ERRORS},
 )
 async def read_messages(
-    provider: str,
+    provider: ProviderName,
     services: ServicesDep,
     limit: int = Query(10, ge=1, le=100, description="How many messages, 1 to 100."),
 ) -> list[SandboxMessageOut]:
@@ -102,6 +118,7 @@ def _check(settings: Settings, provider: str) -> None:
 
 @asynccontextmanager
 async def _sandbox(settings: Settings) -> AsyncIterator[httpx.AsyncClient]:
+    assert settings.sandbox_url is not None, "sandbox mode (checked first) needs the sandbox URL"
     async with httpx.AsyncClient(base_url=settings.sandbox_url, timeout=TIMEOUT) as client:
         try:
             yield client

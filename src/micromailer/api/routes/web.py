@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, FastAPI
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, HTMLResponse
 from starlette.responses import Response
 from starlette.staticfiles import StaticFiles
 
@@ -41,7 +41,7 @@ SECURITY_HEADERS = {
 router = APIRouter(tags=["web"])
 
 
-@router.get("/", include_in_schema=False)
+@router.get("/", response_class=HTMLResponse, summary="The web page")
 async def read_page() -> FileResponse:
     """The page: send an email, watch it, see the providers' scores and the sandbox."""
     return FileResponse(STATIC_DIR / "index.html", media_type="text/html",

@@ -1,0 +1,68 @@
+"""What ``POST /email`` answers: the 202 and every refusal, written straight to ASGI.
+
+One writer for every answer of the intake, in the app's shapes: ``{"status": "queued",
+"emailId"}`` with ``Location``, or ``{"status": "failed", "error": <sentence>, "details"}``
+(``schemas.EmailAccepted`` and ``schemas.ErrorBody``), serialized as Starlette's
+``JSONResponse`` serializes them.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+
+from starlette.types import Send
+
+Header = tuple[bytes, bytes]
+
+
+class IntakeRefused(Exception):
+    """A ``POST /email`` refused with ``status`` and one sentence saying what to fix.
+
+    Raised by every step of the intake, and by the intake checks, and answered as is.
+    """
+
+    def __init__(
+        self, status: int, sentence: str, details: Sequence[Mapping[str, object]] = (),
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(sentence)
+        self.status = status
+        self.sentence = sentence
+        self.details = [{key: str(value) for key, value in detail.items()} for detail in details]
+        self.headers = dict(headers or {})
+
+
+async def send_accepted(send: Send, email_id: str) -> None:
+    """The 202: the email is stored; its status lives at ``Location``."""
+    body = b'{"status":"queued","emailId":"' + email_id.encode() + b'"}'
+    await send_json(send, 202, body, [(b"location", b"/email/" + email_id.encode())])
+
+
+async def send_refusal(send: Send, refusal: IntakeRefused) -> None:
+    body = {"status": "failed", "error": refusal.sentence, "details": refusal.details}
+    headers = [(name.lower().encode(), value.encode()) for name, value in refusal.headers.items()]
+    await send_json(send, refusal.status, _dumps(body), headers)
+
+
+async def send_json(send: Send, status: int, body: bytes, headers: Sequence[Header] = ()) -> None:
+    await send({
+        "type": "http.response.start",
+        "status": status,
+        "headers": [
+            *headers,
+            (b"content-length", str(len(body)).encode()),
+            (b"content-type", b"application/json"),
+        ],
+    })
+    await send({"type": "http.response.body", "body": body})
+
+
+def _dumps(content: object) -> bytes:
+    """JSON as ``JSONResponse`` renders it: compact, UTF-8, no NaN."""
+    return json.dumps(
+        content, ensure_ascii=False, allow_nan=False, separators=(",", ":")
+    ).encode("utf-8")
+
+
+__all__ = ["IntakeRefused", "send_accepted", "send_json", "send_refusal"]

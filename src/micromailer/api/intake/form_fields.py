@@ -1,0 +1,111 @@
+"""A form body's fields (urlencoded or multipart), or a 400 saying what is wrong with it.
+
+Names and values must be UTF-8, as browsers send them from a UTF-8 page: a field that is not is
+refused by name rather than stored garbled. A field named twice is refused (which value was
+meant?), as in JSON. A file part is ignored unless it stands where a field of the email belongs,
+which must be text. Multipart parts are read with python-multipart, the parser Starlette uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection
+from urllib.parse import unquote_to_bytes
+
+from python_multipart import FormParser
+from python_multipart.exceptions import FormParserError
+from python_multipart.multipart import Field, File, parse_options_header
+
+from micromailer.api.intake.answer import IntakeRefused
+
+
+def decode_urlencoded(body: bytes) -> dict[str, object]:
+    """``a=1&b=2``, percent-decoded (``+`` is a space), each name and value as UTF-8."""
+    fields: dict[str, object] = {}
+    for pair in body.split(b"&"):
+        if not pair:
+            continue
+        raw_name, _, raw_value = pair.partition(b"=")
+        name = _text(_unquote(raw_name), None)
+        _add(fields, name, _text(_unquote(raw_value), name))
+    return fields
+
+
+def decode_multipart(
+    content_type: bytes, body: bytes, text_fields: Collection[str]
+) -> dict[str, object]:
+    """The text parts of a ``multipart/form-data`` body by name.
+
+    A file part named in ``text_fields`` is refused: it stands where text belongs.
+    """
+    _, options = parse_options_header(content_type)
+    boundary = options.get(b"boundary")
+    if not boundary:
+        raise IntakeRefused(
+            400, "The multipart Content-Type has no boundary; send the header your HTTP "
+                 "client builds for the form."
+        )
+    fields: dict[str, object] = {}
+    ended = False
+
+    def on_field(field: Field) -> None:
+        name = _text(field.field_name or b"", None)
+        _add(fields, name, _text(field.value or b"", name))
+
+    def on_file(file: File) -> None:
+        name = _text(file.field_name or b"", None)
+        if name in text_fields:
+            shown = (file.file_name or b"").decode("utf-8", "replace") or "unnamed"
+            raise _refused(name, f"`{name}` must be text, not a file upload ({shown}).")
+        file.close()
+
+    def on_end() -> None:
+        nonlocal ended
+        ended = True
+
+    parser = FormParser(
+        "multipart/form-data", on_field, on_file, on_end, boundary=boundary,
+        config={"MAX_MEMORY_FILE_SIZE": len(body) + 1},  # never a temporary file
+    )
+    try:
+        parser.write(body)
+        parser.finalize()
+    except FormParserError as exc:
+        raise IntakeRefused(
+            400, f"The multipart body could not be read ({exc}); check its encoding."
+        ) from None
+    if not ended:
+        raise IntakeRefused(
+            400, "The multipart body ends before its closing boundary; send the whole form."
+        )
+    return fields
+
+
+def _unquote(raw: bytes) -> bytes:
+    return unquote_to_bytes(raw.replace(b"+", b" "))
+
+
+def _text(raw: bytes, name: str | None) -> str:
+    """``raw`` as UTF-8; ``name`` is the field it is the value of, ``None`` for a name."""
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        if name is None:
+            raise IntakeRefused(
+                400, "A form field's name is not valid UTF-8; send the form encoded as UTF-8."
+            ) from None
+        raise _refused(name, f"`{name}` is not valid UTF-8; send the form encoded as UTF-8.") \
+            from None
+
+
+def _add(fields: dict[str, object], name: str, value: str) -> None:
+    if name in fields:
+        raise _refused(name, f"The form names `{name}` twice; send each field once.")
+    fields[name] = value
+
+
+def _refused(name: str, sentence: str) -> IntakeRefused:
+    """A 400 about one field, in the shape validation's problems have."""
+    return IntakeRefused(400, sentence, [{"field": name, "message": sentence}])
+
+
+__all__ = ["decode_multipart", "decode_urlencoded"]

@@ -1,0 +1,87 @@
+"""``EmailIntake``: every ``POST /email``, answered in front of FastAPI's middleware stack."""
+
+from __future__ import annotations
+
+import logging
+from typing import TYPE_CHECKING
+
+from sqlalchemy.exc import DBAPIError
+from starlette.datastructures import Headers
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from micromailer.api.errors import INTERNAL_ERROR, STORE_UNAVAILABLE, log_store_down
+from micromailer.api.intake.answer import IntakeRefused, send_accepted, send_refusal
+from micromailer.api.intake.body import ClientGone, read_body
+from micromailer.api.intake.checks import IntakeRequest
+from micromailer.api.intake.form_fields import decode_multipart, decode_urlencoded
+from micromailer.api.intake.head import BodyEncoding, RequestHead, read_head
+from micromailer.api.intake.json_fields import decode_json
+from micromailer.domain.validation import EmailRequest, InvalidEmailRequest, parse_email_request
+
+if TYPE_CHECKING:  # api.deps imports this package's checks
+    from micromailer.api.deps import Services
+
+log = logging.getLogger(__name__)
+
+PATH = "/email"
+#: The fields validation reads: a multipart file part under one of these names is refused.
+TEXT_FIELDS = frozenset(EmailRequest.model_fields)
+
+
+class EmailIntake:
+    """Answer every ``POST /email`` (202 or a refusal); pass any other request to ``app``.
+
+    ``app`` is the app's middleware stack; ``max_bytes`` the body limit, as ``BodySizeLimit``
+    enforces it for the other routes.
+    """
+
+    def __init__(self, app: ASGIApp, max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH or scope["method"] != "POST":
+            await self.app(scope, receive, send)
+            return
+        try:
+            email_id = await self._take(scope, receive)
+        except IntakeRefused as refusal:
+            await send_refusal(send, refusal)
+        except ClientGone:
+            log.info("POST /email: the client left before sending the whole body")
+        except Exception:
+            log.exception("unexpected error on POST /email")
+            await send_refusal(send, IntakeRefused(500, INTERNAL_ERROR))
+        else:
+            await send_accepted(send, email_id)
+
+    async def _take(self, scope: Scope, receive: Receive) -> str:
+        """The stored email's id, or the refusal of the first step that refuses it."""
+        head = read_head(scope, self.max_bytes)
+        body = await read_body(receive, self.max_bytes)
+        services: Services = scope["app"].state.services
+        if services.intake_checks:
+            request = IntakeRequest(Headers(scope=scope), scope.get("client"), body)
+            for check in services.intake_checks:
+                await check(request)
+        try:
+            email_request = parse_email_request(_fields(head, body))
+        except InvalidEmailRequest as exc:
+            raise IntakeRefused(400, exc.message, exc.details) from None
+        try:
+            accepted = await services.intake.accept(email_request)
+        except DBAPIError as exc:  # nothing was stored
+            log_store_down(exc)
+            raise IntakeRefused(503, STORE_UNAVAILABLE, headers={"Retry-After": "5"}) from None
+        return accepted.email_id
+
+
+def _fields(head: RequestHead, body: bytes) -> dict[str, object]:
+    if head.encoding is BodyEncoding.JSON:
+        return decode_json(body)
+    if head.encoding is BodyEncoding.URLENCODED:
+        return decode_urlencoded(body)
+    return decode_multipart(head.content_type, body, TEXT_FIELDS)
+
+
+__all__ = ["PATH", "TEXT_FIELDS", "EmailIntake"]

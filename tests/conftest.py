@@ -1,0 +1,25 @@
+"""Every test starts without the developer's micromailer settings or provider credentials.
+
+In-process tests get settings from arguments or their own ``monkeypatch.setenv``; subprocess
+tests pass an environment built by ``tests.support.processes.clean_env``. The suite's own
+variables (``MICROMAILER_TEST_*``, ``MICROMAILER_PROVIDER_SPECS``) stay.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.environment import configures_micromailer
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _environment_without_micromailer_settings() -> Iterator[None]:
+    """Session-wide, so that session fixtures start from the same clean environment."""
+    with pytest.MonkeyPatch.context() as patch:
+        for name in list(os.environ):
+            if configures_micromailer(name):
+                patch.delenv(name)
+        yield
