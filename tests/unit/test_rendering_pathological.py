@@ -126,7 +126,7 @@ def limit_sized(unit: str) -> str:
     return unit * (MAX_CONTENT_BYTES // len(unit))
 
 
-#: Shapes on which markdown-it-pyrs 0.4 is quadratic or overflows its stack, each just past
+#: Shapes on which markdown-it-pyrs 0.4 is quadratic or overflows its stack, each past
 #: the point where rendering.py sends it to markdown-it-py.
 PAIRS = rendering._FAST_MAX_DELIMITERS // 2 + 1
 SLOW_FOR_PYRS: dict[str, str] = {
