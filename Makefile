@@ -68,6 +68,7 @@ bench: install bench-tools $(BASELINE_VENV)/bin/gunicorn
 	$(BIN)/python -m bench.shared_board
 	$(BIN)/python -m bench.outage_onset
 	$(BIN)/python -m bench.simulation
+	$(BIN)/python -m bench.render_pathological
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

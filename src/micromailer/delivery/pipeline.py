@@ -30,7 +30,7 @@ import time
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
-from anyio import to_thread
+from anyio import CapacityLimiter, to_thread
 
 from micromailer.delivery.batching import MAX_BATCH, GroupBatcher
 from micromailer.delivery.intake import Accepted, Sender, new_email
@@ -46,6 +46,13 @@ PublishMany = Callable[[Sequence[str]], None]
 PUBLISH_INTERVAL = 0.03
 #: Seconds from the start of one commit of new emails to the start of the next, at the least.
 STORE_INTERVAL = 0.005
+#: Content longer than this many characters is rendered in a thread, so the event loop answers
+#: other requests meanwhile; shorter content, nearly every email, renders on the loop in less
+#: time than the hop to a thread takes, and even hostile Markdown this short in milliseconds
+#: (docs/performance.md). At most RENDER_THREADS such renders at once: they share the GIL
+#: with the loop.
+RENDER_ON_LOOP_MAX_CHARS = 2048
+RENDER_THREADS = 2
 
 
 class IntakePipeline:
@@ -60,9 +67,15 @@ class IntakePipeline:
             self._store_batch, "micromailer-intake", max_batch, min_interval=store_interval
         )
         self._publisher = _PublisherThread(publish_many, max_batch, publish_interval)
+        self._render_threads = CapacityLimiter(RENDER_THREADS)
 
     async def accept(self, request: EmailRequest) -> Accepted:
-        new = new_email(request, self._sender)
+        if len(request.content) <= RENDER_ON_LOOP_MAX_CHARS:
+            new = new_email(request, self._sender)
+        else:
+            new = await to_thread.run_sync(
+                new_email, request, self._sender, limiter=self._render_threads
+            )
         created_at = await self._writes.submit(new)
         return Accepted(new.email_id, created_at)
 
@@ -133,4 +146,7 @@ class _PublisherThread:
             self._thread.join(timeout)
 
 
-__all__ = ["PUBLISH_INTERVAL", "STORE_INTERVAL", "IntakePipeline", "PublishMany"]
+__all__ = [
+    "PUBLISH_INTERVAL", "RENDER_ON_LOOP_MAX_CHARS", "RENDER_THREADS", "STORE_INTERVAL",
+    "IntakePipeline", "PublishMany",
+]

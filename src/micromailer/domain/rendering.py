@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Set
-from dataclasses import dataclass
+from bisect import bisect_left
+from collections import defaultdict, deque
+from collections.abc import Iterator, Set
+from dataclasses import dataclass, field
 from functools import cache
 
 from markdown_it import MarkdownIt as ReferenceMarkdownIt
@@ -24,17 +26,36 @@ _DOCUMENT_TAIL = "</body>\n</html>\n"
 #: Code blocks: their lines go into the plain text verbatim.
 _CODE_BLOCKS = frozenset({"fence", "code_block"})
 
+#: Brackets nested deeper than this are left as written in the plain text (a link holding an
+#: image is two deep); like markdown-it's own nesting limit, it bounds the work per character.
+MAX_LINK_NESTING = 16
+
+#: What the plain text's link pass stops at: brackets and line ends (a label is one line).
+_MARK = re.compile(r"[\[\]\n]")
 #: A link destination: no spaces or angle brackets; one level of balanced parentheses.
-_URL = r"(?:[^\s()<>]|\([^\s()<>]*\))+"
-#: An inline link ``[label](url "title")`` or image ``![alt](url)``; the label holds no bracket,
-#: so an image inside a link is rewritten first and the link on the next pass.
-_INLINE_LINK = re.compile(
-    r"(?<!\\)!?\[(?P<label>[^\[\]\n]*)\]"
-    r"\(\s*(?:<(?P<angle>[^<>\n]*)>|(?P<url>" + _URL + r"))?"
-    r"(?:\s+(?:\"[^\"\n]*\"|'[^'\n]*'|\([^()\n]*\)))?\s*\)"
+_URL = r"(?:[^\s()<>]|\([^\s()<>]*+\))++"
+_TITLE = r"""(?:"[^"\n]*+"|'[^'\n]*+'|\([^()\n]*+\))"""
+#: What follows a label's ``]``: ``(url "title")``, ``(<url>)``, ``( "title")`` or ``()``.
+#: Possessive quantifiers: no backtracking, so one try costs at most the text it reads.
+_DESTINATION = re.compile(
+    r"\(\s*+(?:(?:<(?P<angle>[^<>\n]*+)>|(?P<url>" + _URL + r"))(?:\s++" + _TITLE + r")?\s*+\)"
+    r"|(?<=\s)" + _TITLE + r"\s*+\)|\))"
 )
-#: An inline code span: a run of backticks, anything, the same run again.
-_CODE_SPAN = re.compile(r"(?<!`)(`+)(?!`)[\s\S]*?(?<!`)\1(?!`)")
+#: A run of backticks: it opens a code span that the next run of the same length closes.
+_BACKTICKS = re.compile(r"`+")
+
+#: What markdown-it-pyrs may render (see _renders_fast): at most this many characters, this
+#: many emphasis and strikethrough delimiters and this many table cells, and nesting that
+#: starts no line with 32 or more block quote markers, list markers or indents.
+_FAST_MAX_CHARS = 32 * 1024
+_FAST_MAX_DELIMITERS = 512
+_FAST_MAX_TABLE_CELLS = 8192
+_CONTAINER_PREFIX = r"(?:[ \t>]|[-+*][ \t]|[0-9]{1,9}[.)][ \t]){32}"
+_DEEP_PREFIX = re.compile(_CONTAINER_PREFIX)
+_DEEP_LINE = re.compile("\n" + _CONTAINER_PREFIX)  # the leading newline makes the search fast
+#: A table's delimiter row (``|---|:-:|``), or a line like it; never a table's first line.
+#: The lookahead finds the pipe, the possessive run reads the line once.
+_DELIMITER_ROW = re.compile(r"\n(?=[-:| \t]*\|)[-:| \t]*+(?=\n|\Z)")
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,7 +82,7 @@ def render_markdown(content: str) -> RenderedContent:
     would lose exactly these cues.
     """
     text = _normalize_newlines(content)
-    if _needs_reference(text):
+    if not _renders_fast(text):
         body, code_lines = _render_reference(text)
     else:
         parser = _parser()
@@ -87,20 +108,43 @@ def _parser() -> MarkdownIt:
     ])  # fmt: skip
 
 
-def _needs_reference(text: str) -> bool:
-    """Whether to render with markdown-it-py, where markdown-it-pyrs (0.4) would differ.
+def _renders_fast(text: str) -> bool:
+    """Whether markdown-it-pyrs (0.4) may render ``text``; markdown-it-py renders the rest.
 
     markdown-it.rs follows CommonMark 0.30 on emphasis beside symbols (``**Thanks!**🎉`` stays
     literal), percent-encodes internationalized hosts and drops entities from alt text; all but
-    the last need non-ASCII content. ASCII content, most transactional mail, takes the Rust
-    renderer; tests/unit/test_rendering_reference.py holds both to markdown-it-py's output.
+    the last need non-ASCII content. tests/unit/test_rendering_reference.py holds both to
+    markdown-it-py's output. And it has no limits: pairing emphasis delimiters and reading
+    reference definitions take time quadratic in their number, a table writes every cell of
+    every row, and each level of nesting is a level of recursion, which overflows the stack (a
+    crash) some tens of thousands of levels deep. So it takes only content with few of each,
+    and not much of it; markdown-it-py is linear on all of them (bench/render_pathological.py).
+    Most transactional mail is short ASCII text and takes the Rust renderer.
     """
-    return not text.isascii() or ("![" in text and "&" in text)
+    return (
+        len(text) <= _FAST_MAX_CHARS
+        and text.isascii()
+        and not ("![" in text and "&" in text)
+        and "]:" not in text
+        and text.count("*") + text.count("_") + text.count("~") <= _FAST_MAX_DELIMITERS
+        and _DEEP_PREFIX.match(text) is None
+        and _DEEP_LINE.search(text) is None
+        and ("|" not in text or _table_cells_at_most(text) <= _FAST_MAX_TABLE_CELLS)
+    )
+
+
+def _table_cells_at_most(text: str) -> int:
+    """An upper bound on the cells of the tables in ``text``: widest delimiter row times lines."""
+    widest = max((row.group().count("|") for row in _DELIMITER_ROW.finditer(text)), default=0)
+    return (widest + 1) * (text.count("\n") + 1)
 
 
 @cache
 def _reference_parser() -> ReferenceMarkdownIt:
-    return ReferenceMarkdownIt("commonmark", {"html": False}).enable(["table", "strikethrough"])
+    # CommonMark's preset nests at most 20 levels (maxNesting); its table rule caps the cells
+    # it fills in. Both bound its work on hostile content.
+    options = {"html": False, "maxNesting": 20}
+    return ReferenceMarkdownIt("commonmark", options).enable(["table", "strikethrough"])
 
 
 def _render_reference(text: str) -> tuple[str, set[int]]:
@@ -125,12 +169,14 @@ def _may_hold_code(text: str) -> bool:
 def _code_lines(parser: MarkdownIt, source: str) -> set[int]:
     """The indexes of the source lines that belong to a fenced or indented code block."""
     encoded = source.encode()  # source maps are byte offsets into the UTF-8 source
+    newlines: list[int] | None = None
     lines: set[int] = set()
     for node in parser.tree(source).walk():
         if node.name in _CODE_BLOCKS and node.srcmap is not None:
+            if newlines is None:
+                newlines = [match.start() for match in re.finditer(b"\n", encoded)]
             start, end = node.srcmap  # from the block's first character to its last line's end
-            first = encoded.count(b"\n", 0, start)
-            lines.update(range(first, first + encoded.count(b"\n", start, end) + 1))
+            lines.update(range(bisect_left(newlines, start), bisect_left(newlines, end) + 1))
     return lines
 
 
@@ -154,27 +200,103 @@ def _plain_text(source: str, code_lines: Set[int]) -> str:
 
 def _spell_out_links(prose: str) -> str:
     """Rewrite links and images outside code spans."""
+    if "`" not in prose:
+        return _rewrite_links(prose)
     pieces: list[str] = []
     start = 0
-    for span in _CODE_SPAN.finditer(prose):
-        pieces.append(_rewrite_links(prose[start : span.start()]))
-        pieces.append(span.group(0))
-        start = span.end()
+    for span_start, span_end in _code_spans(prose):
+        pieces.append(_rewrite_links(prose[start:span_start]))
+        pieces.append(prose[span_start:span_end])
+        start = span_end
     pieces.append(_rewrite_links(prose[start:]))
     return "".join(pieces)
 
 
+def _code_spans(prose: str) -> Iterator[tuple[int, int]]:
+    """Where code spans start and end: a backtick run up to the next run of the same length.
+
+    One walk over the runs; for each length, a queue of the runs still ahead, so no run is
+    looked at twice. A run that nothing closes is text, as in CommonMark.
+    """
+    runs = [(run.start(), run.end()) for run in _BACKTICKS.finditer(prose)]
+    ahead: defaultdict[int, deque[int]] = defaultdict(deque)
+    for index, (start, end) in enumerate(runs):
+        ahead[end - start].append(index)
+    index = 0
+    while index < len(runs):
+        start, end = runs[index]
+        same_length = ahead[end - start]
+        while same_length and same_length[0] <= index:
+            same_length.popleft()
+        if same_length:
+            closer = same_length.popleft()
+            yield start, runs[closer][1]
+            index = closer + 1
+        else:
+            index += 1
+
+
+@dataclass(slots=True)
+class _OpenBracket:
+    """An open ``[`` or ``![`` and the text since, with the links in it already spelled out."""
+
+    opener: str
+    can_open_link: bool
+    parts: list[str] = field(default_factory=list)
+
+
 def _rewrite_links(text: str) -> str:
-    while True:
-        rewritten = _INLINE_LINK.sub(_link_as_text, text)
-        if rewritten == text:
-            return text
-        text = rewritten
+    """Spell out inline links and images, innermost first, in one pass over ``text``.
+
+    A stack holds the open brackets. A ``]`` closes the innermost one; if a destination follows
+    and that bracket can open a link, the label (already rewritten inside) and the destination
+    become text. Otherwise no bracket on the stack can be a link any more (its label would hold
+    a bracket), and they are all kept as written; so is every bracket at a line end.
+    """
+    if "[" not in text:
+        return text
+    out: list[str] = []
+    stack: list[_OpenBracket] = []
+    position = 0
+    while (mark := _MARK.search(text, position)) is not None:
+        at = mark.start()
+        char = text[at]
+        if char == "[":
+            image = at > position and text[at - 1] == "!" and text[at - 2 : at - 1] != "\\"
+            (stack[-1].parts if stack else out).append(text[position : at - 1 if image else at])
+            stack.append(_OpenBracket(
+                "![" if image else "[",
+                can_open_link=text[at - 1 : at] != "\\" and len(stack) < MAX_LINK_NESTING,
+            ))
+            position = at + 1
+            continue
+        (stack[-1].parts if stack else out).append(text[position:at])
+        closes_link = char == "]" and bool(stack) and stack[-1].can_open_link
+        destination = _DESTINATION.match(text, at + 1) if closes_link else None
+        if destination is not None:
+            label = "".join(stack.pop().parts)
+            url = destination["angle"] if destination["angle"] is not None else destination["url"]
+            (stack[-1].parts if stack else out).append(_link_as_text(label, url or ""))
+            position = destination.end()
+            continue
+        _keep_as_written(stack, out)
+        out.append(char)
+        position = at + 1
+    (stack[-1].parts if stack else out).append(text[position:])
+    _keep_as_written(stack, out)
+    return "".join(out)
 
 
-def _link_as_text(match: re.Match[str]) -> str:
-    label = match["label"].strip()
-    url = (match["angle"] if match["angle"] is not None else match["url"] or "").strip()
+def _keep_as_written(stack: list[_OpenBracket], out: list[str]) -> None:
+    for bracket in stack:
+        out.append(bracket.opener)
+        out.extend(bracket.parts)
+    stack.clear()
+
+
+def _link_as_text(label: str, url: str) -> str:
+    label = label.strip()
+    url = url.strip()
     if not url:
         return label
     if not label or label == url:
@@ -182,4 +304,4 @@ def _link_as_text(match: re.Match[str]) -> str:
     return f"{label} ({url})"
 
 
-__all__ = ["RenderedContent", "render_markdown"]
+__all__ = ["MAX_LINK_NESTING", "RenderedContent", "render_markdown"]
