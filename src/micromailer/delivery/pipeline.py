@@ -1,24 +1,10 @@
 """The API's intake under load: group commit, then batched publishing off the request path.
 
-Requests that arrive while a commit is in flight wait for the next one, and are then stored
-together (``batching.GroupBatcher``, the same group commit the worker uses for its claims
-and outcomes): one ``INSERT`` of many rows, one commit, one disk flush. Each request is answered
-202 once the commit that holds its email returns, exactly as with one commit per request, so a
-202 still means "stored". Commits start at least :data:`STORE_INTERVAL` apart: a request after a
-quiet spell is stored at once, and under load a few milliseconds of requests share a commit.
-A commit has a fixed cost, for PostgreSQL and the API, over ten times that of one more email
-in it (``bench/perf/insert_batches.py``), so larger groups leave more CPU for requests
-(docs/performance.md). Publishing the deliver tasks happens after, in a thread of its own, in
-batches with one wait for the broker's confirms; an email whose publish fails stays
-``queued`` and the sweeper publishes it, as with any failed publish.
-
-The publisher sends at most one batch per :data:`PUBLISH_INTERVAL`. An email stored after a
-quiet spell is published at once; under load the ids that arrive meanwhile wait a few
-milliseconds and go together. RabbitMQ's cost per persistent, confirmed message falls by a
-third from batches of 5 to batches of 30 (each batch is one disk flush and one round of
-confirms), and on a machine it shares with the API that CPU is the API's throughput
-(docs/performance.md).
-The wait is after the 202, so it never delays an answer.
+Requests that arrive while a commit is in flight are stored together in the next one (one
+``INSERT``, one commit), and each is answered 202 once the commit holding its email returns:
+a 202 still means "stored". Deliver tasks are published afterwards, in batches, from a thread
+of their own; an email whose publish fails stays ``queued`` for the sweeper. Why the intervals
+are what they are: docs/performance.md.
 """
 
 from __future__ import annotations

@@ -1,25 +1,11 @@
 """Validation of a ``POST /email`` request, independent of the web framework.
 
-The rules live on :class:`EmailRequest` itself, so the model refuses bad values however it
-is built; :func:`parse_email_request` turns pydantic's errors into :class:`InvalidEmailRequest`,
+The rules live on :class:`EmailRequest` itself, so the model refuses bad values however it is
+built; :func:`parse_email_request` turns pydantic's errors into :class:`InvalidEmailRequest`,
 whose ``message`` is one sentence a person can act on and whose ``details`` list every problem.
-
-- ``to``: required; one bare address (no display name, no angle brackets), checked for syntax
-  by email-validator without any DNS look-up and kept in its normalized form; at most 254
-  characters. Special-use domains (``.test``, ``.localhost``…) are refused, as email-validator
-  does by default: they are never real recipients.
-- ``to_name``: optional; blank means absent; at most 200 characters.
-- ``subject``: required, not blank; at most 998 characters (RFC 5322's line limit).
-- ``content``: required, not blank; at most 512 KiB once encoded as UTF-8; kept verbatim,
-  since leading spaces mean something in Markdown.
-- ``to``, ``to_name`` and ``subject`` end up in mail headers, so they must hold none of the
-  characters ``header_text`` forbids: control characters (CR and LF would let a caller inject
-  headers such as ``Bcc``), bidirectional controls and invisible characters (they disguise
-  what a reader sees). The OpenAPI document's patterns come from the same module.
-- ``to``'s local part is at most 64 characters (RFC 5321).
-  ``content`` must hold no NUL (no store keeps it). No field may hold a lone surrogate.
-- every value must be a string; ``to``, ``to_name`` and ``subject`` are stripped; unknown
-  fields are ignored.
+``to``, ``to_name`` and ``subject`` go into mail headers: they hold none of the characters
+``header_text`` forbids, which the OpenAPI document's patterns share. Each field's rule is on
+its validator; docs/api.md lists them all.
 """
 
 from __future__ import annotations

@@ -1,23 +1,12 @@
 """The providers' health as it lives in Redis: keys, the update script, and one-trip reads.
 
-One hash per provider, ``<prefix><name>``, with the fields ``health``, ``last_error`` and
-``retry_at`` (seconds on Redis's clock); a provider without a hash is healthy and never failed.
-Base scores come from configuration and are not stored.
-
-- An update is one ``EVALSHA`` of :data:`APPLY_STEP`: it reads the hash, applies the
-  strategy's :class:`~micromailer.health.base.HealthStep` (passed as ``ARGV``, so the
-  Python strategy stays the one definition of the rule) and stamps ``last_error`` with Redis's
-  ``TIME`` (and, for a step that holds, ``retry_at`` with ``TIME`` plus the failure's
-  ``Retry-After``). Atomic, one round trip, one clock for every worker.
-- A read is one ``MULTI``/``EXEC`` of ``TIME`` and an ``HMGET`` per provider: the states and
-  the instant to score them at, consistent with each other.
-
-Numbers are written as the shortest text (15 to 17 significant digits) that reads back as
-exactly the double Lua computed, which is exactly the double Python computes for the same step;
-``0.9`` stays readable as ``0.9`` in ``redis-cli``.
-
-Every method here may raise :class:`redis.RedisError` (or :class:`ValueError` for a value
-that is not a number); :class:`~micromailer.health.redis_board.RedisBoard` adds the fallback.
+One hash per provider, ``<prefix><name>``, with ``health``, ``last_error`` and ``retry_at``
+(seconds on Redis's clock); no hash means healthy. An update is one ``EVALSHA`` of
+:data:`APPLY_STEP`, which applies the Python strategy's
+:class:`~micromailer.health.base.HealthStep` atomically on Redis's clock; a read is one
+``MULTI``/``EXEC`` of ``TIME`` and the hashes. Numbers are written as the shortest text that
+reads back as the same double. Methods may raise :class:`redis.RedisError`;
+:class:`~micromailer.health.redis_board.RedisBoard` adds the fallback.
 """
 
 from __future__ import annotations

@@ -36,13 +36,9 @@ def make_http_client(settings: Settings) -> httpx.Client:
 def make_async_http_client(settings: Settings) -> AiohttpSender:
     """The pooled client a worker's adapters share on its event loop; use it on that loop only.
 
-    It sends through aiohttp directly, not through ``httpx.AsyncClient``: httpcore's async pool
-    scans every pooled connection on each request (6 ms of CPU per request with 64 in flight,
-    against 0.7 ms through aiohttp's pool), and even over aiohttp's pool the AsyncClient's own
-    steps (auth flow, event hooks, cookies, URL merging, transport wrapping) took a large share
-    of the worker's CPU; without them a worker spent 1.37 ms of CPU per delivered email instead
-    of 1.57 (docs/performance.md). Adapters still build ``httpx.Request`` objects and read
-    ``httpx.Response`` objects.
+    It sends through aiohttp directly, not ``httpx.AsyncClient``, whose pool and per-request
+    steps cost the worker CPU (docs/performance.md); adapters still build ``httpx.Request``
+    objects and read ``httpx.Response`` objects.
     """
     return AiohttpSender(
         timeout=settings.provider_timeout,

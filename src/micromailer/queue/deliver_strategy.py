@@ -1,23 +1,12 @@
 """How a worker takes in ``deliver`` messages: straight onto the delivery event loop.
 
-Celery's default path gives every message a ``Request``, a pool thread, a trace and a context
-switch or two, only for the thread to block while the email waits for its provider; profiled
-under load, that machinery cost more CPU than the delivery itself. :func:`loop_deliveries`
-is the deliver task's Celery *strategy* (what the consumer calls for each message): a plain
-``deliver(email_id)`` message goes to :meth:`DeliveryService.submit`, and is acknowledged when
-its outcome is committed, from the loop's thread, through the very ack Celery would have used.
-
-The guarantees stay the task's: late acknowledgement, one send per claim, and the broker's
-prefetch limit (the worker's concurrency) bounds the emails in flight. Anything that is not
-plain — a delayed retry (ETA), an expiry, keyword arguments, a chain, task protocol 1 — takes
-Celery's own path unchanged, and so does a message whose store was down, so that the task's
-store-down retry (``micromailer.retry.TASK_STORE_DOWN_RETRY``) backs it off. So do a revoked
-message (Celery drops it) and every message while the worker sends task events (``-E``, or
-Flower turning them on), so that monitors see each task.
-
-Celery internals used here, bounded in pyproject.toml and watched by
-tests/unit/test_library_canaries.py: a task's ``Strategy``, the consumer's call to it and its
-``ack`` promise, ``celery.worker.strategy.default``, ``celery.worker.state.revoked``.
+:func:`loop_deliveries` is the deliver task's Celery *strategy*: a plain ``deliver(email_id)``
+message goes to :meth:`DeliveryService.submit` and is acknowledged, through Celery's own ack,
+once its outcome is committed; Celery's per-message machinery cost more CPU than the delivery.
+Anything not plain (an ETA, an expiry, a revoked message, a store-down retry, any message while
+task events are on) takes Celery's own path unchanged. The Celery internals used here are
+bounded in pyproject.toml and watched by tests/unit/test_library_canaries.py
+(docs/dependencies.md).
 """
 
 from __future__ import annotations

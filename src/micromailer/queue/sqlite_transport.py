@@ -1,18 +1,10 @@
 """kombu's SQLAlchemy transport, tuned for the embedded broker file.
 
-Changes out of reach of transport options (kombu hands those to ``create_engine``):
-
-- an idle worker polls every 50 ms instead of every second;
-- the broker's SQLite file gets WAL and a busy timeout like the store's, so API threads and
-  workers publish without "database is locked";
-- two processes creating the queue's row at the same moment (the API's first publish and the
-  worker's start) no longer stop the worker with a unique-constraint error;
-- a message taken off the queue is deleted, in the one statement that takes it. kombu only
-  marks it invisible, so the file grew by about a kilobyte per email, for ever; rows an older
-  version left that way are deleted when a channel first uses the queue;
-- publishes inside :meth:`Channel.together` go to the file in one transaction: one commit, and
-  one sync to disk, per batch instead of per message;
-- the queue's id is looked up once per channel, not once per message.
+What transport options cannot reach: a shorter idle poll, WAL and a busy timeout on the
+broker's SQLite file, a race-free creation of the queue's row, a taken message deleted in the
+statement that takes it (kombu keeps it for ever), a batch published in one transaction, and
+the queue's id looked up once per channel. It subclasses kombu internals, bounded in
+pyproject.toml and watched by tests/unit/test_library_canaries.py (docs/dependencies.md).
 """
 
 from __future__ import annotations
