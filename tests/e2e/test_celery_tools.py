@@ -37,8 +37,11 @@ def queued_task_id(broker_url: str) -> str:
     (what an operator reads in RabbitMQ's management page)."""
     with Connection(broker_url) as connection:
         channel = connection.default_channel
-        message = channel.basic_get(queue=QUEUE_NAME, no_ack=False)
-        assert message is not None, "the deliver queue is empty"
+        # The API publishes after its 202, in batches a few milliseconds apart: wait for it.
+        deadline = time.monotonic() + 10
+        while (message := channel.basic_get(queue=QUEUE_NAME, no_ack=False)) is None:
+            assert time.monotonic() < deadline, "the deliver queue stayed empty for 10 s"
+            time.sleep(0.05)
         task_id: str = message.headers["id"]
         channel.basic_reject(message.delivery_tag, requeue=True)
     return task_id

@@ -8,14 +8,12 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from sqlalchemy.orm import Session
 
 from micromailer.domain.attempt import ProviderTry
 from micromailer.domain.status import Outcome, Status
 from micromailer.store.claims import STALE_OUTCOME_NOTE, AttemptRecord
 from micromailer.store.engine import make_engine
 from micromailer.store.migrate import upgrade
-from micromailer.store.models import EmailRow
 from tests.support.backends import fresh_backends
 from tests.support.fakes import FakeClock, Stores, make_new_email, migrated_stores, stores_on
 
@@ -39,19 +37,6 @@ def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> I
         stores = stores_on(make_engine(backends.database_url, pool_size=2), clock)
         yield stores
         stores.engine.dispose()
-
-
-def add(store: Stores) -> str:
-    new = make_new_email()
-    store.emails.add_email(new)
-    return new.email_id
-
-
-def row(store: Stores, email_id: str) -> EmailRow:
-    with Session(store.engine) as session:
-        found = session.get(EmailRow, email_id)
-        assert found is not None
-        return found
 
 
 def a_try(provider: str, clock: FakeClock, outcome: Outcome = Outcome.FAILED) -> ProviderTry:
@@ -89,15 +74,15 @@ def take_over(store: Stores, clock: FakeClock, email_id: str) -> None:
 def test_a_stale_holder_recording_after_a_newer_claim_changes_nothing_but_keeps_its_tries(
     store: Stores, clock: FakeClock, late: str
 ) -> None:
-    email_id = add(store)
+    email_id = store.add()
     take_over(store, clock, email_id)
-    before = row(store, email_id)
+    before = store.row(email_id)
     stale = {"sent": sent(email_id, 1, clock, "late"), "failed": failed(email_id, 1, clock),
              "retry": retry(store, email_id, 1, clock)}[late]
 
     applied = store.claims.record([stale])
 
-    after = row(store, email_id)
+    after = store.row(email_id)
     assert (after.status, after.attempt_count, after.claimed_until, after.due_at) == (
         Status.SENDING, 2, before.claimed_until, before.due_at
     )
@@ -113,14 +98,14 @@ def test_a_stale_holder_recording_after_a_newer_claim_changes_nothing_but_keeps_
 def test_a_late_failure_cannot_undo_a_newer_attempts_send(
     store: Stores, clock: FakeClock, late: str
 ) -> None:
-    email_id = add(store)
+    email_id = store.add()
     take_over(store, clock, email_id)
     assert store.claims.record([sent(email_id, 2, clock, "newer")]) == [True]
 
     stale = failed(email_id, 1, clock) if late == "failed" else retry(store, email_id, 1, clock)
     applied = store.claims.record([stale])
 
-    after = row(store, email_id)
+    after = store.row(email_id)
     assert (after.status, after.provider, after.provider_message_id, after.error) == (
         Status.SENT, "newer", "newer-1", None
     )
@@ -131,9 +116,9 @@ def test_a_late_failure_cannot_undo_a_newer_attempts_send(
 def test_in_one_group_the_current_holders_outcomes_apply_and_the_stale_ones_do_not(
     store: Stores, clock: FakeClock
 ) -> None:
-    taken_over = add(store)
+    taken_over = store.add()
     take_over(store, clock, taken_over)
-    current = add(store)
+    current = store.add()
     assert store.claims.claim(current, LEASE) is not None
 
     applied = store.claims.record([
@@ -143,9 +128,9 @@ def test_in_one_group_the_current_holders_outcomes_apply_and_the_stale_ones_do_n
     ])
 
     assert applied == [False, True, True]
-    assert (row(store, current).status, row(store, current).provider) == (Status.SENT, "a")
-    assert (row(store, taken_over).status, row(store, taken_over).provider) == (Status.SENT, "b")
-    errors = {a.attempt_number: a.error or "" for a in row(store, taken_over).attempts}
+    assert (store.row(current).status, store.row(current).provider) == (Status.SENT, "a")
+    assert (store.row(taken_over).status, store.row(taken_over).provider) == (Status.SENT, "b")
+    errors = {a.attempt_number: a.error or "" for a in store.row(taken_over).attempts}
     assert STALE_OUTCOME_NOTE in errors[1] and STALE_OUTCOME_NOTE not in errors[2]
 
 
@@ -154,27 +139,27 @@ def test_an_outcome_still_applies_when_the_sweeper_rearmed_the_email_but_nobody_
 ) -> None:
     """The claim number is the fence: an expired lease alone does not make a result stale,
     and keeping it spares the provider a second send."""
-    email_id = add(store)
+    email_id = store.add()
     assert store.claims.claim(email_id, LEASE) is not None
     clock.advance(LEASE + 1)
     assert store.sweeps.sweep(sweep_after=60) == [email_id]
 
     assert store.claims.record([sent(email_id, 1, clock, "a")]) == [True]
 
-    assert (row(store, email_id).status, row(store, email_id).provider) == (Status.SENT, "a")
+    assert (store.row(email_id).status, store.row(email_id).provider) == (Status.SENT, "a")
     assert store.claims.claim(email_id, LEASE) is None, "the republished task is a no-op"
 
 
 def test_recording_the_same_outcome_twice_applies_it_once(
     store: Stores, clock: FakeClock
 ) -> None:
-    email_id = add(store)
+    email_id = store.add()
     assert store.claims.claim(email_id, LEASE) is not None
 
     assert store.claims.record([sent(email_id, 1, clock, "a")]) == [True]
     again = store.claims.record([failed(email_id, 1, clock)])
 
-    assert (row(store, email_id).status, row(store, email_id).error) == (Status.SENT, None)
+    assert (store.row(email_id).status, store.row(email_id).error) == (Status.SENT, None)
     assert again == [False]
 
 
@@ -184,13 +169,13 @@ def test_recording_the_same_outcome_twice_applies_it_once(
 def test_a_claim_refuses_an_email_waiting_out_its_backoff_until_it_is_due(
     store: Stores, clock: FakeClock
 ) -> None:
-    email_id = add(store)
+    email_id = store.add()
     assert store.claims.claim(email_id, LEASE) is not None
     assert store.claims.record([retry(store, email_id, 1, clock)]) == [True]  # due in 10 s
 
     clock.advance(9)
     early = store.claims.claim_many([email_id], LEASE)
-    after_early = row(store, email_id)
+    after_early = store.row(email_id)
     clock.advance(1)
     due = store.claims.claim(email_id, LEASE)
 
@@ -208,7 +193,7 @@ def test_a_new_or_rearmed_email_is_claimable_even_by_a_clock_a_little_behind(
     api_host = stores_on(store.engine, ahead)
     fresh = make_new_email()
     api_host.emails.add_email(fresh)
-    rearmed = add(store)
+    rearmed = store.add()
     assert store.claims.claim(rearmed, LEASE) is not None
     clock.advance(LEASE + 1)
     ahead.advance(LEASE + 1)

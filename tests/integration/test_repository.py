@@ -16,7 +16,6 @@ from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import inspect, text
 from sqlalchemy.exc import StatementError
-from sqlalchemy.orm import Session
 
 from micromailer.domain.attempt import ProviderTry
 from micromailer.domain.status import Outcome, Status
@@ -24,7 +23,7 @@ from micromailer.health.base import ProviderHealth
 from micromailer.store.claims import AttemptRecord
 from micromailer.store.engine import make_engine
 from micromailer.store.migrate import alembic_config, upgrade
-from micromailer.store.models import Base, EmailRow
+from micromailer.store.models import Base
 from tests.support.fakes import (
     T0,
     FakeClock,
@@ -74,19 +73,6 @@ def store(tmp_path: Path, clock: FakeClock) -> Iterator[Stores]:
     store.engine.dispose()
 
 
-def add(store: Stores, **overrides: Any) -> str:
-    new = make_new_email(**overrides)
-    store.emails.add_email(new)
-    return new.email_id
-
-
-def row(store: Stores, email_id: str) -> EmailRow:
-    with Session(store.engine) as session:
-        found = session.get(EmailRow, email_id)
-        assert found is not None
-        return found
-
-
 def a_try(provider: str, at: datetime, outcome: Outcome = Outcome.FAILED) -> ProviderTry:
     return ProviderTry(provider, at, at + timedelta(seconds=1), outcome, 503, f"{provider}: boom")
 
@@ -117,7 +103,7 @@ def test_an_added_email_reads_back_queued_with_every_field_and_aware_utc_times(
     assert view.created_at == T0 and view.updated_at == T0
     assert view.created_at.tzinfo is not None
     assert view.created_at.utcoffset() == timedelta(0)
-    stored = row(store, new.email_id)
+    stored = store.row(new.email_id)
     assert (stored.content, stored.html, stored.text) == (new.content, new.html, new.text)
     assert (stored.sender_email, stored.sender_name) == (new.sender_email, new.sender_name)
 
@@ -127,7 +113,7 @@ def test_a_time_in_another_zone_is_stored_and_read_back_as_the_same_instant_in_u
 ) -> None:
     paris_noon = datetime(2026, 3, 1, 13, 0, 0, 123456, tzinfo=timezone(timedelta(hours=1)))
     store = migrated_stores(tmp_path, FakeClock(paris_noon))
-    email_id = add(store)
+    email_id = store.add()
 
     view = store.emails.get_email(email_id)
 
@@ -139,7 +125,7 @@ def test_a_time_in_another_zone_is_stored_and_read_back_as_the_same_instant_in_u
 
 
 def test_a_naive_datetime_is_refused_rather_than_stored_ambiguously(store: Stores) -> None:
-    email_id = add(store)
+    email_id = store.add()
     naive = datetime(2026, 3, 1, 12, 0, 0)
 
     with pytest.raises(StatementError, match="naive datetime"):
@@ -151,7 +137,7 @@ def test_an_unknown_email_reads_as_none(store: Stores) -> None:
 
 
 def test_attempt_rows_read_back_in_order_with_every_field(store: Stores) -> None:
-    email_id = add(store)
+    email_id = store.add()
     store.claims.claim(email_id, LEASE)
     tries = [
         ProviderTry("a", T0, T0 + timedelta(milliseconds=5), Outcome.FAILED, 503, "a: HTTP 503"),
@@ -189,7 +175,7 @@ def test_attempt_rows_read_back_in_order_with_every_field(store: Stores) -> None
             None,
         ),
     ]
-    assert row(store, email_id).claimed_until is None
+    assert store.row(email_id).claimed_until is None
 
 
 # -- claim ----------------------------------------------------------------------------------
@@ -211,7 +197,7 @@ def test_claim_moves_a_queued_email_to_sending_under_a_lease_as_attempt_one(
         new.to_email,
         new.html,
     )
-    stored = row(store, new.email_id)
+    stored = store.row(new.email_id)
     assert stored.status == Status.SENDING
     assert stored.claimed_until == clock.now + timedelta(seconds=LEASE)
     assert stored.attempt_count == 1
@@ -219,7 +205,7 @@ def test_claim_moves_a_queued_email_to_sending_under_a_lease_as_attempt_one(
 
 
 def test_a_second_claim_of_a_held_email_gets_nothing(store: Stores, clock: FakeClock) -> None:
-    email_id = add(store)
+    email_id = store.add()
 
     first = store.claims.claim(email_id, LEASE)
     clock.advance(LEASE - 1)
@@ -227,13 +213,13 @@ def test_a_second_claim_of_a_held_email_gets_nothing(store: Stores, clock: FakeC
 
     assert first is not None
     assert second is None
-    assert row(store, email_id).attempt_count == 1
+    assert store.row(email_id).attempt_count == 1
 
 
 def test_an_expired_lease_can_be_claimed_again_as_a_new_attempt(
     store: Stores, clock: FakeClock
 ) -> None:
-    email_id = add(store)
+    email_id = store.add()
     store.claims.claim(email_id, LEASE)
     clock.advance(LEASE + 1)
 
@@ -241,13 +227,13 @@ def test_an_expired_lease_can_be_claimed_again_as_a_new_attempt(
 
     assert again is not None
     assert again.attempt_number == 2
-    assert row(store, email_id).claimed_until == clock.now + timedelta(seconds=LEASE)
+    assert store.row(email_id).claimed_until == clock.now + timedelta(seconds=LEASE)
 
 
 def test_each_claim_after_a_retry_counts_one_more_attempt(
     store: Stores, clock: FakeClock
 ) -> None:
-    email_id = add(store)
+    email_id = store.add()
     numbers = []
     for _ in range(3):
         claim = store.claims.claim(email_id, LEASE)
@@ -257,14 +243,14 @@ def test_each_claim_after_a_retry_counts_one_more_attempt(
         clock.advance(10.0)
 
     assert numbers == [1, 2, 3]
-    assert row(store, email_id).attempt_count == 3
+    assert store.row(email_id).attempt_count == 3
 
 
 @pytest.mark.parametrize("final", [Status.SENT, Status.FAILED])
 def test_a_final_email_is_never_claimed_however_late(
     store: Stores, clock: FakeClock, final: Status
 ) -> None:
-    email_id = add(store)
+    email_id = store.add()
     store.claims.claim(email_id, LEASE)
     if final is Status.SENT:
         record_sent(store, email_id, 1, [], "a", "id")
@@ -273,7 +259,7 @@ def test_a_final_email_is_never_claimed_however_late(
     clock.advance(365 * 24 * 3600)
 
     assert store.claims.claim(email_id, LEASE) is None
-    assert row(store, email_id).status == final
+    assert store.row(email_id).status == final
 
 
 def test_an_unknown_email_cannot_be_claimed(store: Stores) -> None:
@@ -283,13 +269,13 @@ def test_an_unknown_email_cannot_be_claimed(store: Stores) -> None:
 def test_a_retry_queues_the_email_due_after_the_delay_and_releases_the_lease(
     store: Stores, clock: FakeClock
 ) -> None:
-    email_id = add(store)
+    email_id = store.add()
     store.claims.claim(email_id, LEASE)
     clock.advance(2)
 
     record_retry(store, email_id, 1, [a_try("a", clock.now)], "a: boom", 12.5)
 
-    stored = row(store, email_id)
+    stored = store.row(email_id)
     assert stored.status == Status.QUEUED
     assert stored.due_at == clock.now + timedelta(seconds=12.5)
     assert stored.claimed_until is None
@@ -298,7 +284,7 @@ def test_a_retry_queues_the_email_due_after_the_delay_and_releases_the_lease(
 
 
 def test_claim_many_claims_only_the_claimable_ones_in_one_statement(store: Stores) -> None:
-    free, held, final = add(store), add(store), add(store)
+    free, held, final = store.add(), store.add(), store.add()
     store.claims.claim(held, LEASE)
     store.claims.claim(final, LEASE)
     record_failed(store, final, 1, [], "refused")
@@ -308,13 +294,13 @@ def test_claim_many_claims_only_the_claimable_ones_in_one_statement(store: Store
     assert set(claims) == {free}
     assert claims[free].attempt_number == 1
     assert claims[free].message.email_id == free
-    assert row(store, free).status == Status.SENDING
+    assert store.row(free).status == Status.SENDING
 
 
 def test_a_group_of_outcomes_gives_each_email_its_own_state_and_tries(
     store: Stores, clock: FakeClock
 ) -> None:
-    sent, failed, again = add(store), add(store), add(store)
+    sent, failed, again = store.add(), store.add(), store.add()
     store.claims.claim_many([sent, failed, again], LEASE)
 
     store.claims.record([
@@ -325,15 +311,15 @@ def test_a_group_of_outcomes_gives_each_email_its_own_state_and_tries(
         store.claims.retry_record(again, 1, [a_try("a", clock.now)], "a: boom", 60),
     ])
 
-    assert (row(store, sent).status, row(store, sent).provider) == (Status.SENT, "b")
-    assert row(store, sent).provider_message_id == "b-1"
-    assert [attempt.provider for attempt in row(store, sent).attempts] == ["a", "b"]
-    assert (row(store, failed).status, row(store, failed).error) == (Status.FAILED, "a: refused")
-    assert row(store, failed).provider is None
-    assert len(row(store, failed).attempts) == 1
-    assert row(store, again).status == Status.QUEUED
-    assert row(store, again).due_at == clock.now + timedelta(seconds=60)
-    assert all(row(store, e).claimed_until is None for e in (sent, failed, again))
+    assert (store.row(sent).status, store.row(sent).provider) == (Status.SENT, "b")
+    assert store.row(sent).provider_message_id == "b-1"
+    assert [attempt.provider for attempt in store.row(sent).attempts] == ["a", "b"]
+    assert (store.row(failed).status, store.row(failed).error) == (Status.FAILED, "a: refused")
+    assert store.row(failed).provider is None
+    assert len(store.row(failed).attempts) == 1
+    assert store.row(again).status == Status.QUEUED
+    assert store.row(again).due_at == clock.now + timedelta(seconds=60)
+    assert all(store.row(e).claimed_until is None for e in (sent, failed, again))
 
 
 # -- sweep ----------------------------------------------------------------------------------
@@ -342,42 +328,42 @@ def test_a_group_of_outcomes_gives_each_email_its_own_state_and_tries(
 def test_sweep_rearms_overdue_queued_and_expired_sending_but_not_fresh_or_final_ones(
     store: Stores, clock: FakeClock
 ) -> None:
-    overdue_queued = add(store)
-    expired_sending = add(store)
+    overdue_queued = store.add()
+    expired_sending = store.add()
     store.claims.claim(expired_sending, LEASE)
-    live_sending = add(store)
+    live_sending = store.add()
     store.claims.claim(live_sending, 1000)
-    sent = add(store)
+    sent = store.add()
     store.claims.claim(sent, LEASE)
     record_sent(store, sent, 1, [], "a", "id")
-    failed = add(store)
+    failed = store.add()
     store.claims.claim(failed, LEASE)
     record_failed(store, failed, 1, [], "refused")
-    retry_later = add(store)
+    retry_later = store.add()
     store.claims.claim(retry_later, LEASE)
     record_retry(store, retry_later, 1, [], "boom", 3600)
     clock.advance(100)
-    fresh_queued = add(store)
+    fresh_queued = store.add()
 
     swept = store.sweeps.sweep(sweep_after=60)
 
     assert sorted(swept) == sorted([overdue_queued, expired_sending])
     for email_id in swept:
-        stored = row(store, email_id)
+        stored = store.row(email_id)
         assert (stored.status, stored.due_at, stored.claimed_until) == (
             Status.QUEUED,
             clock.now,
             None,
         )
-    assert row(store, live_sending).status == Status.SENDING
-    assert row(store, sent).status == Status.SENT
-    assert row(store, failed).status == Status.FAILED
-    assert row(store, retry_later).due_at == T0 + timedelta(seconds=3600)
-    assert row(store, fresh_queued).status == Status.QUEUED
+    assert store.row(live_sending).status == Status.SENDING
+    assert store.row(sent).status == Status.SENT
+    assert store.row(failed).status == Status.FAILED
+    assert store.row(retry_later).due_at == T0 + timedelta(seconds=3600)
+    assert store.row(fresh_queued).status == Status.QUEUED
 
 
 def test_a_second_immediate_sweep_returns_nothing(store: Stores, clock: FakeClock) -> None:
-    add(store)
+    store.add()
     clock.advance(100)
     assert len(store.sweeps.sweep(sweep_after=60)) == 1
 
@@ -387,7 +373,7 @@ def test_a_second_immediate_sweep_returns_nothing(store: Stores, clock: FakeCloc
 def test_a_swept_email_still_not_picked_up_is_swept_again_after_another_period(
     store: Stores, clock: FakeClock
 ) -> None:
-    email_id = add(store)
+    email_id = store.add()
     clock.advance(100)
     store.sweeps.sweep(sweep_after=60)
     clock.advance(59)
@@ -399,7 +385,7 @@ def test_a_swept_email_still_not_picked_up_is_swept_again_after_another_period(
 
 def test_sweep_rearms_at_most_limit_emails_per_call(store: Stores, clock: FakeClock) -> None:
     for _ in range(5):
-        add(store)
+        store.add()
     clock.advance(100)
 
     first = store.sweeps.sweep(sweep_after=60, limit=3)
@@ -443,7 +429,7 @@ def test_the_store_runs_sqlite_in_wal_mode(store: Stores) -> None:
 def test_eight_threads_racing_to_claim_fifty_emails_claim_each_exactly_once(
     store: Stores,
 ) -> None:
-    ids = [add(store) for _ in range(50)]
+    ids = [store.add() for _ in range(50)]
 
     def claim_all(index: int) -> list[str]:
         order = ids[:]
@@ -454,13 +440,13 @@ def test_eight_threads_racing_to_claim_fifty_emails_claim_each_exactly_once(
 
     claimed = [email_id for wins in won for email_id in wins]
     assert sorted(claimed) == sorted(ids)
-    assert all(row(store, email_id).attempt_count == 1 for email_id in ids)
+    assert all(store.row(email_id).attempt_count == 1 for email_id in ids)
 
 
 def test_four_sweepers_racing_rearm_each_stale_email_exactly_once(
     store: Stores, clock: FakeClock
 ) -> None:
-    ids = [add(store) for _ in range(50)]
+    ids = [store.add() for _ in range(50)]
     clock.advance(100)
 
     won = run_racers(4, lambda _index: store.sweeps.sweep(sweep_after=60))
@@ -507,7 +493,7 @@ def test_upgrading_twice_is_a_no_op_that_keeps_the_data(tmp_path: Path) -> None:
     head = ScriptDirectory.from_config(alembic_config(url)).get_current_head()
     upgrade(url)
     store = stores_on(make_engine(url))
-    email_id = add(store)
+    email_id = store.add()
     tables_before = sorted(inspect(store.engine).get_table_names())
 
     upgrade(url)

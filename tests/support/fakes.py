@@ -18,6 +18,7 @@ from typing import Any
 
 import httpx
 from sqlalchemy import Engine
+from sqlalchemy.orm import Session
 
 from micromailer.domain.attempt import NewEmail
 from micromailer.domain.message import Message
@@ -29,6 +30,7 @@ from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
 from micromailer.store.health_snapshots import HealthSnapshotStore
 from micromailer.store.migrate import upgrade
+from micromailer.store.models import EmailRow
 from micromailer.store.stats import StatsStore
 from micromailer.store.sweep import SweepStore
 
@@ -207,6 +209,19 @@ class Stores:
     sweeps: SweepStore
     snapshots: HealthSnapshotStore
     stats: StatsStore
+
+    def add(self, **overrides: Any) -> str:
+        """Store a new email (``make_new_email(**overrides)``); its id."""
+        new = make_new_email(**overrides)
+        self.emails.add_email(new)
+        return new.email_id
+
+    def row(self, email_id: str) -> EmailRow:
+        """The email's row as the database holds it now."""
+        with Session(self.engine) as session:
+            found = session.get(EmailRow, email_id)
+            assert found is not None, f"no row for email {email_id}"
+            return found
 
 
 def stores_on(engine: Engine, clock: UtcClock = utcnow) -> Stores:
