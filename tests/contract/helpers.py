@@ -8,7 +8,7 @@ import os
 import socket
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import httpx
 import pytest
@@ -16,6 +16,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
+from micromailer.providers.base import ProviderAdapter
+from micromailer.providers.errors import ProviderError
 from tests.support.fakes import make_message
 
 #: Keys the contract suite's sandbox accepts (one each, so a wrong key is detectable).
@@ -100,6 +102,16 @@ def without_mandrill_key_quirk(document: dict[str, Any]) -> dict[str, Any]:
     return patched
 
 
+ErrorT = TypeVar("ErrorT", bound=ProviderError)
+
+
+def failed_send(adapter: ProviderAdapter, expected: type[ErrorT] = ProviderError) -> ErrorT:  # type: ignore[assignment]
+    """The error ``adapter.send`` raises for a plain message; the test fails unless it is one."""
+    with pytest.raises(expected) as caught:
+        adapter.send(make_message())
+    return caught.value
+
+
 def table_rows(table: Mapping[Any, type[Exception] | None]) -> list[Any]:
     """One ``pytest.param(answer, class)`` per row of a classification table, named by both."""
     return [
@@ -124,6 +136,7 @@ __all__ = [
     "RequestRecorder",
     "body_validator",
     "closed_port_url",
+    "failed_send",
     "load_spec",
     "make_message",
     "schema_errors",

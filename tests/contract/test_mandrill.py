@@ -39,6 +39,7 @@ from tests.contract.helpers import (
     SANDBOX_KEYS,
     RequestRecorder,
     body_validator,
+    failed_send,
     make_message,
     schema_errors,
     table_rows,
@@ -240,11 +241,10 @@ def test_each_status_of_the_table_raises_its_class(
     """The fake answers each status with the error ``name`` the spec gives it."""
     set_faults("mandrill", failRate=1.0, status=status)
 
-    with pytest.raises(ProviderError) as caught:
-        adapter.send(make_message())
+    error = failed_send(adapter)
 
-    assert type(caught.value) is expected
-    assert caught.value.status_code == status
+    assert type(error) is expected
+    assert error.status_code == status
 
 
 def test_a_locked_account_counts_against_the_provider_like_an_auth_failure(
@@ -252,12 +252,11 @@ def test_a_locked_account_counts_against_the_provider_like_an_auth_failure(
 ) -> None:
     set_faults("mandrill", failRate=1.0, status=402)
 
-    with pytest.raises(AccountError) as caught:
-        adapter.send(make_message())
+    error = failed_send(adapter, AccountError)
 
-    assert caught.value.reason.startswith("PaymentRequired: ")
-    assert caught.value.transient
-    assert caught.value.counts_against_health
+    assert error.reason.startswith("PaymentRequired: ")
+    assert error.transient
+    assert error.counts_against_health
 
 
 def test_429_is_rate_limited_with_retry_after(
@@ -265,11 +264,10 @@ def test_429_is_rate_limited_with_retry_after(
 ) -> None:
     set_faults("mandrill", failRate=1.0, status=429, retryAfter=12)
 
-    with pytest.raises(RateLimitedError) as caught:
-        adapter.send(make_message())
+    error = failed_send(adapter, RateLimitedError)
 
-    assert caught.value.retry_after == 12.0
-    assert caught.value.reason.startswith("RequestLimitExceeded: ")
+    assert error.retry_after == 12.0
+    assert error.reason.startswith("RequestLimitExceeded: ")
 
 
 def test_wrong_key_is_auth_error_and_the_key_stays_out_of_the_error(
@@ -277,12 +275,11 @@ def test_wrong_key_is_auth_error_and_the_key_stays_out_of_the_error(
 ) -> None:
     adapter = MandrillAdapter(api_key="md-wrong-secret", base_url=sandbox.url, client=http_client)
 
-    with pytest.raises(AuthError) as caught:
-        adapter.send(make_message())
+    error = failed_send(adapter, AuthError)
 
-    assert caught.value.status_code == 401
-    assert caught.value.reason == "Invalid_Key: Invalid API key"
-    assert "wrong-secret" not in str(caught.value) + caught.value.body + repr(adapter)
+    assert error.status_code == 401
+    assert error.reason == "Invalid_Key: Invalid API key"
+    assert "wrong-secret" not in str(error) + error.body + repr(adapter)
     assert stats(control) == {"accepted": 0, "rejected": 1}
 
 

@@ -23,6 +23,7 @@ from tests.contract.helpers import (
     SANDBOX_KEYS,
     SENDGRID_SPEC,
     RequestRecorder,
+    failed_send,
     load_spec,
     make_message,
     schema_errors,
@@ -144,11 +145,10 @@ def test_each_status_of_the_table_raises_its_class(
 ) -> None:
     set_faults("sendgrid", failRate=1.0, status=status)
 
-    with pytest.raises(ProviderError) as caught:
-        adapter.send(make_message())
+    error = failed_send(adapter)
 
-    assert type(caught.value) is expected
-    assert caught.value.status_code == status
+    assert type(error) is expected
+    assert error.status_code == status
 
 
 @pytest.mark.parametrize(
@@ -160,10 +160,9 @@ def test_statuses_sendgrid_does_not_document_take_their_http_meaning(
     """A 402 (payment required) lowers the score like an auth failure, whoever sends it."""
     set_faults("sendgrid", failRate=1.0, status=status)
 
-    with pytest.raises(ProviderError) as caught:
-        adapter.send(make_message())
+    error = failed_send(adapter)
 
-    assert type(caught.value) is expected
+    assert type(error) is expected
 
 
 def test_the_table_covers_every_error_status_of_the_spec() -> None:
@@ -178,11 +177,10 @@ def test_429_is_rate_limited_with_retry_after(
 ) -> None:
     set_faults("sendgrid", failRate=1.0, status=429, retryAfter=7)
 
-    with pytest.raises(RateLimitedError) as caught:
-        adapter.send(make_message())
+    error = failed_send(adapter, RateLimitedError)
 
-    assert caught.value.retry_after == 7.0
-    assert caught.value.reason == "too many requests"
+    assert error.retry_after == 7.0
+    assert error.reason == "too many requests"
 
 
 def test_429_without_retry_after_leaves_it_unknown(
@@ -190,10 +188,9 @@ def test_429_without_retry_after_leaves_it_unknown(
 ) -> None:
     set_faults("sendgrid", failRate=1.0, status=429)
 
-    with pytest.raises(RateLimitedError) as caught:
-        adapter.send(make_message())
+    error = failed_send(adapter, RateLimitedError)
 
-    assert caught.value.retry_after is None
+    assert error.retry_after is None
 
 
 def test_wrong_key_is_auth_error_and_the_key_stays_out_of_the_error(
@@ -201,12 +198,11 @@ def test_wrong_key_is_auth_error_and_the_key_stays_out_of_the_error(
 ) -> None:
     adapter = SendGridAdapter(api_key="SG.wrong-secret", base_url=sandbox.url, client=http_client)
 
-    with pytest.raises(AuthError) as caught:
-        adapter.send(make_message())
+    error = failed_send(adapter, AuthError)
 
-    assert caught.value.status_code == 401
-    assert "authorization grant is invalid" in caught.value.reason
-    assert "wrong-secret" not in str(caught.value) + caught.value.body + repr(adapter)
+    assert error.status_code == 401
+    assert "authorization grant is invalid" in error.reason
+    assert "wrong-secret" not in str(error) + error.body + repr(adapter)
     assert control.get("/_sandbox/sendgrid/stats").json() == {"accepted": 0, "rejected": 1}
 
 
