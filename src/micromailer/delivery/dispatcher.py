@@ -53,7 +53,6 @@ class Dispatcher:
         self._adapters = {adapter.name: adapter for adapter in adapters}
         self._board = board
         self._clock = clock
-        self._on_learn = on_learn
         self._loop_board = LoopBoard(board, on_learn)
 
     def rank(self) -> list[str]:
@@ -71,9 +70,7 @@ class Dispatcher:
                 answer = exc
             lesson = run.ended(name, started, answer)
             if lesson is not None:
-                self._board.record_many([lesson])
-                if self._on_learn is not None:
-                    self._on_learn()
+                self._loop_board.learn_now(lesson)
         return run.report()
 
     async def attempt_async(self, message: Message) -> AttemptReport:

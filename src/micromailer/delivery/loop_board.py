@@ -43,11 +43,15 @@ class LoopBoard:
     async def learn(self, lesson: Lesson) -> None:
         """Give the board what one try taught; returns once the board has it."""
         if self._in_place:
-            self._board.record_many([lesson])
-            if self._on_learn is not None:
-                self._on_learn()
-            return
-        await self._calls.submit(lesson)
+            self.learn_now(lesson)
+        else:
+            await self._calls.submit(lesson)
+
+    def learn_now(self, lesson: Lesson) -> None:
+        """Give the board ``lesson`` from this thread, waiting for it (the blocking path)."""
+        self._board.record_many([lesson])
+        if self._on_learn is not None:
+            self._on_learn()
 
     def _call(self, requests: list[_Request]) -> list[list[str]]:
         lessons = [request for request in requests if request is not None]
