@@ -32,6 +32,11 @@ class IntakeRefused(Exception):
         self.details = [{key: str(value) for key, value in detail.items()} for detail in details]
         self.headers = dict(headers or {})
 
+    @classmethod
+    def about_field(cls, name: str, sentence: str) -> IntakeRefused:
+        """A 400 about one field, its detail in the shape validation's problems have."""
+        return cls(400, sentence, [{"field": name, "message": sentence}])
+
 
 async def send_accepted(send: Send, email_id: str) -> None:
     """The 202: the email is stored; its status lives at ``Location``."""

@@ -55,7 +55,9 @@ def decode_multipart(
         name = _text(file.field_name or b"", None)
         if name in text_fields:
             shown = (file.file_name or b"").decode("utf-8", "replace") or "unnamed"
-            raise _refused(name, f"`{name}` must be text, not a file upload ({shown}).")
+            raise IntakeRefused.about_field(
+                name, f"`{name}` must be text, not a file upload ({shown})."
+            )
         file.close()
 
     def on_end() -> None:
@@ -93,19 +95,17 @@ def _text(raw: bytes, name: str | None) -> str:
             raise IntakeRefused(
                 400, "A form field's name is not valid UTF-8; send the form encoded as UTF-8."
             ) from None
-        raise _refused(name, f"`{name}` is not valid UTF-8; send the form encoded as UTF-8.") \
-            from None
+        raise IntakeRefused.about_field(
+            name, f"`{name}` is not valid UTF-8; send the form encoded as UTF-8."
+        ) from None
 
 
 def _add(fields: dict[str, object], name: str, value: str) -> None:
     if name in fields:
-        raise _refused(name, f"The form names `{name}` twice; send each field once.")
+        raise IntakeRefused.about_field(
+            name, f"The form names `{name}` twice; send each field once."
+        )
     fields[name] = value
-
-
-def _refused(name: str, sentence: str) -> IntakeRefused:
-    """A 400 about one field, in the shape validation's problems have."""
-    return IntakeRefused(400, sentence, [{"field": name, "message": sentence}])
 
 
 __all__ = ["decode_multipart", "decode_urlencoded"]

@@ -26,7 +26,7 @@ class _Refused(Exception):
 
     def __init__(self, sentence: str, key: str | None = None) -> None:
         super().__init__(sentence)
-        self.details = [] if key is None else [{"field": key, "message": sentence}]
+        self.key = key
 
 
 def _object(pairs: list[tuple[str, object]]) -> dict[str, object]:
@@ -77,7 +77,9 @@ def decode_json(body: bytes) -> dict[str, object]:
     try:
         data = _DECODER.decode(text)
     except _Refused as exc:
-        raise IntakeRefused(400, str(exc), exc.details) from None
+        if exc.key is None:
+            raise IntakeRefused(400, str(exc)) from None
+        raise IntakeRefused.about_field(exc.key, str(exc)) from None
     except RecursionError:
         raise IntakeRefused(400, TOO_DEEP) from None
     except json.JSONDecodeError as exc:
