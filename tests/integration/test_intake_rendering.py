@@ -1,5 +1,7 @@
 """The intake renders long content off the event loop and short content on it, without a hop.
 
+``POST /preview`` renders through the same intake, so its long renders share the same threads.
+
 A long email's Markdown may take a while to render (markdown-it-py on hostile shapes, at the
 size limit); on the loop it would hold every other request. A short one renders faster than a
 thread hop takes, so it stays. The e2e liveness test (tests/e2e/test_rendering_liveness.py)
@@ -13,11 +15,14 @@ import threading
 from pathlib import Path
 
 import pytest
+from fastapi.testclient import TestClient
 
+from micromailer.api.app import create_app
+from micromailer.config import Settings
 from micromailer.delivery import pipeline
-from micromailer.delivery.intake import Sender, new_email
+from micromailer.delivery.intake import Sender
 from micromailer.delivery.pipeline import RENDER_ON_LOOP_MAX_CHARS, IntakePipeline
-from micromailer.domain.attempt import NewEmail
+from micromailer.domain.rendering import RenderedContent, render_markdown
 from micromailer.domain.validation import EmailRequest
 from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
@@ -39,11 +44,11 @@ def rendered_in_threads(
     """The loop's thread name, and the thread each content was rendered in."""
     threads: list[str] = []
 
-    def recording_new_email(request: EmailRequest, sender: Sender) -> NewEmail:
+    def recording_render(content: str) -> RenderedContent:
         threads.append(threading.current_thread().name)
-        return new_email(request, sender)
+        return render_markdown(content)
 
-    monkeypatch.setattr(pipeline, "new_email", recording_new_email)
+    monkeypatch.setattr(pipeline, "render_markdown", recording_render)
 
     async def scenario() -> str:
         intake = IntakePipeline(store, lambda ids: None, SENDER)
@@ -70,3 +75,22 @@ def test_long_content_renders_in_another_thread(
     loop_thread, threads = rendered_in_threads(store, long, monkeypatch)
     assert len(threads) == 2
     assert loop_thread not in threads
+
+
+def test_preview_renders_through_the_intakes_render_threads(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    threads: list[str] = []
+
+    def recording_render(content: str) -> RenderedContent:
+        threads.append(threading.current_thread().name)
+        return render_markdown(content)
+
+    monkeypatch.setattr(pipeline, "render_markdown", recording_render)
+    settings = Settings(data_dir=tmp_path, _env_file=None)  # type: ignore[call-arg]
+    upgrade(settings.store_url)
+    with TestClient(create_app(settings)) as client:
+        response = client.post("/preview", json={"content": "x" * (RENDER_ON_LOOP_MAX_CHARS + 1)})
+
+    assert response.status_code == 200, response.text
+    assert len(threads) == 1

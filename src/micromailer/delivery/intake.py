@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from micromailer.domain.attempt import NewEmail
-from micromailer.domain.rendering import render_markdown
+from micromailer.domain.rendering import RenderedContent
 from micromailer.domain.validation import EmailRequest
 
 
@@ -23,9 +23,8 @@ class Accepted:
     created_at: datetime
 
 
-def new_email(request: EmailRequest, sender: Sender) -> NewEmail:
-    """A fresh id, the Markdown rendered as HTML and text: the row to store."""
-    rendered = render_markdown(request.content)
+def new_email(request: EmailRequest, sender: Sender, rendered: RenderedContent) -> NewEmail:
+    """The row to store: a fresh id, the request, and its content ``rendered``."""
     return NewEmail(
         email_id=str(uuid.uuid4()),
         to_email=request.to,

@@ -21,6 +21,7 @@ from anyio import CapacityLimiter, to_thread
 from micromailer.delivery.batching import MAX_BATCH, GroupBatcher
 from micromailer.delivery.intake import Accepted, Sender, new_email
 from micromailer.domain.attempt import NewEmail
+from micromailer.domain.rendering import RenderedContent, render_markdown
 from micromailer.domain.validation import EmailRequest
 from micromailer.store.emails import EmailStore
 
@@ -55,13 +56,15 @@ class IntakePipeline:
         self._publisher = _PublisherThread(publish_many, max_batch, publish_interval)
         self._render_threads = CapacityLimiter(RENDER_THREADS)
 
+    async def render(self, content: str) -> RenderedContent:
+        """``content`` rendered, on the loop when short, else in one of the render threads
+        (``POST /preview`` shares them, so hostile previews queue behind the same limit)."""
+        if len(content) <= RENDER_ON_LOOP_MAX_CHARS:
+            return render_markdown(content)
+        return await to_thread.run_sync(render_markdown, content, limiter=self._render_threads)
+
     async def accept(self, request: EmailRequest) -> Accepted:
-        if len(request.content) <= RENDER_ON_LOOP_MAX_CHARS:
-            new = new_email(request, self._sender)
-        else:
-            new = await to_thread.run_sync(
-                new_email, request, self._sender, limiter=self._render_threads
-            )
+        new = new_email(request, self._sender, await self.render(request.content))
         created_at = await self._writes.submit(new)
         return Accepted(new.email_id, created_at)
 

@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 from fastapi import APIRouter
-from fastapi.concurrency import run_in_threadpool
 
+from micromailer.api.deps import ServicesDep
 from micromailer.api.responses import BODY_TOO_LARGE, error
 from micromailer.api.schemas import PreviewIn, PreviewOut
-from micromailer.domain.rendering import render_markdown
 from micromailer.domain.validation import MAX_CONTENT_BYTES
 
 router = APIRouter(tags=["emails"])
@@ -23,13 +22,13 @@ router = APIRouter(tags=["emails"])
         **BODY_TOO_LARGE,
     },
 )
-async def create_preview(body: PreviewIn) -> PreviewOut:
+async def create_preview(body: PreviewIn, services: ServicesDep) -> PreviewOut:
     """The HTML document and plain-text alternative of `content`, stored and sent nowhere.
 
     Raw HTML in the Markdown is escaped, as in a sent email. The web page shows the HTML in a
     sandboxed frame that runs no script.
     """
-    rendered = await run_in_threadpool(render_markdown, body.content)
+    rendered = await services.intake.render(body.content)
     return PreviewOut(html=rendered.html, text=rendered.text)
 
 
