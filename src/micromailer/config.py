@@ -92,6 +92,31 @@ class Settings(BaseSettings):
 
     max_body_bytes: int = 1024 * 1024
 
+    # -- security (docs/security.md) ------------------------------------------------------
+
+    #: Ask for an API key on every API request even while no key exists; with at least one
+    #: key, authentication is on anyway.
+    require_auth: bool = False
+    #: Each API key's request budget, in the ``limits`` library's syntax (``100/second``,
+    #: ``1000 per hour``); unset: no limit. A key made with ``--rate`` has its own.
+    rate_limit: str | None = None
+    #: ``Host`` names the API answers, comma-separated; ``*`` for any. Default: the localhost
+    #: names and the bind address.
+    allowed_hosts: str | None = None
+    #: Other sites' origins (``https://app.example``) allowed to call the API from a browser,
+    #: comma-separated; they alone get CORS answers. Default: none.
+    allowed_origins: str | None = None
+    #: Proxies (addresses or networks, comma-separated) whose ``X-Forwarded-For`` names the
+    #: client; default: none.
+    trusted_proxies: str | None = None
+    #: The address the API listens on, set by ``serve`` and ``run``: a ``Host`` allowed by
+    #: default.
+    bind_host: str | None = None
+    #: Days the audit log keeps an event.
+    audit_retention_days: int = Field(default=90, ge=1)
+    #: Seconds an ``Idempotency-Key`` replays its first answer.
+    idempotency_ttl: float = Field(default=24 * 3600.0, gt=0)
+
     @field_validator("providers")
     @classmethod
     def _known_providers(cls, value: str | None) -> str | None:

@@ -14,6 +14,7 @@ from micromailer import __version__
 from micromailer.api.body_limit import BodySizeLimit
 from micromailer.api.deps import Services, build_services
 from micromailer.api.errors import install_error_handlers
+from micromailer.api.gate import KeyGate
 from micromailer.api.intake import EmailIntake
 from micromailer.api.metrics import RelayCollector, metrics_registry
 from micromailer.api.openapi import install_openapi
@@ -29,15 +30,19 @@ from micromailer.api.routes import (
 )
 from micromailer.api.score_history import ReadScores, ScoreHistory, score_history_lifespan
 from micromailer.config import Settings
+from micromailer.security.sites import guard_sites
 
 log = logging.getLogger(__name__)
 
 
 class RelayApp(FastAPI):
-    """FastAPI with :class:`EmailIntake` in front of its whole middleware stack.
+    """FastAPI with the security gates and :class:`EmailIntake` in front of its whole
+    middleware stack.
 
-    Every ``POST /email``, whatever its encoding, is answered there (``api/intake/``); any other
-    request goes through FastAPI's layers to its route, as in a plain FastAPI app.
+    Every request first passes the site checks (``Host``, other sites, CORS) and the key gate
+    (API key, project, rate limit). Then every ``POST /email``, whatever its encoding, is
+    answered by the intake (``api/intake/``); any other request goes through FastAPI's layers
+    to its route, as in a plain FastAPI app.
     """
 
     def __init__(self, *, max_body_bytes: int, **options: Any) -> None:
@@ -45,7 +50,10 @@ class RelayApp(FastAPI):
         self.max_body_bytes = max_body_bytes
 
     def build_middleware_stack(self) -> ASGIApp:
-        return EmailIntake(super().build_middleware_stack(), self.max_body_bytes)
+        services: Services = self.state.services
+        intake = EmailIntake(super().build_middleware_stack(), self.max_body_bytes)
+        gate = KeyGate(intake, services.keys, services.rate_limiter, services.audit)
+        return guard_sites(gate, services.settings)
 
 
 def create_app(settings: Settings | None = None, *, services: Services | None = None) -> FastAPI:
@@ -102,6 +110,7 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await app.state.services.intake.close()
+            await app.state.services.rate_limiter.close()
             app.state.services.scores.close()
 
 

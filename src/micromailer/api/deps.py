@@ -16,9 +16,13 @@ from micromailer.health.live import LiveScoreReader
 from micromailer.queue.batch_publisher import BatchPublisher
 from micromailer.queue.celery_app import create_celery
 from micromailer.queue.publisher import DeliveryPublisher
+from micromailer.security.audit import AuditLog
+from micromailer.security.keyring import KeyRing
+from micromailer.security.rate_limit import RateLimiter, build_rate_limiter
 from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
 from micromailer.store.health_snapshots import HealthSnapshotStore
+from micromailer.store.keys import KeyStore
 from micromailer.store.stats import StatsStore
 
 
@@ -32,6 +36,10 @@ class Services:
     intake: IntakePipeline
     #: The live scores ``GET /providers`` and the score history show.
     scores: LiveScoreReader
+    #: The live API keys every request is checked against (``api/gate.py``).
+    keys: KeyRing
+    rate_limiter: RateLimiter
+    audit: AuditLog
     #: Run on every ``POST /email``, in order, before it is decoded (``api/intake/checks.py``).
     intake_checks: list[IntakeCheck] = field(default_factory=list)
 
@@ -53,6 +61,9 @@ def build_services(settings: Settings) -> Services:
         publisher=DeliveryPublisher(celery),
         intake=IntakePipeline(store, BatchPublisher(celery).publish_many, sender),
         scores=LiveScoreReader(settings, HealthSnapshotStore(engine).load_health),
+        keys=KeyRing(KeyStore(engine).active, require_auth=settings.require_auth),
+        rate_limiter=build_rate_limiter(settings),
+        audit=AuditLog(),
         intake_checks=build_intake_checks(settings),
     )
 

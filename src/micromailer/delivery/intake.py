@@ -6,7 +6,7 @@ import uuid
 from dataclasses import dataclass
 from datetime import datetime
 
-from micromailer.domain.attempt import NewEmail
+from micromailer.domain.attempt import NewEmail, Submitter
 from micromailer.domain.rendering import RenderedContent
 from micromailer.domain.validation import EmailRequest
 
@@ -23,7 +23,19 @@ class Accepted:
     created_at: datetime
 
 
-def new_email(request: EmailRequest, sender: Sender, rendered: RenderedContent) -> NewEmail:
+@dataclass(frozen=True, slots=True)
+class Submission:
+    """Where an email comes from: its project, whether it is a test, who sent it."""
+
+    project: str | None = None
+    test: bool = False
+    submitter: Submitter = Submitter()
+
+
+def new_email(
+    request: EmailRequest, sender: Sender, rendered: RenderedContent,
+    submission: Submission = Submission(),
+) -> NewEmail:
     """The row to store: a fresh id, the request, and its content ``rendered``."""
     return NewEmail(
         email_id=str(uuid.uuid4()),
@@ -35,7 +47,10 @@ def new_email(request: EmailRequest, sender: Sender, rendered: RenderedContent) 
         text=rendered.text,
         sender_email=sender.email,
         sender_name=sender.name,
+        project=submission.project,
+        test=submission.test,
+        submitter=submission.submitter,
     )
 
 
-__all__ = ["Accepted", "Sender", "new_email"]
+__all__ = ["Accepted", "Sender", "Submission", "new_email"]

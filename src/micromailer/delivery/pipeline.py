@@ -19,7 +19,7 @@ from datetime import datetime
 from anyio import CapacityLimiter, to_thread
 
 from micromailer.delivery.batching import MAX_BATCH, GroupBatcher
-from micromailer.delivery.intake import Accepted, Sender, new_email
+from micromailer.delivery.intake import Accepted, Sender, Submission, new_email
 from micromailer.domain.attempt import NewEmail
 from micromailer.domain.rendering import RenderedContent, render_markdown
 from micromailer.domain.validation import EmailRequest
@@ -63,8 +63,10 @@ class IntakePipeline:
             return render_markdown(content)
         return await to_thread.run_sync(render_markdown, content, limiter=self._render_threads)
 
-    async def accept(self, request: EmailRequest) -> Accepted:
-        new = new_email(request, self._sender, await self.render(request.content))
+    async def accept(
+        self, request: EmailRequest, submission: Submission = Submission()
+    ) -> Accepted:
+        new = new_email(request, self._sender, await self.render(request.content), submission)
         created_at = await self._writes.submit(new)
         return Accepted(new.email_id, created_at)
 

@@ -21,6 +21,17 @@ class ProviderTry:
 
 
 @dataclass(frozen=True, slots=True)
+class Submitter:
+    """Who handed an email in, as the audit log records it: never content or secrets."""
+
+    #: The API key's name; ``None`` when authentication is off.
+    key_name: str | None = None
+    #: The client's address, through trusted proxies.
+    client: str | None = None
+    idempotency_key: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class NewEmail:
     """An accepted, rendered email about to be stored."""
 
@@ -33,6 +44,12 @@ class NewEmail:
     text: str
     sender_email: str
     sender_name: str
+    #: The sending key's project; ``None`` when authentication is off.
+    project: str | None = None
+    #: Sent with a test key: the sandbox fakes deliver it, never a real provider.
+    test: bool = False
+    #: Who sent it, for the audit log.
+    submitter: Submitter = Submitter()
 
 
 @dataclass(frozen=True, slots=True)
@@ -62,6 +79,8 @@ class EmailView:
     created_at: datetime
     updated_at: datetime
     attempts: list[AttemptView] = field(default_factory=list)
+    project: str | None = None
+    test: bool = False
 
 
-__all__ = ["AttemptView", "EmailView", "NewEmail", "ProviderTry"]
+__all__ = ["AttemptView", "EmailView", "NewEmail", "ProviderTry", "Submitter"]

@@ -17,6 +17,8 @@ class Message:
     text: str
     sender_email: str
     sender_name: str
+    #: Sent with a test key: only the sandbox fakes may carry it.
+    test: bool = False
 
 
 __all__ = ["Message"]

@@ -91,7 +91,7 @@ class ClaimStore(StoreBase):
                 Message(
                     email_id=row.id, to_email=row.to_email, to_name=row.to_name,
                     subject=row.subject, html=row.html, text=row.text,
-                    sender_email=row.sender_email, sender_name=row.sender_name,
+                    sender_email=row.sender_email, sender_name=row.sender_name, test=row.test,
                 ),
                 row.attempt_count,
                 row.error,
@@ -211,7 +211,7 @@ _RECORD_OUTCOME = (
 #: The columns a :class:`Message` is made of.
 _MESSAGE_COLUMNS = (
     EmailRow.id, EmailRow.to_email, EmailRow.to_name, EmailRow.subject, EmailRow.html,
-    EmailRow.text, EmailRow.sender_email, EmailRow.sender_name,
+    EmailRow.text, EmailRow.sender_email, EmailRow.sender_name, EmailRow.test,
 )
 
 

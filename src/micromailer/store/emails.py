@@ -6,7 +6,19 @@ import json
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import JSON, Insert, Text, bindparam, cast, column, func, insert, literal, select
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Insert,
+    Text,
+    bindparam,
+    cast,
+    column,
+    func,
+    insert,
+    literal,
+    select,
+)
 
 from micromailer.domain.attempt import AttemptView, EmailView, NewEmail
 from micromailer.domain.status import Status
@@ -17,8 +29,10 @@ from micromailer.store.models import EmailRow, UTCDateTime
 _NEW_EMAIL_FIELDS = {
     "id": "email_id",
     **{name: name for name in ("to_email", "to_name", "subject", "content", "html", "text",
-                               "sender_email", "sender_name")},
+                               "sender_email", "sender_name", "project", "test")},
 }
+#: The columns that are not text, by type, for the JSON record set.
+_NON_TEXT_FIELDS = {"test": Boolean}
 
 
 def _insert_from_json() -> Insert:
@@ -27,7 +41,7 @@ def _insert_from_json() -> Insert:
     parameter is one string: encoding it is one ``json.dumps``, where array parameters cost
     the driver a pass in Python over every value."""
     rows = func.json_to_recordset(cast(bindparam("emails"), JSON)).table_valued(
-        *(column(name, Text) for name in _NEW_EMAIL_FIELDS)
+        *(column(name, _NON_TEXT_FIELDS.get(name, Text)) for name in _NEW_EMAIL_FIELDS)
     ).render_derived(name="new", with_types=True)
     now = bindparam("now", type_=UTCDateTime())
     return insert(EmailRow).from_select(
@@ -39,7 +53,7 @@ def _insert_from_json() -> Insert:
 _INSERT_FROM_JSON = _insert_from_json()
 
 
-def _new_email_values(new: NewEmail) -> dict[str, str | None]:
+def _new_email_values(new: NewEmail) -> dict[str, str | bool | None]:
     """A new email's values by column, as given: the rest of its row is the store's."""
     return {name: getattr(new, field) for name, field in _NEW_EMAIL_FIELDS.items()}
 
@@ -107,6 +121,8 @@ def _view(row: EmailRow) -> EmailView:
         attempt_count=row.attempt_count,
         created_at=row.created_at,
         updated_at=row.updated_at,
+        project=row.project,
+        test=row.test,
         attempts=[
             AttemptView(
                 attempt_number=attempt.attempt_number,

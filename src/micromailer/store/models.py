@@ -1,10 +1,22 @@
-"""SQLAlchemy models: emails, their attempts, and the providers' health snapshots."""
+"""SQLAlchemy models: emails, their attempts, the providers' health snapshots, and the
+security tables (API keys, idempotency keys, the audit log)."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from sqlalchemy import DateTime, Float, ForeignKey, Index, Integer, String, Text, TypeDecorator
+from sqlalchemy import (
+    Boolean,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
 from sqlalchemy.engine import Dialect
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
@@ -45,6 +57,10 @@ class EmailRow(Base):
     text: Mapped[str] = mapped_column(Text)
     sender_email: Mapped[str] = mapped_column(String(320))
     sender_name: Mapped[str] = mapped_column(String(200))
+    #: The project of the API key that sent it; ``None`` when authentication was off.
+    project: Mapped[str | None] = mapped_column(String(100))
+    #: Sent with a test key: delivered to the sandbox fakes, never to a real provider.
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
 
     status: Mapped[str] = mapped_column(String(16))
     provider: Mapped[str | None] = mapped_column(String(32))
@@ -65,6 +81,7 @@ class EmailRow(Base):
     __table_args__ = (
         Index("ix_emails_status_due_at", "status", "due_at"),
         Index("ix_emails_created_at", "created_at"),
+        Index("ix_emails_project_created_at", "project", "created_at"),
     )
 
 
@@ -101,4 +118,76 @@ class ProviderHealthRow(Base):
     updated_at: Mapped[datetime] = mapped_column(UTCDateTime())
 
 
-__all__ = ["AttemptRow", "Base", "EmailRow", "ProviderHealthRow", "UTCDateTime"]
+class ApiKeyRow(Base):
+    """An API key: its hash and a short visible prefix, never the key itself."""
+
+    __tablename__ = "api_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    name: Mapped[str] = mapped_column(String(100), unique=True)
+    project: Mapped[str] = mapped_column(String(100))
+    #: ``send`` or ``admin``.
+    scope: Mapped[str] = mapped_column(String(16))
+    test: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: The key's own rate limit (``limits`` syntax), else ``MICROMAILER_RATE_LIMIT``.
+    rate_limit: Mapped[str | None] = mapped_column(String(100))
+    #: The key's first characters, shown in listings to tell keys apart.
+    prefix: Mapped[str] = mapped_column(String(32))
+    #: SHA-256 of the whole key, hex: keys are long random strings, so no slow hash is needed.
+    key_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class IdempotencyKeyRow(Base):
+    """One ``Idempotency-Key`` of a project: the request it was first used with and, once
+    answered, that answer, replayed to every retry until it expires."""
+
+    __tablename__ = "idempotency_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: ``""`` when authentication is off (one namespace for everyone).
+    project: Mapped[str] = mapped_column(String(100))
+    key: Mapped[str] = mapped_column(String(255))
+    #: SHA-256 of the request's decoded fields, hex.
+    fingerprint: Mapped[str] = mapped_column(String(64))
+    #: ``None`` while the first request is still being answered.
+    status_code: Mapped[int | None] = mapped_column(Integer)
+    response_body: Mapped[str | None] = mapped_column(Text)
+    email_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+
+    __table_args__ = (UniqueConstraint("project", "key", name="uq_idempotency_project_key"),)
+
+
+class AuditEventRow(Base):
+    """One audited event: key management, an accepted email, a refused authentication.
+
+    Never content or secrets."""
+
+    __tablename__ = "audit_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
+    #: ``key.created``, ``key.revoked``, ``email.accepted``, ``auth.refused``.
+    kind: Mapped[str] = mapped_column(String(32))
+    key_name: Mapped[str | None] = mapped_column(String(100))
+    project: Mapped[str | None] = mapped_column(String(100))
+    client: Mapped[str | None] = mapped_column(String(64))
+    email_id: Mapped[str | None] = mapped_column(String(36))
+    idempotency_key: Mapped[str | None] = mapped_column(String(255))
+    #: A short sentence (why an authentication was refused, how many were not sampled…).
+    detail: Mapped[str | None] = mapped_column(Text)
+
+
+__all__ = [
+    "ApiKeyRow",
+    "AttemptRow",
+    "AuditEventRow",
+    "Base",
+    "EmailRow",
+    "IdempotencyKeyRow",
+    "ProviderHealthRow",
+    "UTCDateTime",
+]

@@ -16,7 +16,10 @@ from micromailer.api.intake.checks import IntakeRequest
 from micromailer.api.intake.form_fields import decode_multipart, decode_urlencoded
 from micromailer.api.intake.head import BodyEncoding, RequestHead, read_head
 from micromailer.api.intake.json_fields import decode_json
+from micromailer.delivery.intake import Submission
+from micromailer.domain.attempt import Submitter
 from micromailer.domain.validation import EmailRequest, InvalidEmailRequest, parse_email_request
+from micromailer.security.principal import principal_of
 
 if TYPE_CHECKING:  # api.deps imports this package's checks
     from micromailer.api.deps import Services
@@ -69,11 +72,23 @@ class EmailIntake:
         except InvalidEmailRequest as exc:
             raise IntakeRefused(400, exc.message, exc.details) from None
         try:
-            accepted = await services.intake.accept(email_request)
+            accepted = await services.intake.accept(email_request, _submission(scope))
         except DBAPIError as exc:  # nothing was stored
             log_store_down(exc)
             raise IntakeRefused(503, STORE_UNAVAILABLE, headers={"Retry-After": "5"}) from None
         return accepted.email_id
+
+
+def _submission(scope: Scope) -> Submission:
+    """The email's project and test flag, from the key the gate found, and its audit trail."""
+    principal = principal_of(scope)
+    client = scope.get("client")
+    submitter = Submitter(
+        key_name=principal.key_name,
+        client=str(client[0]) if client else None,
+        idempotency_key=Headers(scope=scope).get("idempotency-key"),
+    )
+    return Submission(principal.project, principal.test, submitter)
 
 
 def _fields(head: RequestHead, body: bytes) -> dict[str, object]:

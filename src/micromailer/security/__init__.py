@@ -1,0 +1,1 @@
+"""Who may use the service, from where and how often: keys, projects, sites, limits, audit."""
