@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 
 from micromailer.domain.attempt import NewEmail, Submitter
@@ -29,7 +29,7 @@ class Submission:
 
     project: str | None = None
     test: bool = False
-    submitter: Submitter = Submitter()
+    submitter: Submitter = field(default_factory=Submitter)
 
 
 def new_email(

@@ -49,7 +49,7 @@ class NewEmail:
     #: Sent with a test key: the sandbox fakes deliver it, never a real provider.
     test: bool = False
     #: Who sent it, for the audit log.
-    submitter: Submitter = Submitter()
+    submitter: Submitter = field(default_factory=Submitter)
 
 
 @dataclass(frozen=True, slots=True)
