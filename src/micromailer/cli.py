@@ -1,4 +1,4 @@
-"""``micromailer``: run, serve, worker, sandbox, send, status, providers, simulate, db."""
+"""``micromailer``: run, serve, worker, sandbox, send, status, providers, simulate, keys, db."""
 
 from __future__ import annotations
 
@@ -15,6 +15,8 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from micromailer.cli_keys import keys
+from micromailer.cli_support import load_settings
 from micromailer.config import DEFAULT_SANDBOX_PORT, Settings
 
 if TYPE_CHECKING:
@@ -28,11 +30,7 @@ log = logging.getLogger("micromailer")
 WORKER_GIL_SWITCH_INTERVAL = 0.0005
 
 
-def _settings(**overrides: Any) -> Settings:
-    try:
-        return Settings(**overrides)
-    except ValueError as exc:
-        raise click.UsageError(f"invalid configuration: {exc}") from exc
+_settings = load_settings
 
 
 def _require_delivery(settings: Settings) -> None:
@@ -311,6 +309,9 @@ def simulate(seeds: int, scenarios: tuple[str, ...], strategies: tuple[str, ...]
         raise click.UsageError(str(exc)) from exc
     except MissingExtraError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+main.add_command(keys)
 
 
 @main.group()

@@ -12,10 +12,17 @@ FINAL = {"sent", "failed"}
 
 
 class ApiClient:
-    def __init__(self, url: str, log_tail: Callable[[], str] = lambda: "") -> None:
+    def __init__(
+        self, url: str, log_tail: Callable[[], str] = lambda: "", *, key: str | None = None
+    ) -> None:
         self.url = url
-        self.http = httpx.Client(timeout=10)
+        headers = {"Authorization": f"Bearer {key}"} if key is not None else {}
+        self.http = httpx.Client(timeout=10, headers=headers)
         self._log_tail = log_tail
+
+    def as_key(self, key: str | None) -> ApiClient:
+        """The same API, every request sent with ``key`` (``None``: with no key)."""
+        return ApiClient(self.url, self._log_tail, key=key)
 
     def post_json(self, **fields: Any) -> httpx.Response:
         return self.http.post(f"{self.url}/email", json=fields)

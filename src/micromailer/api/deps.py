@@ -18,6 +18,7 @@ from micromailer.queue.celery_app import create_celery
 from micromailer.queue.publisher import DeliveryPublisher
 from micromailer.security.audit import AuditLog
 from micromailer.security.keyring import KeyRing
+from micromailer.security.principal import Principal, principal_of
 from micromailer.security.rate_limit import RateLimiter, build_rate_limiter
 from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
@@ -80,14 +81,22 @@ async def get_score_history(request: Request) -> ScoreHistory:
     return history
 
 
+async def get_principal(request: Request) -> Principal:
+    """Who the request acts for, as the key gate found (``api/gate.py``)."""
+    return principal_of(request.scope)
+
+
 ServicesDep = Annotated[Services, Depends(get_services)]
+PrincipalDep = Annotated[Principal, Depends(get_principal)]
 ScoreHistoryDep = Annotated[ScoreHistory, Depends(get_score_history)]
 
 __all__ = [
+    "PrincipalDep",
     "ScoreHistoryDep",
     "Services",
     "ServicesDep",
     "build_services",
+    "get_principal",
     "get_score_history",
     "get_services",
 ]

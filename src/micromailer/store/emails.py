@@ -100,11 +100,13 @@ class EmailStore(StoreBase):
             row = session.get(EmailRow, email_id)
             return _view(row) if row is not None else None
 
-    def recent_emails(self, limit: int = 20) -> list[EmailView]:
+    def recent_emails(self, limit: int = 20, project: str | None = None) -> list[EmailView]:
+        """The newest emails, of ``project`` only when given, else of every project."""
+        query = select(EmailRow).order_by(EmailRow.created_at.desc()).limit(limit)
+        if project is not None:
+            query = query.where(EmailRow.project == project)
         with self._sessions() as session:
-            rows = session.scalars(
-                select(EmailRow).order_by(EmailRow.created_at.desc()).limit(limit)
-            ).all()
+            rows = session.scalars(query).all()
             return [_view(row) for row in rows]
 
 

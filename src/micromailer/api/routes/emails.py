@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Query
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 
-from micromailer.api.deps import ServicesDep
+from micromailer.api.deps import PrincipalDep, ServicesDep
 from micromailer.api.request_schema import email_request_body
 from micromailer.api.responses import BODY_TOO_LARGE, STORE_UNAVAILABLE, error
 from micromailer.api.schemas import (
@@ -64,11 +64,13 @@ async def create_email() -> EmailAccepted:
 )
 async def read_email(
     services: ServicesDep,
+    principal: PrincipalDep,
     email_id: str = Path(description="The id `POST /email` answered.",
                          json_schema_extra={"format": "uuid"}),
 ) -> Any:
+    """Another project's email is answered as an unknown id: its existence is not told."""
     view = await run_in_threadpool(services.store.get_email, email_id)
-    if view is None:
+    if view is None or not principal.sees(view.project):
         return JSONResponse(
             NotFoundBody(email_id=email_id).model_dump(by_alias=True), status_code=404
         )
@@ -83,11 +85,13 @@ async def read_email(
 )
 async def read_recent_emails(
     services: ServicesDep,
+    principal: PrincipalDep,
     limit: int = Query(20, ge=1, le=100, description="How many emails, 1 to 100."),
 ) -> list[EmailSummaryOut]:
-    """The latest emails by creation time, with their status but not their attempts
-    (``GET /email/{id}`` has those)."""
-    views = await run_in_threadpool(services.store.recent_emails, limit)
+    """The latest emails of the key's project (every project's for an admin key) by creation
+    time, with their status but not their attempts (``GET /email/{id}`` has those)."""
+    project = None if principal.admin else principal.project
+    views = await run_in_threadpool(services.store.recent_emails, limit, project)
     return [EmailSummaryOut.from_view(view) for view in views]
 
 
