@@ -12,7 +12,6 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import pytest
 from pydantic import SecretStr
@@ -24,8 +23,8 @@ from micromailer.health.base import ProviderHealth
 from micromailer.queue.celery_app import create_celery
 from micromailer.queue.runtime import WorkerRuntime
 from micromailer.sandbox.simulator import SLOW_SECONDS
-from micromailer.store.health_snapshots import HealthSnapshotStore
 from micromailer.store.engine import make_engine
+from micromailer.store.health_snapshots import HealthSnapshotStore
 from micromailer.store.migrate import upgrade
 from tests.support.capturing import CapturingServer
 from tests.support.fakes import Stores, stores_on
@@ -141,6 +140,18 @@ def test_an_ordinary_recipient_of_a_test_email_is_taken_by_the_fake_too(worker: 
     assert worker.deliver(email_id) is Status.SENT
 
 
+@pytest.mark.usefixtures("untouched_live_provider")
+def test_test_emails_tries_stay_out_of_the_providers_try_metrics(worker: Worker) -> None:
+    """``micromailer_provider_tries_total`` counts real providers' tries only."""
+    before = worker.store.stats.count_tries()
+    email_ids = [worker.send(recipient.address) for recipient in
+                 (ReservedRecipient.DELIVERED, ReservedRecipient.TEMP_FAIL)]
+
+    assert [worker.deliver(email_id) for email_id in email_ids] == [Status.SENT, Status.QUEUED]
+
+    assert worker.store.stats.count_tries() == before
+
+
 def test_a_live_email_still_reaches_the_real_provider(worker: Worker) -> None:
     """The counter-proof: the capturing server is wired and would have heard a leak."""
     email_id = worker.send("jane@example.com", test=False)
@@ -150,3 +161,4 @@ def test_a_live_email_still_reaches_the_real_provider(worker: Worker) -> None:
     received = worker.real_sendgrid.received()
     assert [(r.method, r.path) for r in received] == [("POST", "/v3/mail/send")]
     assert b"SG.live-secret" not in received[0].body
+    assert worker.store.stats.count_tries() == {("sendgrid", "sent"): 1}
