@@ -69,6 +69,7 @@ bench: install bench-tools $(BASELINE_VENV)/bin/gunicorn
 	$(BIN)/python -m bench.outage_onset
 	$(BIN)/python -m bench.simulation
 	$(BIN)/python -m bench.render_pathological
+	$(BIN)/python -m bench.auth_cost
 
 clean:
 	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import subprocess
 import threading
@@ -26,11 +27,13 @@ class Throughput:
     errors: int
 
 
-def wrk_throughput(url: str, seconds: int, connections: int = 32, threads: int = 2) -> Throughput:
-    """``wrk`` POSTing a different email on every request."""
+def wrk_throughput(url: str, seconds: int, connections: int = 32, threads: int = 2,
+                   key: str | None = None) -> Throughput:
+    """``wrk`` POSTing a different email on every request (with API ``key`` when given)."""
+    env = {**os.environ, "MICROMAILER_BENCH_KEY": key} if key else None
     out = subprocess.run(
         ["wrk", f"-t{threads}", f"-c{connections}", f"-d{seconds}s", "-s", str(POST_SCRIPT), url],
-        capture_output=True, text=True, check=True,
+        capture_output=True, text=True, check=True, env=env,
     ).stdout
     rps = float(_find(r"Requests/sec:\s+([\d.]+)", out))
     requests = int(_find(r"(\d+) requests in", out))
@@ -48,11 +51,14 @@ class Latency:
     non_202: int
 
 
-def hey_latency(url: str, rate: int, seconds: int, connections: int = 25) -> Latency:
-    """``hey`` at ``rate`` requests per second in all (``connections`` x per-connection QPS)."""
+def hey_latency(url: str, rate: int, seconds: int, connections: int = 25,
+                key: str | None = None) -> Latency:
+    """``hey`` at ``rate`` requests per second in all (``connections`` x per-connection QPS),
+    with API ``key`` when given."""
+    auth = ["-H", f"Authorization: Bearer {key}"] if key else []
     out = subprocess.run(
         ["hey", "-z", f"{seconds}s", "-c", str(connections), "-q", str(rate // connections),
-         "-m", "POST", "-T", "application/json", "-d", BODY, f"{url}/email"],
+         "-m", "POST", "-T", "application/json", *auth, "-d", BODY, f"{url}/email"],
         capture_output=True, text=True, check=True,
     ).stdout
     p50 = float(_find(r"50% in ([\d.]+) secs", out)) * 1000

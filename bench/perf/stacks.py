@@ -46,6 +46,8 @@ class Stack:
         self.url = f"http://127.0.0.1:{self.port}"
         self.apis: list[ManagedProcess] = []
         self.workers: list[ManagedProcess] = []
+        #: The API key clients send, when the system asks for one.
+        self.key: str | None = None
         self._resources = ExitStack()
 
     def enter(self, context: AbstractContextManager[Backends]) -> Backends:
