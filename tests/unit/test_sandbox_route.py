@@ -11,7 +11,7 @@ from pydantic import SecretStr
 
 from micromailer.config import SANDBOX_API_KEY, Settings
 from micromailer.delivery.dispatcher import Dispatcher
-from micromailer.delivery.sandbox_route import FixedSandbox, SandboxRoute
+from micromailer.delivery.sandbox_route import FixedSandbox, LocalSandbox, SandboxRoute
 from micromailer.delivery.verdict import Delivered, RetryLater, Undeliverable
 from micromailer.health.base import base_scores
 from micromailer.health.board import MemoryBoard
@@ -139,4 +139,21 @@ def test_the_sandbox_url_setting_is_where_test_emails_go_else_a_local_sandbox() 
 
     assert isinstance(fixed, FixedSandbox)
     assert fixed.url() == "http://sandbox.internal:8025"
-    assert type(local).__name__ == "LocalSandbox"
+    assert isinstance(local, LocalSandbox)
+
+
+def test_a_local_sandbox_starts_once_accepts_only_the_sandbox_key_and_stops() -> None:
+    sandbox = LocalSandbox()
+    url = sandbox.url()
+    try:
+        assert sandbox.url() == url
+        wrong = httpx.post(f"{url}/v3/mail/send", json={}, headers={"Authorization": "Bearer x"})
+        stats = httpx.get(f"{url}/_sandbox/sendgrid/stats").json()
+    finally:
+        sandbox.close()
+
+    assert url.startswith("http://127.0.0.1:")
+    assert wrong.status_code == 401
+    assert stats == {"accepted": 0, "rejected": 1}
+    with pytest.raises(httpx.ConnectError):
+        httpx.get(f"{url}/_sandbox/sendgrid/stats")

@@ -5,8 +5,8 @@ credentials are set. The delivery service hands it to a :class:`SandboxRoute`, w
 dispatcher carries test emails only (``Dispatcher(test_traffic=True)``), holds one adapter per
 configured provider pointed at the fakes, and learns on a board no API, CLI or metric reads.
 The dispatcher is built on the first test email, so a worker that never sees one starts
-nothing; where the fakes are is the locator's business (``MICROMAILER_SANDBOX_URL``, or the
-fakes started in this process: ``sandbox/local.py``).
+nothing; where the fakes are is the locator's business: at ``MICROMAILER_SANDBOX_URL``
+(:class:`FixedSandbox`), or started in this process (:class:`LocalSandbox`).
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
+from micromailer.config import SANDBOX_API_KEY
 from micromailer.domain.message import Message
 
 from .dispatcher import Dispatcher
@@ -49,6 +50,34 @@ class FixedSandbox:
 
     def close(self) -> None:
         pass
+
+
+class LocalSandbox:
+    """The fakes in this process, started the first time their URL is asked for: on a free
+    loopback port, in a thread of their own (``sandbox/server.py``'s ``SandboxThread``),
+    accepting only ``SANDBOX_API_KEY``. The web stack they need is imported then too, so a
+    worker with real credentials and no test traffic never loads it nor opens the port."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._stop: Callable[[], None] | None = None
+        self._url: str | None = None
+
+    def url(self) -> str:
+        with self._lock:
+            if self._url is None:
+                from micromailer.sandbox import PROVIDERS, SandboxThread
+
+                thread = SandboxThread(api_keys=dict.fromkeys(PROVIDERS, SANDBOX_API_KEY)).start()
+                self._url, self._stop = thread.url, thread.stop
+                log.info("started the sandbox fakes for test emails at %s", self._url)
+            return self._url
+
+    def close(self) -> None:
+        with self._lock:
+            if self._stop is not None:
+                self._stop()
+            self._stop = self._url = None
 
 
 class SandboxRoute:
@@ -91,4 +120,4 @@ class SandboxRoute:
             self._locator.close()
 
 
-__all__ = ["BuildDispatcher", "FixedSandbox", "SandboxLocator", "SandboxRoute"]
+__all__ = ["BuildDispatcher", "FixedSandbox", "LocalSandbox", "SandboxLocator", "SandboxRoute"]

@@ -60,7 +60,7 @@ class DeliveryService:
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher
-        self._test_dispatcher = test_dispatcher or dispatcher
+        self._test_dispatcher = test_dispatcher if test_dispatcher is not None else dispatcher
         self._schedule = schedule
         self._policy = policy
         self._claim_timeout = claim_timeout

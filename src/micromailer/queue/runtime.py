@@ -10,7 +10,12 @@ from sqlalchemy import Engine
 
 from micromailer.config import Settings
 from micromailer.delivery.dispatcher import Dispatcher
-from micromailer.delivery.sandbox_route import FixedSandbox, SandboxLocator, SandboxRoute
+from micromailer.delivery.sandbox_route import (
+    FixedSandbox,
+    LocalSandbox,
+    SandboxLocator,
+    SandboxRoute,
+)
 from micromailer.delivery.service import DeliveryService
 from micromailer.health.base import base_scores
 from micromailer.health.board import HealthBoard, MemoryBoard
@@ -99,8 +104,6 @@ def sandbox_locator(settings: Settings) -> SandboxLocator:
     every email goes to), else fakes this worker starts on the first test email."""
     if settings.sandbox_url:
         return FixedSandbox(settings.sandbox_url)
-    from micromailer.sandbox.local import LocalSandbox  # the web stack, only when needed
-
     return LocalSandbox()
 
 
