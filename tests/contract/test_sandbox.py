@@ -19,6 +19,8 @@ from tests.contract.helpers import SANDBOX_KEYS, make_message
 FaultSetter = Callable[..., dict[str, Any]]
 
 SENDGRID_AUTH = {"Authorization": f"Bearer {SANDBOX_KEYS['sendgrid']}"}
+#: The sandbox answers the localhost names only, not TestClient's default "testserver".
+LOCAL = "http://localhost"
 MANDRILL_PATHS = ["/api/1.0/messages/send.json", "/api/1.0/messages/send", "/api/1.4/messages/send"]
 
 
@@ -144,7 +146,7 @@ def test_partial_fail_rate_is_repeatable_with_a_seed() -> None:
     """Two sandboxes with the same seed fail the same requests."""
 
     def outcomes() -> list[int]:
-        with TestClient(create_sandbox_app(seed=7)) as client:
+        with TestClient(create_sandbox_app(seed=7), base_url=LOCAL) as client:
             client.put("/_sandbox/sendgrid/faults", json={"failRate": 0.5})
             body = sendgrid_payload(make_message())
             headers = {"Authorization": "Bearer any"}
@@ -197,7 +199,7 @@ def test_delete_messages_resets_capture_and_counts_but_keeps_faults(
 
 
 def test_capture_keeps_only_the_newest_messages_beyond_its_capacity() -> None:
-    with TestClient(create_sandbox_app(capacity=3)) as client:
+    with TestClient(create_sandbox_app(capacity=3), base_url=LOCAL) as client:
         for index in range(5):
             body = sendgrid_payload(make_message(to_email=f"r{index}@example.com"))
             client.post("/v3/mail/send", json=body, headers={"Authorization": "Bearer any"})
@@ -271,7 +273,7 @@ def test_sendgrid_fake_requires_text_plain_before_text_html(control: httpx.Clien
 
 
 def test_any_non_empty_key_is_accepted_when_no_keys_are_configured() -> None:
-    with TestClient(create_sandbox_app()) as client:
+    with TestClient(create_sandbox_app(), base_url=LOCAL) as client:
         body = sendgrid_payload(make_message())
         accepted = client.post("/v3/mail/send", json=body, headers={"Authorization": "Bearer x"})
         refused = client.post("/v3/mail/send", json=body, headers={"Authorization": "Bearer "})
@@ -285,7 +287,7 @@ def test_any_non_empty_key_is_accepted_when_no_keys_are_configured() -> None:
 
 def test_starting_faults_can_be_given_to_the_factory() -> None:
     app = create_sandbox_app(faults={"mandrill": {"failRate": 1.0, "status": 500}})
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         payload = mandrill_payload(make_message(), "any")
         response = client.post(MANDRILL_PATHS[0], json=payload)
 
@@ -295,7 +297,7 @@ def test_starting_faults_can_be_given_to_the_factory() -> None:
 
 def test_one_fault_object_applies_to_every_provider() -> None:
     app = create_sandbox_app(faults={"failRate": 1.0, "status": 502, "latencyMs": 0})
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         sendgrid = client.get("/_sandbox/sendgrid/faults").json()
         mandrill = client.get("/_sandbox/mandrill/faults").json()
 
