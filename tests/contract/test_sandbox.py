@@ -14,6 +14,7 @@ from fastapi.testclient import TestClient
 from micromailer.providers.mandrill import build_payload as mandrill_payload
 from micromailer.providers.sendgrid import build_payload as sendgrid_payload
 from micromailer.sandbox import create_sandbox_app
+from micromailer.security.hosts import HostPolicy, parse_host_patterns
 from tests.contract.helpers import SANDBOX_KEYS, make_message
 
 FaultSetter = Callable[..., dict[str, Any]]
@@ -318,3 +319,41 @@ def test_one_fault_object_applies_to_every_provider() -> None:
 def test_the_factory_refuses_bad_faults_and_unknown_providers(arguments: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         create_sandbox_app(**arguments)
+
+
+# -- where it may be driven from ------------------------------------------------------------
+
+
+def test_the_sandbox_answers_its_local_names_only_so_a_rebound_name_cannot_drive_it() -> None:
+    with TestClient(create_sandbox_app(), base_url=LOCAL) as client:
+        local = [client.get("/_sandbox/sendgrid/stats", headers={"Host": host}).status_code
+                 for host in ("localhost:8025", "127.0.0.1:8025", "[::1]:8025")]
+        rebound = client.put("/_sandbox/sendgrid/faults", json={"failRate": 1.0},
+                             headers={"Host": "evil.example:8025"})
+        faults = client.get("/_sandbox/sendgrid/faults").json()
+
+    assert local == [200, 200, 200]
+    assert rebound.status_code == 400
+    assert "--allowed-hosts" in rebound.json()["error"]
+    assert faults["failRate"] == 0.0
+
+
+def test_another_sites_page_cannot_reset_the_sandbox() -> None:
+    with TestClient(create_sandbox_app(), base_url=LOCAL) as client:
+        send_sendgrid(client)
+        refused = client.post("/_sandbox/reset", headers={"Origin": "https://evil.example"})
+        stats = client.get("/_sandbox/sendgrid/stats").json()
+
+    assert refused.status_code == 403
+    assert stats["accepted"] == 1
+
+
+def test_the_sandbox_answers_its_bind_address_and_the_names_it_is_given() -> None:
+    hosts = HostPolicy.local("0.0.0.0", extra=parse_host_patterns("sandbox"))
+    with TestClient(create_sandbox_app(hosts=hosts), base_url="http://sandbox:8025") as client:
+        assert client.get("/_sandbox/sendgrid/stats").status_code == 200
+        assert client.get("/_sandbox/sendgrid/stats",
+                          headers={"Host": "0.0.0.0:8025"}).status_code == 400
+    bound = HostPolicy.local("10.0.0.7")
+    with TestClient(create_sandbox_app(hosts=bound), base_url="http://10.0.0.7:8025") as client:
+        assert client.get("/_sandbox/sendgrid/stats").status_code == 200

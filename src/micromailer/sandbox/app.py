@@ -79,7 +79,8 @@ def create_sandbox_app(
     app.include_router(_control_router(states))
     app.include_router(docs.router)
     mount_static(app)
-    app.add_middleware(SiteGuard, hosts=hosts or HostPolicy.local())
+    app.add_middleware(SiteGuard, hosts=hosts or HostPolicy.local(),
+                       hosts_setting="`micromailer sandbox --allowed-hosts`")
     return app
 
 

@@ -7,16 +7,17 @@ from collections.abc import Iterable
 
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from micromailer.api.intake.answer import IntakeRefused, send_refusal
 from micromailer.config import Settings
 from micromailer.security.cors import AllowedOriginsCors
+from micromailer.security.hosts import SETTING as HOSTS_SETTING
 from micromailer.security.hosts import HostPolicy, split_host
 from micromailer.security.origins import OriginPolicy, OwnSite, SiteHeaders, Verdict
 
-UNKNOWN_HOST = (
+_UNKNOWN_HOST = (
     "This server does not answer to the name in the request's Host header; if clients reach "
-    "it by that name, add the name to MICROMAILER_ALLOWED_HOSTS (comma-separated)."
+    "it by that name, add the name to {setting} (comma-separated)."
 )
+UNKNOWN_HOST = _UNKNOWN_HOST.format(setting=HOSTS_SETTING)
 ONE_HOST = "The request must carry exactly one Host header, naming this server."
 OTHER_SITE = (
     "Requests from another site's web page are refused: only this server's own pages and the "
@@ -37,13 +38,16 @@ def guard_sites(app: ASGIApp, settings: Settings) -> ASGIApp:
 
 class SiteGuard:
     """Refuse a ``Host`` not in ``hosts`` (400) and another site's page (403); send a request
-    of an allowed origin through ``cors``, any other to ``app``."""
+    of an allowed origin through ``cors``, any other to ``app``. ``exempt`` paths answer any
+    ``Host``; ``hosts_setting`` is what the 400's sentence tells to change."""
 
     def __init__(
         self, app: ASGIApp, hosts: HostPolicy, origins: OriginPolicy | None = None, *,
         cors: ASGIApp | None = None, exempt: Iterable[str] = PROBES,
+        hosts_setting: str = HOSTS_SETTING,
     ) -> None:
         self.app = app
+        self.unknown_host = _UNKNOWN_HOST.format(setting=hosts_setting)
         self.hosts = hosts
         self.origins = origins or OriginPolicy()
         self.cors = cors or app
@@ -56,12 +60,12 @@ class SiteGuard:
         hosts, site = read_headers(scope)
         try:
             own = self._own_site(scope["path"], hosts)
-            verdict = self.origins.judge(site, own)
-        except IntakeRefused as refusal:
-            await send_refusal(send, refusal)
+        except _Refused as refused:
+            await _refuse(send, refused.status, refused.sentence)
             return
+        verdict = self.origins.judge(site, own)
         if verdict is Verdict.OTHER:
-            await send_refusal(send, IntakeRefused(403, OTHER_SITE))
+            await _refuse(send, 403, OTHER_SITE)
             return
         target = self.cors if verdict is Verdict.ALLOWED else self.app
         await target(scope, receive, send)
@@ -71,10 +75,25 @@ class SiteGuard:
         parsed = split_host(hosts[0]) if len(hosts) == 1 else None
         if not (self.hosts.any_host or path in self.exempt):
             if len(hosts) != 1 or not hosts[0]:
-                raise IntakeRefused(400, ONE_HOST)
+                raise _Refused(400, ONE_HOST)
             if parsed is None or not self.hosts.allows(parsed[0]):
-                raise IntakeRefused(400, UNKNOWN_HOST)
+                raise _Refused(400, self.unknown_host)
         return OwnSite(*parsed) if parsed is not None else None
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, sentence: str) -> None:
+        super().__init__(sentence)
+        self.status = status
+        self.sentence = sentence
+
+
+async def _refuse(send: Send, status: int, sentence: str) -> None:
+    """The refusal in the API's shape, written as the intake writes its own."""
+    # Imported here: the API's package imports this module to build its app.
+    from micromailer.api.intake.answer import IntakeRefused, send_refusal
+
+    await send_refusal(send, IntakeRefused(status, sentence))
 
 
 def read_headers(scope: Scope) -> tuple[list[str], SiteHeaders]:
