@@ -92,7 +92,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, app_site: Site,
 def test_another_sites_form_is_refused_in_the_browser_and_stores_nothing(
     chromium: Browser, service: tuple[EmbeddedService, str], tmp_path: Path,
 ) -> None:
-    running, key = service
+    running, _ = service
     evil = Site(f"""<!doctype html><title>win a prize</title>
       <form method="post" action="{running.url}/email">
         <input name="to" value="victim@example.com"><input name="subject" value="hi">

@@ -17,6 +17,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+from typing import NamedTuple
 
 from micromailer.security.hosts import split_host
 
@@ -79,8 +80,7 @@ class Verdict(Enum):
     OTHER = "other"
 
 
-@dataclass(frozen=True)
-class SiteHeaders:
+class SiteHeaders(NamedTuple):
     """What a request says of the page that made it (each header's values, in order)."""
 
     method: str
@@ -90,8 +90,7 @@ class SiteHeaders:
     fetch_dest: str | None = None
 
 
-@dataclass(frozen=True)
-class OwnSite:
+class OwnSite(NamedTuple):
     """Where the request arrived, as its ``Host`` says."""
 
     host: str
@@ -122,6 +121,8 @@ class OriginPolicy:
     def judge(self, request: SiteHeaders, own: OwnSite | None) -> Verdict:
         """Whose page made ``request``; ``own`` is ``None`` when the ``Host`` names no one
         host (any other origin is then another site)."""
+        if not request.origins and request.fetch_site in (None, "same-origin", "none"):
+            return Verdict.OWN  # not a browser, or the server's own page: the common case
         origin = request.origins[0] if len(request.origins) == 1 else None
         if origin in self.allowed:  # as browsers write it; so does CORS compare
             return Verdict.ALLOWED

@@ -27,6 +27,10 @@ OTHER_SITE = (
 #: Answered whatever the ``Host``: Kubernetes' probes name the pod's address.
 PROBES = frozenset({"/healthz", "/readyz"})
 
+#: The parsed ``Host`` values kept, and the longest kept.
+_SEEN_VALUES = 256
+_SEEN_LENGTH = 255
+
 
 def guard_sites(app: ASGIApp, settings: Settings) -> ASGIApp:
     """``app`` behind the ``Host`` check, the cross-site check and CORS for allowed origins."""
@@ -52,6 +56,9 @@ class SiteGuard:
         self.origins = origins or OriginPolicy()
         self.cors = cors or app
         self.exempt = frozenset(exempt)
+        #: ``Host`` value → this server as it names it, and whether it is allowed: clients
+        #: send a handful of values, parsed once each (bounded, for those who send many).
+        self._seen: dict[str, tuple[OwnSite | None, bool]] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -72,13 +79,24 @@ class SiteGuard:
 
     def _own_site(self, path: str, hosts: list[str]) -> OwnSite | None:
         """This server as the ``Host`` names it; raises a 400 for a ``Host`` not allowed."""
-        parsed = split_host(hosts[0]) if len(hosts) == 1 else None
-        if not (self.hosts.any_host or path in self.exempt):
+        own, allowed = self._read_host(hosts[0]) if len(hosts) == 1 else (None, False)
+        if not (allowed or self.hosts.any_host or path in self.exempt):
             if len(hosts) != 1 or not hosts[0]:
                 raise _Refused(400, ONE_HOST)
-            if parsed is None or not self.hosts.allows(parsed[0]):
-                raise _Refused(400, self.unknown_host)
-        return OwnSite(*parsed) if parsed is not None else None
+            raise _Refused(400, self.unknown_host)
+        return own
+
+    def _read_host(self, value: str) -> tuple[OwnSite | None, bool]:
+        known = self._seen.get(value)
+        if known is None:
+            parsed = split_host(value)
+            own = OwnSite(*parsed) if parsed is not None else None
+            known = own, own is not None and self.hosts.allows(own.host)
+            if len(value) <= _SEEN_LENGTH:
+                if len(self._seen) >= _SEEN_VALUES:
+                    self._seen.clear()
+                self._seen[value] = known
+        return known
 
 
 class _Refused(Exception):
