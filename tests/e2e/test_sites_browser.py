@@ -7,7 +7,6 @@ from __future__ import annotations
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pytest
@@ -90,7 +89,7 @@ def service(tmp_path_factory: pytest.TempPathFactory, app_site: Site,
 
 
 def test_another_sites_form_is_refused_in_the_browser_and_stores_nothing(
-    chromium: Browser, service: tuple[EmbeddedService, str], tmp_path: Path,
+    chromium: Browser, service: tuple[EmbeddedService, str],
 ) -> None:
     running, _ = service
     evil = Site(f"""<!doctype html><title>win a prize</title>

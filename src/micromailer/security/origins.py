@@ -135,8 +135,8 @@ class OriginPolicy:
         named = parse_origin(origin)
         if named is not None and own is not None and own.is_origin_of(named):
             return Verdict.OWN
-        # Our own page sends "null" on a POST (its Referrer-Policy is no-referrer); the
-        # browser's Sec-Fetch-Site, which no script can set, then says it is ours.
+        # A page whose Referrer-Policy is no-referrer (ours is) may send "null" on a POST, as
+        # the Fetch standard says; Sec-Fetch-Site, which no script can set, tells it is ours.
         if origin == "null" and request.fetch_site == "same-origin":
             return Verdict.OWN
         return Verdict.OTHER
