@@ -32,13 +32,12 @@ from micromailer.api.responses import (
 )
 from micromailer.api.schemas import ErrorBody
 from micromailer.security.access import Access, access_for
+from micromailer.security.sites import PROBES
 
 #: FastAPI's default answer, and the schemas only it refers to.
 _VALIDATION_ERROR_STATUS = "422"
 _VALIDATION_ERROR_SCHEMAS = ("HTTPValidationError", "ValidationError")
 
-#: The probes answer whatever the ``Host`` (Kubernetes names the pod's address).
-_ANY_HOST = frozenset({"/healthz", "/readyz"})
 _METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch", "trace"})
 _ERROR_REF = {"$ref": f"#/components/schemas/{ErrorBody.__name__}"}
 
@@ -92,7 +91,8 @@ def with_gate_answers(document: dict[str, Any]) -> dict[str, Any]:
 
 def _answers(path: str, access: Access) -> list[GateAnswer]:
     """What the gates may answer on ``path``, in the order they check."""
-    answers = [SITE_REFUSED] if path in _ANY_HOST else [HOST_REFUSED, SITE_REFUSED]
+    # The probes answer whatever the ``Host`` (Kubernetes names the pod's address).
+    answers = [SITE_REFUSED] if path in PROBES else [HOST_REFUSED, SITE_REFUSED]
     if access is not Access.PUBLIC:
         answers += [KEY_REFUSED, KEYS_UNAVAILABLE]
     if access is Access.ADMIN:
