@@ -39,7 +39,6 @@ export class KeyForm {
   ask(sentence) {
     const first = this.card.hidden;
     this.card.hidden = false;
-    document.body.dataset.auth = 'needed';
     this.showKept();
     if (sentence) showAlert(this.error, sentence);
     if (first && (document.activeElement === document.body || sentence)) this.input.focus();
@@ -73,7 +72,6 @@ export class KeyForm {
     showAlert(this.error, '');
     this.input.removeAttribute('aria-invalid');
     this.card.hidden = true;
-    document.body.dataset.auth = 'key';
     this.showKept();
     this.onKey();
   }
