@@ -44,7 +44,8 @@ test: install $(CHROMIUM) lint
 
 # Regenerate the README's screenshots of the web page (docs/img/web-*.png).
 screenshots: install $(CHROMIUM)
-	MICROMAILER_TEST_SCREENSHOTS=docs/img $(BIN)/pytest tests/e2e/test_web.py tests/e2e/test_web_forms.py
+	MICROMAILER_TEST_SCREENSHOTS=docs/img $(BIN)/pytest tests/e2e/test_web.py tests/e2e/test_web_forms.py \
+		tests/e2e/test_web_keys.py
 
 lint: install
 	$(BIN)/ruff check src tests

@@ -50,6 +50,9 @@ def test_a_visitor_sends_an_email_with_the_keyboard_and_watches_it_reach_sent(
     response = open_page(page, service.url)
     policy = response.headers["content-security-policy"]
     assert "script-src 'self'" in policy and "unsafe-inline" not in policy
+    # No key exists, so authentication is off: the page never asks for one.
+    expect(page.get_by_test_id("key-card")).to_be_hidden()
+    expect(page.get_by_test_id("key-status")).to_be_hidden()
 
     page.keyboard.press("Tab")
     expect(page.get_by_role("link", name="Skip to the send form")).to_be_focused()

@@ -1,6 +1,8 @@
 """The OpenAPI document against the validation it describes: the request schema of
 ``POST /email`` refuses what the header-field rule refuses, allows only what the server
-accepts, and no operation lists FastAPI's 422, which this API never sends."""
+accepts, and no operation lists FastAPI's 422, which this API never sends. And against the
+gates: the bearer scheme on every operation that needs a key (``security/access.py``), and on
+each operation the answers the site checks and the key gate can give."""
 
 from __future__ import annotations
 
@@ -14,9 +16,11 @@ from jsonschema import Draft202012Validator, FormatChecker
 
 from micromailer.api.app import create_app
 from micromailer.api.request_schema import WHITESPACE_CLASS
+from micromailer.api.responses import SECURITY_SCHEME
 from micromailer.config import Settings
 from micromailer.domain.header_text import first_forbidden
 from micromailer.domain.validation import InvalidEmailRequest, parse_email_request
+from micromailer.security.access import Access, access_for
 
 VALID = {"to": "jane@example.com", "to_name": "Jane", "subject": "Hello", "content": "Hi"}
 
@@ -25,6 +29,11 @@ VALID = {"to": "jane@example.com", "to_name": "Jane", "subject": "Hello", "conte
 def document(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
     settings = Settings(data_dir=tmp_path_factory.mktemp("doc"), _env_file=None)  # type: ignore[call-arg]
     return create_app(settings).openapi()
+
+
+def operations(document: dict[str, Any]) -> list[tuple[str, str, dict[str, Any]]]:
+    return [(method.upper(), path, operation) for path, item in document["paths"].items()
+            for method, operation in item.items()]
 
 
 def body_schema(document: dict[str, Any], media_type: str) -> Draft202012Validator:
@@ -118,3 +127,93 @@ def test_the_served_document_is_the_one_checked(tmp_path: Path) -> None:
     with TestClient(app) as client:
         served = client.get("/openapi.json").json()
     assert served == app.openapi()
+
+
+# -- The gates' answers ----------------------------------------------------------------------
+
+ERROR_REF = {"$ref": "#/components/schemas/ErrorBody"}
+PROBES = {"/healthz", "/readyz"}
+
+
+def test_the_bearer_scheme_is_declared(document: dict[str, Any]) -> None:
+    scheme = document["components"]["securitySchemes"][SECURITY_SCHEME]
+    assert (scheme["type"], scheme["scheme"]) == ("http", "bearer")
+    assert "Authorization: Bearer <key>" in scheme["description"]
+    assert "security" not in document  # no global requirement: the public paths need none
+
+
+def test_every_operation_that_needs_a_key_requires_the_scheme_and_no_other_does(
+    document: dict[str, Any],
+) -> None:
+    keyed = {(method, path) for method, path, operation in operations(document)
+             if operation.get("security") == [{SECURITY_SCHEME: []}]}
+    public = {(method, path) for method, path, operation in operations(document)
+              if "security" not in operation}
+    assert public == {("GET", "/"), ("GET", "/healthz"), ("GET", "/readyz")}
+    assert len(keyed) + len(public) == len(operations(document)) == 13
+    for _, path in keyed:
+        assert access_for(path) is not Access.PUBLIC
+    for _, path in public:
+        assert access_for(path) is Access.PUBLIC
+
+
+def test_every_keyed_operation_documents_the_key_gate_answers(document: dict[str, Any]) -> None:
+    for method, path, operation in operations(document):
+        if "security" not in operation:
+            assert not {"401", "429"} & set(operation["responses"]), (method, path)
+            continue
+        responses = operation["responses"]
+        for status in ("401", "403", "429", "503"):
+            assert responses[status]["content"]["application/json"]["schema"] == ERROR_REF, (
+                method, path, status)
+        assert "WWW-Authenticate" in responses["401"]["headers"]
+        assert {"Retry-After", "RateLimit", "RateLimit-Policy"} <= set(responses["429"]["headers"])
+        assert "Retry-After" in responses["503"]["headers"]
+        successes = [status for status in responses if status.startswith("2")]
+        assert successes, (method, path)
+        for status in successes:
+            assert {"RateLimit", "RateLimit-Policy"} <= set(responses[status]["headers"])
+            assert "draft-ietf-httpapi-ratelimit-headers" in (
+                responses[status]["headers"]["RateLimit"]["description"])
+
+
+def test_admin_operations_document_their_403(document: dict[str, Any]) -> None:
+    admin = {(method, path) for method, path, operation in operations(document)
+             if "Admin only" in operation["responses"].get("403", {}).get("description", "")}
+    assert admin == {("GET", "/metrics"), ("GET", "/sandbox"),
+                     ("PUT", "/sandbox/{provider}/outage"),
+                     ("GET", "/sandbox/{provider}/messages")}
+    assert all(access_for(path) is Access.ADMIN for _, path in admin)
+
+
+def test_every_operation_documents_the_site_checks(document: dict[str, Any]) -> None:
+    for method, path, operation in operations(document):
+        responses = operation["responses"]
+        assert "Another site" in responses["403"]["description"], (method, path)
+        if path in PROBES:  # they answer whatever the Host
+            assert "Host not allowed" not in responses.get("400", {}).get("description", "")
+        else:
+            assert "Host not allowed" in responses["400"]["description"], (method, path)
+
+
+def test_an_operation_keeps_its_own_answer_beside_the_gates(document: dict[str, Any]) -> None:
+    responses = document["paths"]["/email"]["post"]["responses"]
+    assert responses["400"]["description"].startswith("The body is not a valid email")
+    assert "Host not allowed" in responses["400"]["description"]
+    assert responses["202"]["headers"]["Location"]
+    readiness = document["paths"]["/readyz"]["get"]["responses"]["503"]
+    assert readiness["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/ReadinessOut"}
+
+
+def test_post_email_documents_the_idempotency_key_and_its_409(document: dict[str, Any]) -> None:
+    operation = document["paths"]["/email"]["post"]
+    (parameter,) = [p for p in operation.get("parameters", []) if p["name"] == "Idempotency-Key"]
+    assert (parameter["in"], parameter["required"]) == ("header", False)
+    schema = Draft202012Validator(parameter["schema"])
+    assert schema.is_valid("5f0c6a4e-2b7d-4c1a-9a55-0d8e3b1f7c21")
+    assert schema.is_valid("!" * 255) and schema.is_valid("~")
+    for refused in ("", "k" * 256, "a b", "caf\u00e9", "tab\there", "new\nline"):
+        assert not schema.is_valid(refused), refused
+    assert operation["responses"]["409"]["content"]["application/json"]["schema"] == ERROR_REF
+    assert "Idempotency-Key" in operation["responses"]["409"]["description"]

@@ -10,7 +10,13 @@ from fastapi.responses import JSONResponse
 
 from micromailer.api.deps import PrincipalDep, ServicesDep
 from micromailer.api.request_schema import email_request_body
-from micromailer.api.responses import BODY_TOO_LARGE, STORE_UNAVAILABLE, error
+from micromailer.api.responses import (
+    BODY_TOO_LARGE,
+    IDEMPOTENCY_CONFLICT,
+    IDEMPOTENCY_KEY_PARAMETER,
+    STORE_UNAVAILABLE,
+    error,
+)
 from micromailer.api.schemas import (
     EmailAccepted,
     EmailOut,
@@ -28,7 +34,8 @@ router = APIRouter(tags=["emails"])
     summary="Queue an email for delivery",
     responses={
         202: {
-            "description": "Stored and queued; `Location` is the email's status.",
+            "description": "Stored and queued; `Location` is the email's status. A retry with "
+                           "the same `Idempotency-Key` and request gets this answer again.",
             "headers": {"Location": {"description": "`/email/{emailId}`",
                                      "schema": {"type": "string"}}},
         },
@@ -36,12 +43,14 @@ router = APIRouter(tags=["emails"])
                      "missing, empty, too long, of the wrong type or holding a refused "
                      "character; JSON that is malformed, not an object, nested too deeply or "
                      "repeats a key; a form that is not UTF-8."),
+        **IDEMPOTENCY_CONFLICT,
         **BODY_TOO_LARGE,
         **error(415, "The `Content-Type` is not JSON or a form, or the body has a "
                      "`Content-Encoding` other than `identity`."),
         **STORE_UNAVAILABLE,
     },
-    openapi_extra={"requestBody": email_request_body()},
+    openapi_extra={"parameters": [IDEMPOTENCY_KEY_PARAMETER],
+                   "requestBody": email_request_body()},
 )
 async def create_email() -> EmailAccepted:
     """Validate, render the Markdown `content`, store the email and queue it.

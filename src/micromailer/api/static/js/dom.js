@@ -1,6 +1,8 @@
 // Small DOM and HTTP helpers. Data only ever becomes text nodes or attribute values set
 // through the DOM: nothing here parses a string as HTML.
 
+import { currentKey, keyRefused } from './apikey.js';
+
 const SVG_NS = 'http://www.w3.org/2000/svg';
 
 /** An HTML element; string children become text nodes. */
@@ -57,9 +59,14 @@ export class ApiError extends Error {
   }
 }
 
-/** Call the API; resolve to the JSON body, or throw an ApiError carrying its sentence. */
-export async function api(path, { method = 'GET', body } = {}) {
+/** Call the API; resolve to the JSON body, or throw an ApiError carrying its sentence.
+ *
+ * Every call carries the tab's API key, if it keeps one, as ``Authorization: Bearer``; a 401
+ * tells apikey.js, which asks for a key. ``key`` tries another key instead, telling no one. */
+export async function api(path, { method = 'GET', body, key } = {}) {
   const init = { method, cache: 'no-store', headers: { accept: 'application/json' } };
+  const sentKey = key === undefined ? currentKey() : key;
+  if (sentKey) init.headers.authorization = `Bearer ${sentKey}`;
   if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
@@ -79,6 +86,7 @@ export async function api(path, { method = 'GET', body } = {}) {
   if (!response.ok) {
     const sentence = data && typeof data.error === 'string'
       ? data.error : `micromailer answered ${response.status} ${response.statusText}.`;
+    if (response.status === 401 && key === undefined) keyRefused(sentence, sentKey);
     throw new ApiError(sentence, response.status, Array.isArray(data?.details) ? data.details : []);
   }
   return data;

@@ -1,8 +1,10 @@
-// The page's entry point: wires the form, the followed email, and the panels that poll.
+// The page's entry point: wires the form, the followed email, the panels that poll, and the
+// API key the page asks for when authentication is on.
 
 import { api, showAlert } from './dom.js';
 import { drawScoreChart } from './chart.js';
-import { ProviderCards, refreshCaptured, renderMode } from './providers.js';
+import { KeyForm } from './keyform.js';
+import { ProviderCards, refreshCaptured, renderAdminOnly, renderMode } from './providers.js';
 import { RecentEmails } from './recent.js';
 import { initSendForm } from './send.js';
 import { EmailFollower } from './status.js';
@@ -14,6 +16,10 @@ let timer = null;
 let lastHistory = null;
 
 const follower = new EmailFollower({ onChange: () => refreshSoon() });
+const keyForm = new KeyForm({ onKey: () => {
+  follower.resume();
+  refreshSoon();
+} });
 const cards = new ProviderCards($('provider-list'), { onToggled: () => refreshSoon() });
 const recent = new RecentEmails($('recent-body'), { onPick: (id) => {
   follower.follow(id);
@@ -34,6 +40,11 @@ function bringIntoView(element) {
   element.scrollIntoView({ block: 'start', behavior: smooth ? 'smooth' : 'auto' });
 }
 
+/** What a panel says of a failed call: nothing for a 401, which the key form explains. */
+function problem(error) {
+  return error.status === 401 ? '' : error.message;
+}
+
 async function refreshProviders() {
   const polledAt = performance.now();
   // Each part fails alone: a sandbox that does not answer still leaves the scores and chart.
@@ -43,16 +54,17 @@ async function refreshProviders() {
   const errors = new Set();
   const fake = sandbox.status === 'fulfilled' ? sandbox.value : null;
   if (fake) renderMode(fake);
-  else errors.add(sandbox.reason.message);
+  else if (sandbox.reason.status === 403) renderAdminOnly();  // a send key: no sandbox controls
+  else errors.add(problem(sandbox.reason));
   if (providers.status === 'fulfilled') cards.render(providers.value, fake, polledAt);
-  else errors.add(providers.reason.message);
+  else errors.add(problem(providers.reason));
   if (history.status === 'fulfilled') {
     lastHistory = history.value;
     drawScoreChart($('score-chart'), $('chart-legend'), lastHistory);
   } else {
-    errors.add(history.reason.message);
+    errors.add(problem(history.reason));
   }
-  showAlert($('providers-error'), [...errors].join(' '));
+  showAlert($('providers-error'), [...errors].filter(Boolean).join(' '));
   if (fake) await refreshCaptured($('captured'), fake);
 }
 
@@ -61,7 +73,8 @@ async function refreshRecent() {
     recent.render(await api('/emails?limit=15'));
     showAlert($('recent-error'), '');
   } catch (error) {
-    showAlert($('recent-error'), error.message);
+    if (error.status === 401) $('recent-empty').hidden = true;
+    showAlert($('recent-error'), problem(error));
   }
 }
 
@@ -83,7 +96,8 @@ async function refresh() {
   document.body.dataset.loaded = 'true';
   const delay = again ? 50 : REFRESH_MS;
   again = false;
-  if (!document.hidden) timer = setTimeout(refresh, delay);
+  // Waiting for a key, every call would be refused: the key form's onKey starts again.
+  if (!document.hidden && !keyForm.waiting) timer = setTimeout(refresh, delay);
 }
 
 /** Refresh now rather than at the next tick (after a send or a switch). */

@@ -97,6 +97,7 @@ export class ProviderCards {
 
 /** Show or hide everything that exists only in sandbox mode. */
 export function renderMode(sandbox) {
+  document.getElementById('admin-only').hidden = true;
   const chip = document.getElementById('mode-chip');
   chip.hidden = false;
   chip.textContent = sandbox.enabled ? 'Sandbox mode' : 'Live providers';
@@ -105,6 +106,15 @@ export function renderMode(sandbox) {
   document.getElementById('sandbox-url').textContent = sandbox.url || '';
   document.getElementById('captured-card').hidden = !sandbox.enabled;
   for (const item of document.querySelectorAll('.sandbox-only')) item.hidden = !sandbox.enabled;
+}
+
+/** A send key may not see the sandbox (403): hide its controls and say why. */
+export function renderAdminOnly() {
+  document.getElementById('admin-only').hidden = false;
+  document.getElementById('mode-chip').hidden = true;
+  document.getElementById('sandbox-banner').hidden = true;
+  document.getElementById('captured-card').hidden = true;
+  for (const item of document.querySelectorAll('.sandbox-only')) item.hidden = true;
 }
 
 /** The last messages each fake captured (GET /sandbox/{provider}/messages). */

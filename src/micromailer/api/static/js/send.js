@@ -45,6 +45,11 @@ function showErrors(form, formError, error) {
     showAlert(formError, `Something went wrong in the page: ${error}`);
     return;
   }
+  if (error.status === 401) {  // the key form is shown: send again once a key is entered
+    showAlert(formError, 'Not sent: enter an API key above, then send again.');
+    document.getElementById('api-key').focus();
+    return;
+  }
   showAlert(formError, error.details.length > 1
     ? `${error.message} Fix the marked fields and send again.` : error.message);
   let first = null;

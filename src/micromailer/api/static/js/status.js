@@ -20,6 +20,13 @@ export class EmailFollower {
     this.lastStatus = null;
   }
 
+  /** Poll again after a pause (a new API key): unless the email reached a final status. */
+  resume() {
+    if (!this.emailId || FINAL.has(this.lastStatus)) return;
+    clearTimeout(this.timer);
+    this.poll();
+  }
+
   /** Show ``emailId`` and poll it until it reaches a final status. */
   follow(emailId) {
     clearTimeout(this.timer);
@@ -45,6 +52,7 @@ export class EmailFollower {
     } catch (error) {
       if (emailId !== this.emailId) return;
       const gone = error instanceof ApiError && error.status === 404;
+      if (error.status === 401) return;  // the key form asks; resume() polls again
       showAlert(document.getElementById('email-error'),
         gone ? `No email has the id ${emailId}.` : error.message);
       if (!gone) this.timer = setTimeout(() => this.poll(), POLL_MS * 4);
