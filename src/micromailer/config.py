@@ -76,7 +76,8 @@ class Settings(BaseSettings):
     #: Connect and read timeout of one call to the shared health board's Redis, in seconds:
     #: short, so a dead Redis never stalls a delivery.
     redis_timeout: float = Field(default=0.25, gt=0)
-    #: Seconds a worker works from its own memory after Redis failed before trying it again.
+    #: Seconds a worker works from its own memory, and the API lets requests pass without rate
+    #: limits, after Redis failed before trying it again.
     redis_retry_interval: float = Field(default=2.0, gt=0)
 
     #: Threads of one worker process: emails in flight at once per process.
@@ -127,6 +128,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(KNOWN_PROVIDERS)}"
             )
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parsable_rate_limit(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from micromailer.security.rate_policy import parse_rate_limit  # loads `limits`
+
+        try:
+            parse_rate_limit(value)
+        except ValueError as exc:
+            raise ValueError(f"MICROMAILER_RATE_LIMIT: {exc}") from None
         return value
 
     @field_validator("strategy")
