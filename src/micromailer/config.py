@@ -6,9 +6,12 @@ Nothing here is built at import time: callers make a ``Settings()`` and pass it 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
+
+from micromailer.secret_files import FROM_FILE, SecretFileSettingsSource
 
 #: Every provider micromailer knows, in default preference order.
 KNOWN_PROVIDERS: tuple[str, ...] = ("sendgrid", "mandrill")
@@ -29,22 +32,28 @@ STRATEGY_NAMES: tuple[str, ...] = ("original", "breaker", "priority")
 DEFAULT_STRATEGY = "breaker"
 
 
+#: A setting that holds a secret (a key, or a URL with a password): it may also come from the
+#: file its ``<NAME>_FILE`` variable names (``secret_files.py``).
+Credential = Annotated[SecretStr | None, FROM_FILE]
+SecretUrl = Annotated[str | None, FROM_FILE]
+
+
 class Settings(BaseSettings):
     """Every knob of micromailer. Names are part of the public contract (see DESIGN.md)."""
 
     model_config = SettingsConfigDict(env_prefix="MICROMAILER_", extra="ignore")
 
     data_dir: Path = Path("./var")
-    database_url: str | None = None
-    broker_url: str | None = None
-    redis_url: str | None = None
+    database_url: SecretUrl = None
+    broker_url: SecretUrl = None
+    redis_url: SecretUrl = None
 
     providers: str | None = None
-    sendgrid_api_key: SecretStr | None = Field(
+    sendgrid_api_key: Credential = Field(
         default=None,
         validation_alias=AliasChoices("SENDGRID_API_KEY", "MICROMAILER_SENDGRID_API_KEY"),
     )
-    mandrill_api_key: SecretStr | None = Field(
+    mandrill_api_key: Credential = Field(
         default=None,
         validation_alias=AliasChoices("MANDRILL_API_KEY", "MICROMAILER_MANDRILL_API_KEY"),
     )
@@ -117,6 +126,21 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=90, ge=1)
     #: Seconds an ``Idempotency-Key`` replays its first answer.
     idempotency_ttl: float = Field(default=24 * 3600.0, gt=0)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, and ``<NAME>_FILE`` for each :data:`Credential` or
+        :data:`SecretUrl`, before the environment: it refuses a value also set there, and so
+        wins only over an empty one (as compose's ``${SENDGRID_API_KEY:-}`` passes)."""
+        return (init_settings, SecretFileSettingsSource(settings_cls), env_settings,
+                dotenv_settings, file_secret_settings)
 
     @field_validator("providers")
     @classmethod
@@ -240,6 +264,8 @@ __all__ = [
     "LEASE_MARGIN",
     "SANDBOX_API_KEY",
     "STRATEGY_NAMES",
+    "Credential",
+    "SecretUrl",
     "Settings",
     "normalize_database_url",
 ]
