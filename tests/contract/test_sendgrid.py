@@ -14,6 +14,7 @@ from micromailer.providers.errors import (
     AuthError,
     ProviderError,
     RateLimitedError,
+    RecipientRejectedError,
     RequestRejectedError,
     ServerError,
 )
@@ -214,3 +215,45 @@ def test_invalid_body_is_request_rejected_with_sendgrids_first_error_message(
 
     assert caught.value.reason.startswith("The subject is required.")
     assert '"field":"subject"' in caught.value.body
+
+
+# -- a refused recipient ----------------------------------------------------------------------
+
+
+def answering_400(*errors: tuple[str, str | None]) -> SendGridAdapter:
+    """An adapter whose every call gets SendGrid's 400 listing ``errors``."""
+    body = {"errors": [{"message": message, "field": field, "help": None}
+                       for message, field in errors]}
+    client = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(400, json=body)))
+    return SendGridAdapter(api_key="k", base_url="https://api.sendgrid.test", client=client)
+
+
+@pytest.mark.parametrize(
+    "field", ["personalizations.0.to.0.email", "personalizations.2.cc.5.email"]
+)
+def test_a_400_about_recipient_addresses_only_is_a_refused_recipient(field: str) -> None:
+    adapter = answering_400(("Does not contain a valid address.", field))
+
+    with pytest.raises(RecipientRejectedError) as caught:
+        adapter.send(make_message())
+
+    assert caught.value.status_code == 400
+    assert caught.value.reason == "recipient refused: Does not contain a valid address."
+
+
+@pytest.mark.parametrize(
+    "errors",
+    [
+        [("Does not contain a valid address.", "personalizations.0.to.0.email"),
+         ("The subject is required.", "subject")],
+        [("Does not contain a valid address.", "from.email")],
+        [("Bad Request", None)],
+    ],
+)
+def test_a_400_about_anything_else_stays_a_rejected_request(
+    errors: list[tuple[str, str | None]],
+) -> None:
+    with pytest.raises(RequestRejectedError) as caught:
+        answering_400(*errors).send(make_message())
+
+    assert not isinstance(caught.value, RecipientRejectedError)

@@ -15,6 +15,7 @@ from typing import Any
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
 from micromailer.domain.header_text import FORBIDDEN_CLASS, HEADER_TEXT_PATTERN
+from micromailer.domain.simulator import SIMULATOR_DOMAIN
 from micromailer.domain.validation import (
     MAX_CONTENT_BYTES,
     MAX_SUBJECT_LENGTH,
@@ -52,12 +53,13 @@ NON_BLANK_HEADER_PATTERN = (
 #: Content: not blank, no NUL.
 CONTENT_PATTERN = f"^[{WHITESPACE_CLASS}]*[^\\u0000{WHITESPACE_CLASS}][^\\u0000]*$"
 _SPECIAL_USE = "|".join(_any_case(name) for name in SPECIAL_USE_DOMAIN_NAMES)
+_SIMULATOR = _any_case(SIMULATOR_DOMAIN).replace(".", r"\.")
 _NOT_IN_ADDRESS = f"@<>{WHITESPACE_CLASS}"
 #: An address: at most 64 characters before its one ``@``, no space or angle bracket (a bare
-#: address, no display name), no special-use domain, header-safe.
+#: address, no display name), no special-use domain but the simulator's, header-safe.
 ADDRESS_PATTERN = (
     f"^(?=[^{_NOT_IN_ADDRESS}]{{1,{MAX_LOCAL_PART_LENGTH}}}@[^{_NOT_IN_ADDRESS}]+$)"
-    f"(?!.*[@.](?:{_SPECIAL_USE})$)"
+    f"(?:(?=.*@{_SIMULATOR}$)|(?!.*[@.](?:{_SPECIAL_USE})$))"
     f"{HEADER_TEXT_PATTERN[1:]}"
 )
 
@@ -80,7 +82,10 @@ def email_fields_schema(*, json: bool) -> dict[str, Any]:
                     f"most {MAX_TO_LENGTH} characters and {MAX_LOCAL_PART_LENGTH} before the "
                     "`@`, checked by email-validator without any DNS look-up and stored in its "
                     f"normalized form. Special-use domains ({special_use}) are refused: they "
-                    "are never real recipients. Leading and trailing spaces are removed."
+                    "are never real recipients, except the simulator's reserved recipients at "
+                    f"`{SIMULATOR_DOMAIN}` (`delivered@`, `temp-fail@`, `perm-fail@`, `slow@`), "
+                    "which force an outcome in the sandbox and for test keys. Leading and "
+                    "trailing spaces are removed."
                 ),
                 "examples": ["jane@example.com"],
             },

@@ -62,6 +62,8 @@ class EmailOut(CamelModel):
     created_at: datetime
     updated_at: datetime
     error: str | None
+    #: Sent with a test key: it went to the sandbox fakes, never to a real provider.
+    test: bool = False
 
     @classmethod
     def from_view(cls, view: EmailView) -> EmailOut:
@@ -89,6 +91,7 @@ class EmailOut(CamelModel):
             created_at=view.created_at,
             updated_at=view.updated_at,
             error=view.error,
+            test=view.test,
         )
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from datetime import datetime
+from typing import Protocol
 
 from micromailer.domain.attempt import ProviderTry
 from micromailer.domain.message import Message
@@ -26,6 +27,14 @@ from .verdict import AttemptReport, Delivered, RetryLater, Undeliverable, Verdic
 log = logging.getLogger(__name__)
 
 
+class Dispatch(Protocol):
+    """What the delivery service needs of a dispatcher: one attempt, and closing."""
+
+    async def attempt_async(self, message: Message) -> AttemptReport: ...
+
+    def close(self) -> None: ...
+
+
 class Dispatcher:
     """Sends a message through the healthiest provider, failing over to the next.
 
@@ -40,6 +49,10 @@ class Dispatcher:
     - request rejected as malformed → the next provider, health untouched. Final only when
       every provider rejected it.
     - recipient rejected → final at once, without burning the other providers.
+
+    A dispatcher carries either live emails or test emails (``test_traffic``: its adapters
+    point at the sandbox fakes), never both: a message of the other kind is refused before any
+    adapter sees it, so a test email can never reach a real provider by mistake.
     """
 
     def __init__(
@@ -49,8 +62,10 @@ class Dispatcher:
         clock: UtcClock = utcnow,
         *,
         on_learn: OnLearn | None = None,
+        test_traffic: bool = False,
     ) -> None:
         self._adapters = {adapter.name: adapter for adapter in adapters}
+        self._test_traffic = test_traffic
         self._board = board
         self._clock = clock
         self._loop_board = LoopBoard(board, on_learn)
@@ -61,6 +76,8 @@ class Dispatcher:
 
     def attempt(self, message: Message) -> AttemptReport:
         """One attempt, sending with the adapters' blocking ``send``."""
+        if bool(message.test) != self._test_traffic:
+            return self._refused(message)
         run = _Attempt(self._adapters, self.rank(), self._clock)
         for name, adapter in run.candidates():
             started = self._clock()
@@ -76,6 +93,8 @@ class Dispatcher:
     async def attempt_async(self, message: Message) -> AttemptReport:
         """The same attempt on an event loop; a shared board is reached off the loop
         (:class:`~micromailer.delivery.loop_board.LoopBoard`)."""
+        if bool(message.test) != self._test_traffic:
+            return self._refused(message)
         run = _Attempt(self._adapters, await self._loop_board.ranked(), self._clock)
         for name, adapter in run.candidates():
             started = self._clock()
@@ -87,6 +106,17 @@ class Dispatcher:
             if lesson is not None:
                 await self._loop_board.learn(lesson)
         return run.report()
+
+    def _refused(self, message: Message) -> AttemptReport:
+        """The report for a message of the other kind: failed, no provider tried."""
+        log.error("email %s reached the %s providers' dispatcher; refused", message.email_id,
+                  "test" if self._test_traffic else "live")
+        error = (
+            "a live email never goes to the sandbox fakes" if self._test_traffic
+            else "a test email never goes to a real provider, and this worker has no sandbox "
+            "for it"
+        )
+        return AttemptReport([], Undeliverable(error))
 
     def close(self) -> None:
         """Stop the thread that reaches a shared board from the event loop."""
@@ -167,4 +197,4 @@ class _Attempt:
         return Undeliverable(f"every provider rejected the request: {reasons}")
 
 
-__all__ = ["Dispatcher"]
+__all__ = ["Dispatch", "Dispatcher"]

@@ -7,6 +7,9 @@ same step together. The worker hands each message to :meth:`DeliveryService.subm
 acknowledges it when the returned future completes (``queue/deliver_strategy.py``); Celery's
 task threads, which still run delayed retries, call :meth:`DeliveryService.deliver`, which waits.
 Either way a message is acknowledged only after its email's outcome is committed.
+
+A test email (sent with a test key) goes through ``test_dispatcher``, whose adapters point at
+the sandbox fakes (``sandbox_route.py``); without one, the live dispatcher refuses it.
 """
 
 from __future__ import annotations
@@ -22,7 +25,7 @@ from micromailer.retry import DeliveryRetryPolicy
 from micromailer.store.claims import AttemptRecord, Claim, ClaimStore
 
 from .batching import MAX_BATCH, GroupBatcher
-from .dispatcher import Dispatcher
+from .dispatcher import Dispatch
 from .loop_thread import LoopThread
 from .verdict import AttemptReport, Delivered, Undeliverable
 
@@ -47,15 +50,17 @@ class DeliveryService:
     def __init__(
         self,
         store: ClaimStore,
-        dispatcher: Dispatcher,
+        dispatcher: Dispatch,
         schedule: ScheduleDelivery,
         policy: DeliveryRetryPolicy,
         claim_timeout: float,
         max_batch: int = MAX_BATCH,
         store_interval: float = 0.0,
+        test_dispatcher: Dispatch | None = None,
     ) -> None:
         self._store = store
         self._dispatcher = dispatcher
+        self._test_dispatcher = test_dispatcher if test_dispatcher is not None else dispatcher
         self._schedule = schedule
         self._policy = policy
         self._claim_timeout = claim_timeout
@@ -89,7 +94,9 @@ class DeliveryService:
             log.debug("email %s is not claimable (final, unknown, held or not due); skipped",
                       email_id)
             return None
-        report = await self._dispatcher.attempt_async(claim.message)
+        message = claim.message
+        dispatcher = self._test_dispatcher if message.test else self._dispatcher
+        report = await dispatcher.attempt_async(message)
         settlement = self.settle(claim, report)
         if not await self._records.submit(settlement.record):
             return None  # a newer claim has the email: its holder decides what comes next
@@ -135,11 +142,13 @@ class DeliveryService:
         return self._store.record(records)
 
     def close(self) -> None:
-        """Stop the event loop, the store's batch threads and the dispatcher's."""
+        """Stop the event loop, the store's batch threads and the dispatchers'."""
         self._loop.stop()
         self._claims.close()
         self._records.close()
         self._dispatcher.close()
+        if self._test_dispatcher is not self._dispatcher:
+            self._test_dispatcher.close()
 
 
 def attempt_history(previous: str | None, attempt: int, reasons: str) -> str:

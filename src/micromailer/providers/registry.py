@@ -7,7 +7,7 @@ from typing import Any
 import httpx
 
 from micromailer import __version__
-from micromailer.config import Settings
+from micromailer.config import SANDBOX_API_KEY, Settings
 from micromailer.providers.base import ProviderAdapter
 from micromailer.providers.errors import ConfigurationError
 from micromailer.providers.http import AiohttpSender, AsyncHttpSender, HttpSender
@@ -92,11 +92,30 @@ def build_adapters(
     return adapters
 
 
+def build_sandbox_adapters(
+    settings: Settings, client: HttpSender | AsyncHttpSender, sandbox_url: str
+) -> list[ProviderAdapter]:
+    """Test emails' adapters: one per configured provider, most preferred first, every one at
+    the sandbox fakes (``sandbox_url``) with the sandbox's key; never a real base URL or key.
+    """
+    adapters: list[ProviderAdapter] = []
+    for name in settings.provider_names():
+        adapter_class = ADAPTERS.get(name)
+        if adapter_class is None:
+            known = ", ".join(sorted(ADAPTERS))
+            raise ConfigurationError(f"no adapter for provider {name!r}; known: {known}")
+        adapters.append(
+            adapter_class(api_key=SANDBOX_API_KEY, base_url=sandbox_url, client=client, name=name)
+        )
+    return adapters
+
+
 __all__ = [
     "ADAPTERS",
     "MAX_CONNECTIONS",
     "MAX_KEEPALIVE_CONNECTIONS",
     "build_adapters",
+    "build_sandbox_adapters",
     "make_async_http_client",
     "make_http_client",
 ]

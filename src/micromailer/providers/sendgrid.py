@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import httpx
 
 from micromailer.domain.message import Message
-from micromailer.providers.base import ProviderAdapter, SendResult, StatusClasses
+from micromailer.providers.base import (
+    ProviderAdapter,
+    SendResult,
+    StatusClasses,
+    provider_error,
+)
 from micromailer.providers.errors import (
     AuthError,
     RateLimitedError,
+    RecipientRejectedError,
     RequestRejectedError,
     ServerError,
 )
@@ -34,13 +41,18 @@ STATUS_CLASSES: StatusClasses = {
     504: ServerError,
 }
 
+#: The ``field`` of an error about one recipient's address (``personalizations.0.to.0.email``).
+RECIPIENT_FIELD = re.compile(r"personalizations\.\d+\.(?:to|cc|bcc)\.\d+\.email")
+
 
 class SendGridAdapter(ProviderAdapter):
     """Twilio SendGrid v3: bearer-key auth, JSON body, ``202`` with an ``X-Message-Id`` header.
 
-    SendGrid does not refuse recipients synchronously (invalid or suppressed addresses surface
-    later as ``dropped``/``bounce`` events), so every error here is about the request or the
-    account, and :data:`STATUS_CLASSES` alone classifies it.
+    SendGrid refuses a recipient synchronously only when it finds the address invalid: a
+    ``400`` whose every error names a recipient's address field (:data:`RECIPIENT_FIELD`) is a
+    :class:`RecipientRejectedError`. Suppressed or bouncing addresses surface later as
+    ``dropped``/``bounce`` events. Every other error is about the request or the account, and
+    :data:`STATUS_CLASSES` classifies it.
     """
 
     kind = "sendgrid"
@@ -58,6 +70,12 @@ class SendGridAdapter(ProviderAdapter):
         message_id = response.headers.get("x-message-id") or None
         return SendResult(self.name, message_id, raw={"status": response.status_code})
 
+    def raise_for_error(self, response: httpx.Response) -> None:
+        if response.status_code == 400 and _only_recipient_errors(response):
+            reason = f"recipient refused: {self.error_reason(response)}"
+            raise provider_error(RecipientRejectedError, self.name, reason, response)
+        super().raise_for_error(response)
+
     def error_reason(self, response: httpx.Response) -> str:
         """The first entry of ``{"errors": [{"message", "field", "help"}]}``, else the phrase."""
         try:
@@ -71,6 +89,22 @@ class SendGridAdapter(ProviderAdapter):
                 if isinstance(first, str) and first:
                     return first
         return super().error_reason(response)
+
+
+def _only_recipient_errors(response: httpx.Response) -> bool:
+    """Whether every entry of SendGrid's ``errors`` is about a recipient's address."""
+    try:
+        data = response.json()
+    except ValueError:
+        return False
+    errors = data.get("errors") if isinstance(data, dict) else None
+    if not isinstance(errors, list) or not errors:
+        return False
+    return all(
+        isinstance(error, dict) and isinstance(error.get("field"), str)
+        and RECIPIENT_FIELD.fullmatch(error["field"]) is not None
+        for error in errors
+    )
 
 
 def build_payload(message: Message) -> dict[str, Any]:
@@ -100,4 +134,4 @@ def build_payload(message: Message) -> dict[str, Any]:
     }
 
 
-__all__ = ["SEND_PATH", "STATUS_CLASSES", "SendGridAdapter", "build_payload"]
+__all__ = ["RECIPIENT_FIELD", "SEND_PATH", "STATUS_CLASSES", "SendGridAdapter", "build_payload"]

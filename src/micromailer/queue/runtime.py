@@ -10,13 +10,24 @@ from sqlalchemy import Engine
 
 from micromailer.config import Settings
 from micromailer.delivery.dispatcher import Dispatcher
+from micromailer.delivery.sandbox_route import (
+    FixedSandbox,
+    LocalSandbox,
+    SandboxLocator,
+    SandboxRoute,
+)
 from micromailer.delivery.service import DeliveryService
+from micromailer.health.base import base_scores
 from micromailer.health.board import HealthBoard, MemoryBoard
 from micromailer.health.factory import make_board
 from micromailer.health.snapshots import SnapshotPublisher
 from micromailer.health.strategy import make_strategy
 from micromailer.providers.http import AsyncHttpSender
-from micromailer.providers.registry import build_adapters, make_async_http_client
+from micromailer.providers.registry import (
+    build_adapters,
+    build_sandbox_adapters,
+    make_async_http_client,
+)
 from micromailer.queue.publisher import DeliveryPublisher
 from micromailer.retry import DeliveryRetryPolicy
 from micromailer.store.claims import ClaimStore
@@ -77,12 +88,41 @@ class WorkerRuntime:
             ),
             claim_timeout=settings.lease_seconds,
             store_interval=store_interval(engine),
+            test_dispatcher=sandbox_route(settings, client),
         )
         names = ", ".join(adapter.name for adapter in adapters)
-        log.info("worker ready: providers %s (%s); a claim holds an email for %.0f s",
+        log.info("worker ready: providers %s (%s); test emails to the fakes %s; a claim holds "
+                 "an email for %.0f s",
                  names, "sandbox" if settings.sandbox_mode else "live credentials",
-                 settings.lease_seconds)
+                 f"at {settings.sandbox_url}" if settings.sandbox_url
+                 else "started in this process on the first one", settings.lease_seconds)
         return cls(settings, claims, sweeps, board, publisher, service, client)
 
 
-__all__ = ["SQLITE_STORE_INTERVAL", "WorkerRuntime", "store_interval"]
+def sandbox_locator(settings: Settings) -> SandboxLocator:
+    """Where test emails' fakes are: ``MICROMAILER_SANDBOX_URL`` (in sandbox mode, the fakes
+    every email goes to), else fakes this worker starts on the first test email."""
+    if settings.sandbox_url:
+        return FixedSandbox(settings.sandbox_url)
+    return LocalSandbox()
+
+
+def sandbox_route(settings: Settings, client: AsyncHttpSender) -> SandboxRoute:
+    """Test emails' dispatcher: the configured providers' adapters at the fakes, ranked on a
+    memory board of their own that nothing publishes, so test traffic never moves the scores
+    that ``GET /providers``, the CLI and the metrics show (even with a shared Redis board)."""
+
+    def build(url: str) -> Dispatcher:
+        adapters = build_sandbox_adapters(settings, client, url)
+        board = MemoryBoard(
+            make_strategy(settings.strategy), base_scores([adapter.name for adapter in adapters])
+        )
+        return Dispatcher(adapters, board, test_traffic=True)
+
+    return SandboxRoute(sandbox_locator(settings), build)
+
+
+__all__ = [
+    "SQLITE_STORE_INTERVAL", "WorkerRuntime", "sandbox_locator", "sandbox_route",
+    "store_interval",
+]

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from micromailer.sandbox.capture import CapturedMessage, ProviderState
+from micromailer.sandbox.simulator import Simulation, simulate
 
 #: Every path the fake answers on: the classic ``.json`` form, without it, and the spec's v1.4.
 SEND_PATHS = ("/api/1.0/messages/send.json", "/api/1.0/messages/send", "/api/1.4/messages/send")
@@ -97,13 +98,21 @@ def _validate_message(message: Any) -> JSONResponse | None:
     return None
 
 
-def _accept(state: ProviderState, message: dict[str, Any]) -> list[dict[str, Any]]:
+#: How Mandrill refuses the simulator's ``perm-fail@``: a hard bounce on the rejection list.
+SIMULATED_REFUSAL: tuple[str, str | None] = ("rejected", "hard-bounce")
+
+
+def _accept(
+    state: ProviderState, message: dict[str, Any], simulation: Simulation
+) -> list[dict[str, Any]]:
     """Record each recipient and build the per-recipient results."""
     received_at = state.clock()
     results = []
     for recipient in message["to"]:
         email: str = recipient["email"]
-        status, reject_reason = recipient_status(email)
+        status, reject_reason = (
+            SIMULATED_REFUSAL if simulation.refuses(email) else recipient_status(email)
+        )
         message_id = state.hex_id()
         results.append(
             {"email": email, "status": status, "_id": message_id, "reject_reason": reject_reason}
@@ -158,7 +167,12 @@ def make_router(state: ProviderState) -> APIRouter:
         if invalid is not None:
             state.capture.count_rejected()
             return invalid
-        return JSONResponse(_accept(state, body["message"]))
+        mail = body["message"]
+        simulation = await simulate(recipient["email"] for recipient in mail["to"])
+        if simulation.unavailable:  # the simulator's temp-fail@
+            state.capture.count_rejected()
+            return fault_response(503, None)
+        return JSONResponse(_accept(state, mail, simulation))
 
     for path in SEND_PATHS:
         router.add_api_route(path, send_message, methods=["POST"])
@@ -170,6 +184,7 @@ __all__ = [
     "REJECT_REASONS",
     "REJECT_RULES",
     "SEND_PATHS",
+    "SIMULATED_REFUSAL",
     "error_response",
     "fault_response",
     "make_router",

@@ -9,6 +9,7 @@ from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
 from micromailer.sandbox.capture import CapturedMessage, ProviderState
+from micromailer.sandbox.simulator import Simulation, simulate
 
 SEND_PATH = "/v3/mail/send"
 _HELP = "http://sendgrid.com/docs/API_Reference/Web_API_v3/Mail/errors.html"
@@ -135,6 +136,26 @@ def _bearer_key(request: Request) -> str | None:
     return key.strip() if scheme.lower() == "bearer" and key.strip() else None
 
 
+def _recipient_fields(body: dict[str, Any]) -> list[tuple[str, str]]:
+    """Each ``to`` address of a valid body with the field SendGrid's errors name it by."""
+    return [
+        (recipient["email"], f"personalizations.{index}.to.{position}.email")
+        for index, envelope in enumerate(body["personalizations"])
+        for position, recipient in enumerate(envelope["to"])
+    ]
+
+
+def simulated_refusal(simulation: Simulation, recipients: list[tuple[str, str]]) -> Response | None:
+    """SendGrid's answer to the simulator's reserved recipients, if they change it: a 503 for
+    ``temp-fail@``, the 400 SendGrid gives an address it refuses for ``perm-fail@``."""
+    if simulation.unavailable:
+        return error_response(503, [(FAULT_MESSAGES[503], None)])
+    refused: Errors = [
+        (MESSAGES["address"], field) for email, field in recipients if simulation.refuses(email)
+    ]
+    return error_response(400, refused) if refused else None
+
+
 def _captured(state: ProviderState, body: dict[str, Any], message_id: str) -> list[CapturedMessage]:
     content = {block.get("type"): block.get("value") for block in body.get("content") or []}
     sender = body["from"]
@@ -192,6 +213,13 @@ def make_router(state: ProviderState) -> APIRouter:
         if errors:
             state.capture.count_rejected()
             return error_response(400, errors)
+        recipients = _recipient_fields(body)
+        refusal = simulated_refusal(
+            await simulate(email for email, _ in recipients), recipients
+        )
+        if refusal is not None:
+            state.capture.count_rejected()
+            return refusal
         message_id = state.token_id()
         for captured in _captured(state, body, message_id):
             state.capture.record(captured)
@@ -207,5 +235,6 @@ __all__ = [
     "Errors",
     "error_response",
     "make_router",
+    "simulated_refusal",
     "validate_mail",
 ]

@@ -19,10 +19,13 @@ class StatsStore(StoreBase):
             return {status: count for status, count in rows}
 
     def count_tries(self) -> dict[tuple[str, str], int]:
-        """Provider tries so far, by ``(provider, outcome)``."""
+        """Real provider tries so far, by ``(provider, outcome)``: a test email's tries went to
+        the sandbox fakes under the providers' names, and are not counted."""
         with self._sessions() as session:
             rows = session.execute(
                 select(AttemptRow.provider, AttemptRow.outcome, func.count())
+                .join(EmailRow, EmailRow.id == AttemptRow.email_id)
+                .where(EmailRow.test.is_(False))
                 .group_by(AttemptRow.provider, AttemptRow.outcome)
             ).all()
             return {(provider, outcome): count for provider, outcome, count in rows}

@@ -32,6 +32,7 @@ export class EmailFollower {
     const status = document.getElementById('email-status');
     status.textContent = '…';
     status.className = 'pill';
+    document.getElementById('email-test').hidden = true;
     replace(document.getElementById('timeline'), []);
     this.poll();
   }
@@ -64,6 +65,7 @@ function render(email) {
   const status = document.getElementById('email-status');
   status.textContent = email.status;
   status.className = `pill pill-${email.status}`;
+  document.getElementById('email-test').hidden = !email.test;
   document.getElementById('email-to').textContent =
     email.toName ? `${email.toName} <${email.to}>` : email.to;
   document.getElementById('email-subject').textContent = email.subject;
