@@ -19,6 +19,17 @@ if TYPE_CHECKING:  # the store loads SQLAlchemy: only when a command runs
 NAME_PATTERN = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 
+def _rate(_: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    if value is not None:
+        from micromailer.security.rate_policy import parse_rate_limit  # loads `limits`
+
+        try:
+            parse_rate_limit(value)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param=param) from None
+    return value
+
+
 def _name(_: click.Context, param: click.Parameter, value: str | None) -> str | None:
     if value is not None and not NAME_PATTERN.fullmatch(value):
         raise click.BadParameter(
@@ -45,7 +56,7 @@ def keys() -> None:
                    "sandbox controls and /metrics.")
 @click.option("--test", is_flag=True,
               help="A test key: its emails go to the sandbox fakes, never to a provider.")
-@click.option("--rate", default=None, metavar="LIMIT",
+@click.option("--rate", default=None, metavar="LIMIT", callback=_rate,
               help="This key's rate limit (e.g. 100/second); default MICROMAILER_RATE_LIMIT.")
 def create(name: str, project: str | None, scope: str, test: bool, rate: str | None) -> None:
     """Create a key and print it once, as the last word of the output."""

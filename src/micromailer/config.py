@@ -6,10 +6,12 @@ Nothing here is built at import time: callers make a ``Settings()`` and pass it 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from micromailer.secret_files import FROM_FILE, SecretFileSettingsSource
 from micromailer.security.hosts import parse_host_patterns
 from micromailer.security.origins import parse_origins
 from micromailer.security.proxies import parse_trusted_proxies
@@ -33,22 +35,28 @@ STRATEGY_NAMES: tuple[str, ...] = ("original", "breaker", "priority")
 DEFAULT_STRATEGY = "breaker"
 
 
+#: A setting that holds a secret (a key, or a URL with a password): it may also come from the
+#: file its ``<NAME>_FILE`` variable names (``secret_files.py``).
+Credential = Annotated[SecretStr | None, FROM_FILE]
+SecretUrl = Annotated[str | None, FROM_FILE]
+
+
 class Settings(BaseSettings):
     """Every knob of micromailer. Names are part of the public contract (see DESIGN.md)."""
 
     model_config = SettingsConfigDict(env_prefix="MICROMAILER_", extra="ignore")
 
     data_dir: Path = Path("./var")
-    database_url: str | None = None
-    broker_url: str | None = None
-    redis_url: str | None = None
+    database_url: SecretUrl = None
+    broker_url: SecretUrl = None
+    redis_url: SecretUrl = None
 
     providers: str | None = None
-    sendgrid_api_key: SecretStr | None = Field(
+    sendgrid_api_key: Credential = Field(
         default=None,
         validation_alias=AliasChoices("SENDGRID_API_KEY", "MICROMAILER_SENDGRID_API_KEY"),
     )
-    mandrill_api_key: SecretStr | None = Field(
+    mandrill_api_key: Credential = Field(
         default=None,
         validation_alias=AliasChoices("MANDRILL_API_KEY", "MICROMAILER_MANDRILL_API_KEY"),
     )
@@ -80,7 +88,8 @@ class Settings(BaseSettings):
     #: Connect and read timeout of one call to the shared health board's Redis, in seconds:
     #: short, so a dead Redis never stalls a delivery.
     redis_timeout: float = Field(default=0.25, gt=0)
-    #: Seconds a worker works from its own memory after Redis failed before trying it again.
+    #: Seconds a worker works from its own memory, and the API lets requests pass without rate
+    #: limits, after Redis failed before trying it again.
     redis_retry_interval: float = Field(default=2.0, gt=0)
 
     #: Threads of one worker process: emails in flight at once per process.
@@ -121,6 +130,21 @@ class Settings(BaseSettings):
     #: Seconds an ``Idempotency-Key`` replays its first answer.
     idempotency_ttl: float = Field(default=24 * 3600.0, gt=0)
 
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """The usual sources, and ``<NAME>_FILE`` for each :data:`Credential` or
+        :data:`SecretUrl`, before the environment: it refuses a value also set there, and so
+        wins only over an empty one (as compose's ``${SENDGRID_API_KEY:-}`` passes)."""
+        return (init_settings, SecretFileSettingsSource(settings_cls), env_settings,
+                dotenv_settings, file_secret_settings)
+
     @field_validator("allowed_hosts")
     @classmethod
     def _host_names(cls, value: str | None) -> str | None:
@@ -150,6 +174,19 @@ class Settings(BaseSettings):
             raise ValueError(
                 f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(KNOWN_PROVIDERS)}"
             )
+        return value
+
+    @field_validator("rate_limit")
+    @classmethod
+    def _parsable_rate_limit(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from micromailer.security.rate_policy import parse_rate_limit  # loads `limits`
+
+        try:
+            parse_rate_limit(value)
+        except ValueError as exc:
+            raise ValueError(f"MICROMAILER_RATE_LIMIT: {exc}") from None
         return value
 
     @field_validator("strategy")
@@ -249,6 +286,8 @@ __all__ = [
     "LEASE_MARGIN",
     "SANDBOX_API_KEY",
     "STRATEGY_NAMES",
+    "Credential",
+    "SecretUrl",
     "Settings",
     "normalize_database_url",
 ]
