@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import asdict
-from datetime import datetime
+from datetime import datetime, timedelta
 
 from sqlalchemy import delete, insert, select
 
@@ -52,8 +52,9 @@ class AuditStore(StoreBase):
             rows = session.scalars(query).all()
             return [_event(row) for row in reversed(rows)]
 
-    def delete_before(self, cutoff: datetime, limit: int = 1000) -> int:
-        """Delete up to ``limit`` events older than ``cutoff``; how many were deleted."""
+    def delete_older_than(self, age: timedelta, limit: int = 1000) -> int:
+        """Delete up to ``limit`` events older than ``age``; how many were deleted."""
+        cutoff = self._clock() - age
         old = select(AuditEventRow.id).where(AuditEventRow.at < cutoff).limit(limit)
         with self.engine.begin() as connection:
             result = connection.execute(delete(AuditEventRow).where(AuditEventRow.id.in_(old)))
