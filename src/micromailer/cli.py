@@ -110,14 +110,26 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
 
     from micromailer.api.app import create_app
 
-    options: dict[str, Any] = {
-        "host": host, "port": port, "loop": "uvloop", "http": "httptools",
-        "access_log": False, "log_level": "info",
-    }
+    # The bind address is one of the Host names the API answers by default.
+    settings = settings.model_copy(update={"bind_host": host})
+    options = server_options(settings, host, port)
     if workers > 1:  # each process builds its app from the same environment
+        os.environ["MICROMAILER_BIND_HOST"] = host
         uvicorn.run("micromailer.api.app:create_app", factory=True, workers=workers, **options)
     else:
         uvicorn.run(create_app(settings), **options)
+
+
+def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
+    """uvicorn's options for the API: the address, the fast loop and parser, and forwarded
+    headers believed from ``MICROMAILER_TRUSTED_PROXIES`` only."""
+    from micromailer.security.proxies import uvicorn_proxy_options
+
+    return {
+        "host": host, "port": port, "loop": "uvloop", "http": "httptools",
+        "access_log": False, "log_level": "info",
+        **uvicorn_proxy_options(settings.trusted_proxies),
+    }
 
 
 @main.command()
@@ -190,14 +202,23 @@ def _quiet_per_task_logs(**_: object) -> None:
               help="Share of requests every fake answers with --status.")
 @click.option("--status", "fault_status", type=int, default=503, show_default=True)
 @click.option("--latency-ms", type=click.IntRange(0), default=0, show_default=True)
-def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_ms: int) -> None:
+@click.option("--allowed-hosts", default="", metavar="NAMES",
+              help="Host names answered besides the localhost names and --host, "
+                   "comma-separated (the name workers reach it by, e.g. sandbox).")
+def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_ms: int,
+            allowed_hosts: str) -> None:
     """The fake providers alone, with fault injection and message capture."""
     from micromailer.sandbox.server import run_sandbox
+    from micromailer.security.hosts import parse_host_patterns
 
+    try:
+        names = parse_host_patterns(allowed_hosts, "--allowed-hosts") if allowed_hosts else []
+    except ValueError as exc:
+        raise click.UsageError(str(exc)) from None
     _configure_logging()
     faults = {"failRate": fail_rate, "status": fault_status, "latencyMs": latency_ms}
     click.echo(f"micromailer sandbox on http://{host}:{port}", err=True)
-    run_sandbox(host, port, faults=faults)
+    run_sandbox(host, port, faults=faults, allowed_hosts=names)
 
 
 # -- using the service -----------------------------------------------------------------------

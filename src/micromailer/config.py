@@ -10,6 +10,10 @@ from pathlib import Path
 from pydantic import AliasChoices, Field, SecretStr, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from micromailer.security.hosts import parse_host_patterns
+from micromailer.security.origins import parse_origins
+from micromailer.security.proxies import parse_trusted_proxies
+
 #: Every provider micromailer knows, in default preference order.
 KNOWN_PROVIDERS: tuple[str, ...] = ("sendgrid", "mandrill")
 
@@ -100,8 +104,8 @@ class Settings(BaseSettings):
     #: Each API key's request budget, in the ``limits`` library's syntax (``100/second``,
     #: ``1000 per hour``); unset: no limit. A key made with ``--rate`` has its own.
     rate_limit: str | None = None
-    #: ``Host`` names the API answers, comma-separated; ``*`` for any. Default: the localhost
-    #: names and the bind address.
+    #: ``Host`` names the API answers, comma-separated (``*.example.com`` for subdomains);
+    #: ``*`` for any. Default: the localhost names and the bind address.
     allowed_hosts: str | None = None
     #: Other sites' origins (``https://app.example``) allowed to call the API from a browser,
     #: comma-separated; they alone get CORS answers. Default: none.
@@ -116,6 +120,25 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=90, ge=1)
     #: Seconds an ``Idempotency-Key`` replays its first answer.
     idempotency_ttl: float = Field(default=24 * 3600.0, gt=0)
+
+    @field_validator("allowed_hosts")
+    @classmethod
+    def _host_names(cls, value: str | None) -> str | None:
+        if value is not None and value.strip():
+            parse_host_patterns(value)
+        return value
+
+    @field_validator("allowed_origins")
+    @classmethod
+    def _origins(cls, value: str | None) -> str | None:
+        parse_origins(value)
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _proxies(cls, value: str | None) -> str | None:
+        parse_trusted_proxies(value)
+        return value
 
     @field_validator("providers")
     @classmethod

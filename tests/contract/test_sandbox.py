@@ -14,11 +14,14 @@ from fastapi.testclient import TestClient
 from micromailer.providers.mandrill import build_payload as mandrill_payload
 from micromailer.providers.sendgrid import build_payload as sendgrid_payload
 from micromailer.sandbox import create_sandbox_app
+from micromailer.security.hosts import HostPolicy, parse_host_patterns
 from tests.contract.helpers import SANDBOX_KEYS, make_message
 
 FaultSetter = Callable[..., dict[str, Any]]
 
 SENDGRID_AUTH = {"Authorization": f"Bearer {SANDBOX_KEYS['sendgrid']}"}
+#: The sandbox answers the localhost names only, not TestClient's default "testserver".
+LOCAL = "http://localhost"
 MANDRILL_PATHS = ["/api/1.0/messages/send.json", "/api/1.0/messages/send", "/api/1.4/messages/send"]
 
 
@@ -144,7 +147,7 @@ def test_partial_fail_rate_is_repeatable_with_a_seed() -> None:
     """Two sandboxes with the same seed fail the same requests."""
 
     def outcomes() -> list[int]:
-        with TestClient(create_sandbox_app(seed=7)) as client:
+        with TestClient(create_sandbox_app(seed=7), base_url=LOCAL) as client:
             client.put("/_sandbox/sendgrid/faults", json={"failRate": 0.5})
             body = sendgrid_payload(make_message())
             headers = {"Authorization": "Bearer any"}
@@ -197,7 +200,7 @@ def test_delete_messages_resets_capture_and_counts_but_keeps_faults(
 
 
 def test_capture_keeps_only_the_newest_messages_beyond_its_capacity() -> None:
-    with TestClient(create_sandbox_app(capacity=3)) as client:
+    with TestClient(create_sandbox_app(capacity=3), base_url=LOCAL) as client:
         for index in range(5):
             body = sendgrid_payload(make_message(to_email=f"r{index}@example.com"))
             client.post("/v3/mail/send", json=body, headers={"Authorization": "Bearer any"})
@@ -271,7 +274,7 @@ def test_sendgrid_fake_requires_text_plain_before_text_html(control: httpx.Clien
 
 
 def test_any_non_empty_key_is_accepted_when_no_keys_are_configured() -> None:
-    with TestClient(create_sandbox_app()) as client:
+    with TestClient(create_sandbox_app(), base_url=LOCAL) as client:
         body = sendgrid_payload(make_message())
         accepted = client.post("/v3/mail/send", json=body, headers={"Authorization": "Bearer x"})
         refused = client.post("/v3/mail/send", json=body, headers={"Authorization": "Bearer "})
@@ -285,7 +288,7 @@ def test_any_non_empty_key_is_accepted_when_no_keys_are_configured() -> None:
 
 def test_starting_faults_can_be_given_to_the_factory() -> None:
     app = create_sandbox_app(faults={"mandrill": {"failRate": 1.0, "status": 500}})
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         payload = mandrill_payload(make_message(), "any")
         response = client.post(MANDRILL_PATHS[0], json=payload)
 
@@ -295,7 +298,7 @@ def test_starting_faults_can_be_given_to_the_factory() -> None:
 
 def test_one_fault_object_applies_to_every_provider() -> None:
     app = create_sandbox_app(faults={"failRate": 1.0, "status": 502, "latencyMs": 0})
-    with TestClient(app) as client:
+    with TestClient(app, base_url=LOCAL) as client:
         sendgrid = client.get("/_sandbox/sendgrid/faults").json()
         mandrill = client.get("/_sandbox/mandrill/faults").json()
 
@@ -316,3 +319,41 @@ def test_one_fault_object_applies_to_every_provider() -> None:
 def test_the_factory_refuses_bad_faults_and_unknown_providers(arguments: dict[str, Any]) -> None:
     with pytest.raises(ValueError):
         create_sandbox_app(**arguments)
+
+
+# -- where it may be driven from ------------------------------------------------------------
+
+
+def test_the_sandbox_answers_its_local_names_only_so_a_rebound_name_cannot_drive_it() -> None:
+    with TestClient(create_sandbox_app(), base_url=LOCAL) as client:
+        local = [client.get("/_sandbox/sendgrid/stats", headers={"Host": host}).status_code
+                 for host in ("localhost:8025", "127.0.0.1:8025", "[::1]:8025")]
+        rebound = client.put("/_sandbox/sendgrid/faults", json={"failRate": 1.0},
+                             headers={"Host": "evil.example:8025"})
+        faults = client.get("/_sandbox/sendgrid/faults").json()
+
+    assert local == [200, 200, 200]
+    assert rebound.status_code == 400
+    assert "--allowed-hosts" in rebound.json()["error"]
+    assert faults["failRate"] == 0.0
+
+
+def test_another_sites_page_cannot_reset_the_sandbox() -> None:
+    with TestClient(create_sandbox_app(), base_url=LOCAL) as client:
+        send_sendgrid(client)
+        refused = client.post("/_sandbox/reset", headers={"Origin": "https://evil.example"})
+        stats = client.get("/_sandbox/sendgrid/stats").json()
+
+    assert refused.status_code == 403
+    assert stats["accepted"] == 1
+
+
+def test_the_sandbox_answers_its_bind_address_and_the_names_it_is_given() -> None:
+    hosts = HostPolicy.local("0.0.0.0", extra=parse_host_patterns("sandbox"))
+    with TestClient(create_sandbox_app(hosts=hosts), base_url="http://sandbox:8025") as client:
+        assert client.get("/_sandbox/sendgrid/stats").status_code == 200
+        assert client.get("/_sandbox/sendgrid/stats",
+                          headers={"Host": "0.0.0.0:8025"}).status_code == 400
+    bound = HostPolicy.local("10.0.0.7")
+    with TestClient(create_sandbox_app(hosts=bound), base_url="http://10.0.0.7:8025") as client:
+        assert client.get("/_sandbox/sendgrid/stats").status_code == 200

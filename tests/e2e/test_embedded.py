@@ -165,7 +165,7 @@ def _post_chunked(url: str, chunks: int, chunk_size: int) -> bytes:
     parsed = httpx.URL(url)
     with socket.create_connection((parsed.host, parsed.port), timeout=10) as conn:
         conn.sendall(
-            b"POST /email HTTP/1.1\r\nHost: micromailer\r\ncontent-type: application/json\r\n"
+            b"POST /email HTTP/1.1\r\nHost: 127.0.0.1\r\ncontent-type: application/json\r\n"
             b"transfer-encoding: chunked\r\n\r\n"
         )
         piece = b"%x\r\n%s\r\n" % (chunk_size, b"x" * chunk_size)

@@ -532,7 +532,8 @@ def test_a_client_that_leaves_mid_body_gets_no_answer_and_one_short_log_line(
         "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "POST",
         "scheme": "http", "path": "/email", "raw_path": b"/email", "root_path": "",
         "query_string": b"", "client": ("127.0.0.1", 5000), "server": ("127.0.0.1", 8000),
-        "headers": [(b"content-type", b"application/json"), (b"content-length", b"100")],
+        "headers": [(b"host", b"127.0.0.1:8000"), (b"content-type", b"application/json"),
+                    (b"content-length", b"100")],
     }
     client.portal.call(client.app, scope, receive, send)  # type: ignore[union-attr]
 

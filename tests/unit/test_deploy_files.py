@@ -24,8 +24,8 @@ COMPOSE = ROOT / "docker-compose.yml"
 KUBERNETES = ROOT / "deploy" / "kubernetes"
 NGINX = ROOT / "deploy" / "nginx" / "micromailer.conf"
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
-#: Read by uvicorn, not by micromailer's settings.
-SERVER_VARIABLES = {"FORWARDED_ALLOW_IPS"}
+#: Not settings: Kubernetes' downward API, used in a setting's value.
+SERVER_VARIABLES = {"POD_IP"}
 
 
 def compose() -> dict[str, Any]:
@@ -154,3 +154,46 @@ def test_the_installed_package_carries_its_migrations_and_web_page(tmp_path: Pat
         "micromailer/api/static/vendor/swagger-ui/swagger-ui.css",
         "micromailer/api/static/vendor/redoc/redoc.standalone.js",
     } <= names
+
+
+def _expanded(value: str) -> str:
+    """A compose value with ``${NAME:-default}`` as its default, a manifest's ``$(POD_IP)`` as
+    an address."""
+    value = re.sub(r"\$\{[A-Z_]+:-([^}]*)\}", r"\1", value)
+    return value.replace("$(POD_IP)", "10.244.0.7")
+
+
+def test_every_api_listening_on_every_interface_names_the_hosts_it_answers() -> None:
+    """0.0.0.0 names no host: without the setting only localhost would be answered."""
+    api = compose()["services"]["api"]
+    listed = [api["environment"]["MICROMAILER_ALLOWED_HOSTS"]]
+    for document in manifests():
+        if document["kind"] == "Deployment" and document["metadata"]["name"].endswith("api"):
+            env = {variable["name"]: variable.get("value")
+                   for variable in document["spec"]["template"]["spec"]["containers"][0]["env"]}
+            listed.append(env["MICROMAILER_ALLOWED_HOSTS"])
+    image = re.search(r"MICROMAILER_ALLOWED_HOSTS=(\S+)", DOCKERFILE.read_text())
+    assert image is not None
+    listed.append(image.group(1))
+    for value in listed:
+        Settings(_env_file=None, allowed_hosts=_expanded(value))  # type: ignore[call-arg]
+    assert "10.244.0.7" in _expanded(listed[1])  # Prometheus scrapes the pod by its address
+
+
+def test_uvicorns_own_proxy_variable_is_gone_for_micromailers_setting() -> None:
+    """``micromailer serve`` passes MICROMAILER_TRUSTED_PROXIES to uvicorn, which then no
+    longer reads FORWARDED_ALLOW_IPS."""
+    assert "FORWARDED_ALLOW_IPS" not in variables_named()
+    assert "MICROMAILER_TRUSTED_PROXIES" in compose()["services"]["api"]["environment"]
+
+
+def test_the_sandbox_answers_the_name_the_workers_reach_it_by() -> None:
+    services = compose()["services"]
+    url = services["worker"]["environment"]["MICROMAILER_SANDBOX_URL"]
+    command = services["sandbox"]["command"]
+    names = command[command.index("--allowed-hosts") + 1].split(",")
+    assert re.match(r"http://([^:/]+)", url).group(1) in names  # type: ignore[union-attr]
+
+
+def test_nginx_passes_the_host_with_its_port_for_the_origin_check() -> None:
+    assert "proxy_set_header Host $http_host;" in NGINX.read_text()

@@ -16,6 +16,8 @@ from micromailer.api.routes.web import mount_static
 from micromailer.sandbox import mandrill, sendgrid
 from micromailer.sandbox.capture import DEFAULT_CAPACITY, Clock, ProviderState, utc_now
 from micromailer.sandbox.faults import FaultInputError, FaultSettings, parse_fault_settings
+from micromailer.security.hosts import HostPolicy
+from micromailer.security.sites import SiteGuard
 
 #: Fake provider name → factory of its routes. A new fake adds one line here.
 PROVIDERS: dict[str, Callable[[ProviderState], APIRouter]] = {
@@ -31,6 +33,7 @@ def create_sandbox_app(
     faults: Mapping[str, Any] | None = None,
     clock: Clock = utc_now,
     capacity: int = DEFAULT_CAPACITY,
+    hosts: HostPolicy | None = None,
 ) -> FastAPI:
     """Build the sandbox.
 
@@ -40,6 +43,10 @@ def create_sandbox_app(
     format of ``PUT /_sandbox/{provider}/faults``: either one such object for every provider
     (``{"failRate": 0.1}``) or one per provider (``{"sendgrid": {"failRate": 0.1}}``); bad ones
     raise :class:`~micromailer.sandbox.faults.FaultInputError` (a ``ValueError``).
+
+    As the API, the sandbox answers only the ``Host`` names of ``hosts`` (by default the
+    localhost names) and no other site's page, so that a rebound DNS name or a page in the
+    user's browser cannot drive it.
     """
     keys = api_keys or {}
     unknown = sorted(set(keys) - set(PROVIDERS))
@@ -72,6 +79,8 @@ def create_sandbox_app(
     app.include_router(_control_router(states))
     app.include_router(docs.router)
     mount_static(app)
+    app.add_middleware(SiteGuard, hosts=hosts or HostPolicy.local(),
+                       hosts_setting="`micromailer sandbox --allowed-hosts`")
     return app
 
 

@@ -5,13 +5,14 @@ from __future__ import annotations
 import socket
 import threading
 import time
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from types import TracebackType
 from typing import Any
 
 import uvicorn
 
 from micromailer.sandbox.app import create_sandbox_app
+from micromailer.security.hosts import HostPolicy
 
 
 def run_sandbox(
@@ -21,10 +22,14 @@ def run_sandbox(
     seed: int | None = None,
     *,
     faults: Mapping[str, Any] | None = None,
+    allowed_hosts: Sequence[str] = (),
     log_level: str = "info",
 ) -> None:
-    """Serve the sandbox until interrupted (Ctrl-C / SIGTERM). See :func:`create_sandbox_app`."""
-    app = create_sandbox_app(api_keys, seed, faults=faults)
+    """Serve the sandbox until interrupted (Ctrl-C / SIGTERM). See :func:`create_sandbox_app`;
+    it answers the localhost names, ``host`` and the ``allowed_hosts`` (normalised entries of
+    :func:`~micromailer.security.hosts.parse_host_patterns`)."""
+    hosts = HostPolicy.local(host, extra=allowed_hosts)
+    app = create_sandbox_app(api_keys, seed, faults=faults, hosts=hosts)
     uvicorn.run(app, host=host, port=port, log_level=log_level)
 
 
@@ -50,7 +55,8 @@ class SandboxThread:
         port: int = 0,
         startup_timeout: float = 10.0,
     ) -> None:
-        self.app = create_sandbox_app(api_keys, seed, faults=faults)
+        self.app = create_sandbox_app(api_keys, seed, faults=faults,
+                                      hosts=HostPolicy.local(host))
         self.host = host
         self._requested_port = port
         self._startup_timeout = startup_timeout
