@@ -24,6 +24,8 @@ SUBJECT = "Zanzibar subject 8841"
 CONTENT = "Quetzal content 5521 with **Markdown**"
 RECIPIENT = "walrus.recipient@example.com"
 IDEMPOTENCY_KEY = "order-audit-1"
+#: The client a trusted proxy forwards for.
+CLIENT = "203.0.113.5"
 #: Refused authentications the API records one by one in a minute (security/audit.py).
 PER_MINUTE = 60
 FLOOD = 500
@@ -56,8 +58,10 @@ def until_authentication_is_on(service: EmbeddedService) -> int:
 
 @pytest.fixture(scope="module")
 def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedService, str, str]]:
-    """A service where a key was made, used for one email, and another key made and revoked."""
-    service = EmbeddedService(tmp_path_factory.mktemp("audit") / "var").start()
+    """A service behind a trusted proxy (this host) where a key was made, used for one email
+    forwarded for a client, and another key made and revoked."""
+    service = EmbeddedService(tmp_path_factory.mktemp("audit") / "var",
+                              MICROMAILER_TRUSTED_PROXIES="127.0.0.1").start()
     try:
         key = create_key(service.env, "shop-ci", "--project", "shop")
         create_key(service.env, "temp")
@@ -66,7 +70,7 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedSer
         answer = service.as_key(key).http.post(
             f"{service.url}/email",
             json={"to": RECIPIENT, "subject": SUBJECT, "content": CONTENT},
-            headers={"Idempotency-Key": IDEMPOTENCY_KEY},
+            headers={"Idempotency-Key": IDEMPOTENCY_KEY, "X-Forwarded-For": CLIENT},
         )
         assert answer.status_code == 202, answer.text
         yield service, key, answer.json()["emailId"]
@@ -90,7 +94,7 @@ def test_key_events_and_the_accepted_email_say_who_when_and_from_where(
     [accepted] = by_kind["email.accepted"]
     assert accepted == {
         "at": accepted["at"], "kind": "email.accepted", "keyName": "shop-ci", "project": "shop",
-        "client": "127.0.0.1", "emailId": email_id, "idempotencyKey": IDEMPOTENCY_KEY,
+        "client": CLIENT, "emailId": email_id, "idempotencyKey": IDEMPOTENCY_KEY,
         "detail": None,
     }
     assert [event["at"] for event in events] == sorted(event["at"] for event in events)
@@ -107,7 +111,7 @@ def test_the_plain_output_has_one_line_per_event_and_the_filters_work(
     assert len(lines) == len(everything)
     accepted = next(line for line in lines if " email.accepted " in line)
     assert re.match(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ email\.accepted ", accepted)
-    assert (f"key=shop-ci project=shop client=127.0.0.1 email={email_id} "
+    assert (f"key=shop-ci project=shop client={CLIENT} email={email_id} "
             f"idempotency-key={IDEMPOTENCY_KEY}") in accepted
     assert audit_json(service.env, "--since", "1h") == everything
     assert audit_json(service.env, "--since", "2999-01-01T00:00:00Z") == []
