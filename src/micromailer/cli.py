@@ -1,4 +1,5 @@
-"""``micromailer``: run, serve, worker, sandbox, send, status, providers, simulate, keys, db."""
+"""``micromailer``: run, serve, worker, sandbox, send, status, providers, simulate, keys,
+audit, db."""
 
 from __future__ import annotations
 
@@ -15,6 +16,7 @@ from typing import TYPE_CHECKING, Any
 
 import click
 
+from micromailer.cli_audit import audit
 from micromailer.cli_keys import keys
 from micromailer.cli_support import load_settings
 from micromailer.config import DEFAULT_SANDBOX_PORT, Settings
@@ -143,6 +145,7 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
 
     from micromailer.queue.batch_publisher import BatchPublisher
     from micromailer.queue.celery_app import QUEUE_NAME, create_celery
+    from micromailer.queue.cleanup import Cleaner
     from micromailer.queue.sweeper import Sweeper, sweep_once
 
     settings = _settings()
@@ -156,6 +159,7 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     sweep_once(runtime.sweeps, publish_many, settings.sweep_after)
     Sweeper(runtime.sweeps, publish_many,
             sweep_after=settings.sweep_after, interval=settings.sweep_interval).start()
+    Cleaner.for_settings(settings, runtime.sweeps.engine).start()
     argv = [
         "worker", "--pool=threads", f"--concurrency={concurrency or settings.worker_concurrency}",
         f"--queues={QUEUE_NAME}", f"--loglevel={loglevel}",
@@ -333,6 +337,7 @@ def simulate(seeds: int, scenarios: tuple[str, ...], strategies: tuple[str, ...]
 
 
 main.add_command(keys)
+main.add_command(audit)
 
 
 @main.group()

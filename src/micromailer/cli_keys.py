@@ -8,8 +8,10 @@ from typing import TYPE_CHECKING
 
 import click
 
+from micromailer.cli_audit import record_key_event
 from micromailer.cli_support import load_settings
 from micromailer.config import Settings
+from micromailer.domain.audit import AuditKind
 from micromailer.security.principal import SCOPES
 
 if TYPE_CHECKING:  # the store loads SQLAlchemy: only when a command runs
@@ -72,6 +74,8 @@ def create(name: str, project: str | None, scope: str, test: bool, rate: str | N
     click.echo(f"Created {kind}{view.scope} key {view.name!r} in project {view.project!r}. "
                "It is shown this once; keep it now:")
     click.echo(secret)
+    record_key_event(store.engine, AuditKind.KEY_CREATED, view.name, view.project,
+                     f"{kind}{view.scope} key, prefix {view.prefix}")
 
 
 @keys.command("list")
@@ -97,9 +101,12 @@ def list_keys(as_json: bool) -> None:
 @click.argument("name")
 def revoke(name: str) -> None:
     """Revoke a key: every API process refuses it within seconds."""
-    if not _key_store(load_settings()).revoke(name):
+    store = _key_store(load_settings())
+    if not store.revoke(name):
         raise click.ClickException(f"there is no live key named {name!r} (see `keys list`)")
     click.echo(f"Revoked key {name!r}.")
+    project = next((view.project for view in store.list_keys() if view.name == name), None)
+    record_key_event(store.engine, AuditKind.KEY_REVOKED, name, project)
 
 
 def _key_store(settings: Settings) -> KeyStore:

@@ -48,7 +48,7 @@ def test_a_group_reads_back_queued_with_every_field_as_given(store: EmailStore) 
         make_new_email(to_email="zoë@exämple.org", sender_name="Zoë"),
     ]
 
-    created_at = store.add_emails(news)
+    created_at = store.add_emails(news).created_at
 
     assert created_at == T0
     rows = stored_rows(store)

@@ -8,11 +8,13 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
+from pathlib import Path
 
 import psycopg
 import redis
 from sqlalchemy.engine import make_url
 
+from micromailer.store.migrate import upgrade
 from tests.support.servers import require_postgres, require_rabbitmq, require_redis
 
 
@@ -45,6 +47,32 @@ def fresh_database_and_vhost() -> Iterator[tuple[str, str]]:
             _delete_vhost(name)
     finally:
         _drop_database(require_postgres(), name)
+
+
+@contextmanager
+def migrated_database(kind: str, directory: Path) -> Iterator[str]:
+    """The URL of a new database migrated to the latest revision: a SQLite file under
+    ``directory`` (``kind`` ``"sqlite"``) or a fresh PostgreSQL database (``"postgresql"``),
+    dropped afterwards."""
+    if kind == "sqlite":
+        url = f"sqlite:///{directory / 'store.sqlite3'}"
+        upgrade(url)
+        yield url
+        return
+    with fresh_database(require_postgres()) as url:
+        upgrade(url)
+        yield url
+
+
+@contextmanager
+def fresh_database(base_url: str) -> Iterator[str]:
+    """A new PostgreSQL database beside ``base_url``'s (its URL); dropped afterwards."""
+    name = f"mm_test_{uuid.uuid4().hex[:12]}"
+    url = _create_database(base_url, name)
+    try:
+        yield url
+    finally:
+        _drop_database(base_url, name)
 
 
 def _admin_dsn(base_url: str) -> str:
@@ -82,4 +110,6 @@ def _delete_vhost(name: str) -> None:
     _rabbitmqctl("delete_vhost", name)
 
 
-__all__ = ["Backends", "fresh_backends", "fresh_database_and_vhost"]
+__all__ = [
+    "Backends", "fresh_backends", "fresh_database", "fresh_database_and_vhost", "migrated_database",
+]

@@ -7,6 +7,7 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from typing import Any
 
+from anyio import to_thread
 from fastapi import FastAPI
 from starlette.types import ASGIApp
 
@@ -110,6 +111,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             yield
         finally:
             await app.state.services.intake.close()
+            await to_thread.run_sync(app.state.services.idempotency.close)
+            await to_thread.run_sync(app.state.services.audit.close)
             await app.state.services.rate_limiter.close()
             app.state.services.scores.close()
 

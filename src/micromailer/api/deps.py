@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from micromailer.api.intake.checks import IntakeCheck, build_intake_checks
+from micromailer.api.intake.idempotency import IdempotencyGuard
 from micromailer.api.score_history import ScoreHistory
 from micromailer.config import Settings
 from micromailer.delivery.intake import Sender
@@ -20,9 +21,11 @@ from micromailer.security.audit import AuditLog
 from micromailer.security.keyring import KeyRing
 from micromailer.security.principal import Principal, principal_of
 from micromailer.security.rate_limit import RateLimiter, build_rate_limiter
+from micromailer.store.audit import AuditStore
 from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
 from micromailer.store.health_snapshots import HealthSnapshotStore
+from micromailer.store.idempotency import IdempotencyStore
 from micromailer.store.keys import KeyStore
 from micromailer.store.stats import StatsStore
 
@@ -41,6 +44,8 @@ class Services:
     keys: KeyRing
     rate_limiter: RateLimiter
     audit: AuditLog
+    #: ``Idempotency-Key`` on ``POST /email`` (``api/intake/idempotency.py``).
+    idempotency: IdempotencyGuard
     #: Run on every ``POST /email``, in order, before it is decoded (``api/intake/checks.py``).
     intake_checks: list[IntakeCheck] = field(default_factory=list)
 
@@ -64,7 +69,8 @@ def build_services(settings: Settings) -> Services:
         scores=LiveScoreReader(settings, HealthSnapshotStore(engine).load_health),
         keys=KeyRing(KeyStore(engine).active, require_auth=settings.require_auth),
         rate_limiter=build_rate_limiter(settings),
-        audit=AuditLog(),
+        audit=AuditLog(AuditStore(engine)),
+        idempotency=IdempotencyGuard(IdempotencyStore(engine, ttl=settings.idempotency_ttl)),
         intake_checks=build_intake_checks(settings),
     )
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from micromailer.domain.attempt import NewEmail, Submitter
+from micromailer.domain.idempotency import KeptAnswer, Reservation
 from micromailer.domain.rendering import RenderedContent
 from micromailer.domain.validation import EmailRequest
 
@@ -30,6 +31,18 @@ class Submission:
     project: str | None = None
     test: bool = False
     submitter: Submitter = field(default_factory=Submitter)
+    #: The ``Idempotency-Key`` reserved for it: the email's commit completes it with the 202.
+    reservation: Reservation | None = None
+
+
+#: The status the intake answers an accepted email with.
+ACCEPTED_STATUS = 202
+
+
+def accepted_body(email_id: str) -> str:
+    """The 202's body, ``{"status":"queued","emailId":…}`` as ``JSONResponse`` writes it: what
+    the intake answers, and what an ``Idempotency-Key`` keeps to answer again."""
+    return '{"status":"queued","emailId":"' + email_id + '"}'
 
 
 def new_email(
@@ -37,8 +50,10 @@ def new_email(
     submission: Submission = Submission(),
 ) -> NewEmail:
     """The row to store: a fresh id, the request, and its content ``rendered``."""
+    email_id = str(uuid.uuid4())
+    reservation = submission.reservation
     return NewEmail(
-        email_id=str(uuid.uuid4()),
+        email_id=email_id,
         to_email=request.to,
         to_name=request.to_name,
         subject=request.subject,
@@ -50,7 +65,10 @@ def new_email(
         project=submission.project,
         test=submission.test,
         submitter=submission.submitter,
+        idempotency=None if reservation is None else KeptAnswer(
+            reservation, ACCEPTED_STATUS, accepted_body(email_id)
+        ),
     )
 
 
-__all__ = ["Accepted", "Sender", "Submission", "new_email"]
+__all__ = ["ACCEPTED_STATUS", "Accepted", "Sender", "Submission", "accepted_body", "new_email"]

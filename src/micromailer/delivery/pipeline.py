@@ -21,6 +21,7 @@ from anyio import CapacityLimiter, to_thread
 from micromailer.delivery.batching import MAX_BATCH, GroupBatcher
 from micromailer.delivery.intake import Accepted, Sender, Submission, new_email
 from micromailer.domain.attempt import NewEmail
+from micromailer.domain.idempotency import ReservationLost
 from micromailer.domain.rendering import RenderedContent, render_markdown
 from micromailer.domain.validation import EmailRequest
 from micromailer.store.emails import EmailStore
@@ -50,7 +51,7 @@ class IntakePipeline:
                  store_interval: float = STORE_INTERVAL) -> None:
         self._store = store
         self._sender = sender
-        self._writes: GroupBatcher[NewEmail, datetime] = GroupBatcher(
+        self._writes: GroupBatcher[NewEmail, datetime | None] = GroupBatcher(
             self._store_batch, "micromailer-intake", max_batch, min_interval=store_interval
         )
         self._publisher = _PublisherThread(publish_many, max_batch, publish_interval)
@@ -66,14 +67,18 @@ class IntakePipeline:
     async def accept(
         self, request: EmailRequest, submission: Submission = Submission()
     ) -> Accepted:
+        """Store and queue the email; raises ``ReservationLost`` when its ``Idempotency-Key``
+        was taken over before its commit (nothing is stored then)."""
         new = new_email(request, self._sender, await self.render(request.content), submission)
         created_at = await self._writes.submit(new)
+        if created_at is None:
+            raise ReservationLost(new.email_id)
         return Accepted(new.email_id, created_at)
 
-    def _store_batch(self, emails: list[NewEmail]) -> list[datetime]:
-        created_at = self._store.add_emails(emails)  # a failure reaches every request of it
-        self._publisher.submit([new.email_id for new in emails])
-        return [created_at] * len(emails)
+    def _store_batch(self, emails: list[NewEmail]) -> list[datetime | None]:
+        stored = self._store.add_emails(emails)  # a failure reaches every request of it
+        self._publisher.submit([new.email_id for new in emails if new.email_id not in stored.lost])
+        return [None if new.email_id in stored.lost else stored.created_at for new in emails]
 
     async def close(self) -> None:
         """Stop taking requests; publish what was stored."""

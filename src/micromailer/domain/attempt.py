@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from micromailer.domain.idempotency import KeptAnswer
 from micromailer.domain.status import Outcome, Status
 
 
@@ -50,6 +51,8 @@ class NewEmail:
     test: bool = False
     #: Who sent it, for the audit log.
     submitter: Submitter = field(default_factory=Submitter)
+    #: The ``Idempotency-Key`` reserved for it, completed with this answer in its commit.
+    idempotency: KeptAnswer | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,10 +2,12 @@
 
     headers ──▶ head.read_head          413 declared too long; 415 compressed or another type
     body    ──▶ body.read_body          413 too long; the client gone: no answer, one log line
-            ──▶ Services.intake_checks  checks.py: authentication, rate limits, idempotency
+            ──▶ Services.intake_checks  checks.py: rules plugged in before decoding (401, 429…)
             ──▶ json_fields/form_fields JSON, urlencoded or multipart → fields (400)
             ──▶ parse_email_request     domain/validation.py (400)
-            ──▶ Services.intake.accept  render, group commit, publish (503) → 202
+            ──▶ idempotency.py          with an Idempotency-Key: 400, the first answer, or 409
+            ──▶ Services.intake.accept  render, group commit (the key's answer in it), publish
+                                        (503) → 202
 
 :class:`~micromailer.api.intake.front.EmailIntake` sits in front of FastAPI's middleware stack
 (``api/app.py``) and answers every ``POST /email`` itself through ``answer.py``, since

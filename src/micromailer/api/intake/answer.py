@@ -13,6 +13,9 @@ from collections.abc import Mapping, Sequence
 
 from starlette.types import Send
 
+from micromailer.delivery.intake import ACCEPTED_STATUS, accepted_body
+from micromailer.domain.idempotency import Replay
+
 Header = tuple[bytes, bytes]
 
 
@@ -40,8 +43,18 @@ class IntakeRefused(Exception):
 
 async def send_accepted(send: Send, email_id: str) -> None:
     """The 202: the email is stored; its status lives at ``Location``."""
-    body = b'{"status":"queued","emailId":"' + email_id.encode() + b'"}'
-    await send_json(send, 202, body, [(b"location", b"/email/" + email_id.encode())])
+    await send_json(send, ACCEPTED_STATUS, accepted_body(email_id).encode(), _location(email_id))
+
+
+async def send_replay(send: Send, replay: Replay) -> None:
+    """The answer an ``Idempotency-Key`` kept, byte for byte, with its ``Location``, and
+    ``Idempotent-Replayed: true`` as Stripe marks a replay."""
+    headers = [*_location(replay.email_id), (b"idempotent-replayed", b"true")]
+    await send_json(send, replay.status_code, replay.body.encode(), headers)
+
+
+def _location(email_id: str | None) -> list[Header]:
+    return [(b"location", b"/email/" + email_id.encode())] if email_id else []
 
 
 async def send_refusal(send: Send, refusal: IntakeRefused) -> None:
@@ -70,4 +83,4 @@ def _dumps(content: object) -> bytes:
     ).encode("utf-8")
 
 
-__all__ = ["IntakeRefused", "send_accepted", "send_json", "send_refusal"]
+__all__ = ["IntakeRefused", "send_accepted", "send_json", "send_refusal", "send_replay"]

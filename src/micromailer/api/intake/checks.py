@@ -1,11 +1,11 @@
 """Intake checks: the one place where rules about who may send, and how often, plug in.
 
 Every ``POST /email`` runs ``Services.intake_checks`` in order, whatever its encoding, once the
-body is read and before it is decoded: authentication, rate limits and idempotency belong
-here. A check is an async callable given the request's headers, client address and raw body
-(the body lets an idempotency check fingerprint it); it returns to let the request go on, or
-raises :class:`~micromailer.api.intake.answer.IntakeRefused` with a status and a sentence
-(401, 409, 429 with ``Retry-After``…), which is answered as is and stores nothing.
+body is read and before it is decoded: rules about who may send and how often belong here
+(``Idempotency-Key`` needs the validated request: ``idempotency.py``). A check is an async
+callable given the request's headers, client address and raw body; it returns to let the
+request go on, or raises :class:`~micromailer.api.intake.answer.IntakeRefused` with a status
+and a sentence (401, 429 with ``Retry-After``…), which is answered as is and stores nothing.
 """
 
 from __future__ import annotations

@@ -3,21 +3,30 @@
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING
+from collections.abc import Awaitable
+from dataclasses import replace
+from typing import TYPE_CHECKING, TypeVar
 
 from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from micromailer.api.errors import INTERNAL_ERROR, STORE_UNAVAILABLE, log_store_down
-from micromailer.api.intake.answer import IntakeRefused, send_accepted, send_refusal
+from micromailer.api.intake.answer import (
+    IntakeRefused,
+    send_accepted,
+    send_refusal,
+    send_replay,
+)
 from micromailer.api.intake.body import ClientGone, read_body
 from micromailer.api.intake.checks import IntakeRequest
 from micromailer.api.intake.form_fields import decode_multipart, decode_urlencoded
 from micromailer.api.intake.head import BodyEncoding, RequestHead, read_head
+from micromailer.api.intake.idempotency import KEY_TAKEN_OVER, requested_key
 from micromailer.api.intake.json_fields import decode_json
 from micromailer.delivery.intake import Submission
 from micromailer.domain.attempt import Submitter
+from micromailer.domain.idempotency import Replay, ReservationLost
 from micromailer.domain.validation import EmailRequest, InvalidEmailRequest, parse_email_request
 from micromailer.security.principal import principal_of
 
@@ -25,6 +34,8 @@ if TYPE_CHECKING:  # api.deps imports this package's checks
     from micromailer.api.deps import Services
 
 log = logging.getLogger(__name__)
+
+T = TypeVar("T")
 
 PATH = "/email"
 #: The fields validation reads: a multipart file part under one of these names is refused.
@@ -47,7 +58,7 @@ class EmailIntake:
             await self.app(scope, receive, send)
             return
         try:
-            email_id = await self._take(scope, receive)
+            answer = await self._take(scope, receive)
         except IntakeRefused as refusal:
             await send_refusal(send, refusal)
         except ClientGone:
@@ -56,37 +67,68 @@ class EmailIntake:
             log.exception("unexpected error on POST /email")
             await send_refusal(send, IntakeRefused(500, INTERNAL_ERROR))
         else:
-            await send_accepted(send, email_id)
+            if isinstance(answer, Replay):
+                await send_replay(send, answer)
+            else:
+                await send_accepted(send, answer)
 
-    async def _take(self, scope: Scope, receive: Receive) -> str:
-        """The stored email's id, or the refusal of the first step that refuses it."""
+    async def _take(self, scope: Scope, receive: Receive) -> str | Replay:
+        """The stored email's id, the first answer of its ``Idempotency-Key`` to give again,
+        or the refusal of the first step that refuses it."""
         head = read_head(scope, self.max_bytes)
         body = await read_body(receive, self.max_bytes)
         services: Services = scope["app"].state.services
+        headers = Headers(scope=scope)
         if services.intake_checks:
-            request = IntakeRequest(Headers(scope=scope), scope.get("client"), body)
+            request = IntakeRequest(headers, scope.get("client"), body)
             for check in services.intake_checks:
                 await check(request)
         try:
             email_request = parse_email_request(_fields(head, body))
         except InvalidEmailRequest as exc:
             raise IntakeRefused(400, exc.message, exc.details) from None
+        key = requested_key(headers)
+        submission = _submission(scope, key)
+        if key is None:
+            return await _accept(services, email_request, submission)
+        claim = await _store_call(
+            services.idempotency.claim(submission.project, key, email_request,
+                                       test=submission.test)
+        )
+        if isinstance(claim, Replay):
+            return claim
         try:
-            accepted = await services.intake.accept(email_request, _submission(scope))
-        except DBAPIError as exc:  # nothing was stored
-            log_store_down(exc)
-            raise IntakeRefused(503, STORE_UNAVAILABLE, headers={"Retry-After": "5"}) from None
-        return accepted.email_id
+            return await _accept(services, email_request, replace(submission, reservation=claim))
+        except ReservationLost:
+            raise IntakeRefused(409, KEY_TAKEN_OVER) from None
+        except Exception:  # refused or failed: a corrected request may use the key
+            await services.idempotency.release(claim)
+            raise
 
 
-def _submission(scope: Scope) -> Submission:
+async def _accept(services: Services, request: EmailRequest, submission: Submission) -> str:
+    """Render, store and queue the email; its id."""
+    accepted = await _store_call(services.intake.accept(request, submission))
+    return accepted.email_id
+
+
+async def _store_call(call: Awaitable[T]) -> T:
+    """``call``'s result; a 503 when the store cannot answer (then nothing was stored)."""
+    try:
+        return await call
+    except DBAPIError as exc:
+        log_store_down(exc)
+        raise IntakeRefused(503, STORE_UNAVAILABLE, headers={"Retry-After": "5"}) from None
+
+
+def _submission(scope: Scope, idempotency_key: str | None) -> Submission:
     """The email's project and test flag, from the key the gate found, and its audit trail."""
     principal = principal_of(scope)
     client = scope.get("client")
     submitter = Submitter(
         key_name=principal.key_name,
         client=str(client[0]) if client else None,
-        idempotency_key=Headers(scope=scope).get("idempotency-key"),
+        idempotency_key=idempotency_key,
     )
     return Submission(principal.project, principal.test, submitter)
 
