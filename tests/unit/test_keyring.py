@@ -9,6 +9,7 @@ import pytest
 from micromailer.security.keyring import (
     FRESH_SECONDS,
     MAX_AGE_SECONDS,
+    MISS_RELOAD_SECONDS,
     KeyRing,
     KeysUnavailable,
 )
@@ -100,6 +101,23 @@ def test_a_revoked_key_is_refused_once_the_copy_is_past_the_bound() -> None:
         del keys.live[key_hash(key)]  # revoked, with no request for a long while
         clock.now += 3600
         assert await ring.authenticate(key) is None
+
+    asyncio.run(check())
+
+
+def test_a_key_made_after_the_copy_works_at_once_and_unknown_keys_reload_seldom() -> None:
+    keys, clock, key = Keys(), Clock(), new_key(test=False)
+    ring = KeyRing(keys, clock=clock)
+
+    async def check() -> None:
+        assert await ring.authenticate(key) is None
+        keys.live[key_hash(key)] = ALPHA  # `keys create` just now
+        clock.now += MISS_RELOAD_SECONDS
+        assert await ring.authenticate(key) == ALPHA
+        loads = keys.loads
+        for _ in range(1000):  # a flood of unknown keys within one interval: no reload
+            assert await ring.authenticate(new_key(test=False)) is None
+        assert keys.loads == loads
 
     asyncio.run(check())
 

@@ -4,7 +4,9 @@ The ring holds every live key's principal by hash. A check is one SHA-256 and on
 lookup. The ring reloads from the store in the background once its copy is
 :data:`FRESH_SECONDS` old, and a request that finds it older than :data:`MAX_AGE_SECONDS`
 waits for the reload: a revoked key stops working in every API process within that bound,
-however quiet the process was.
+however quiet the process was. A key the copy does not know makes the request wait for a
+reload too, once the copy is :data:`MISS_RELOAD_SECONDS` old, so a key just made works at once;
+a flood of unknown keys costs at most one small query per that interval.
 """
 
 from __future__ import annotations
@@ -26,6 +28,8 @@ log = logging.getLogger(__name__)
 FRESH_SECONDS = 1.0
 #: Seconds after which a request waits for a reload: the revocation bound.
 MAX_AGE_SECONDS = 3.0
+#: Seconds after which a key the copy does not know makes the request wait for a reload.
+MISS_RELOAD_SECONDS = 0.5
 
 LoadKeys = Callable[[], dict[str, Principal]]
 
@@ -61,7 +65,14 @@ class KeyRing:
 
     async def authenticate(self, token: str) -> Principal | None:
         """The live key ``token`` is, or ``None``; raises :class:`KeysUnavailable`."""
-        return (await self._current()).principals.get(key_hash(token))
+        digest = key_hash(token)
+        copy = await self._current()
+        principal = copy.principals.get(digest)
+        if principal is None and self._clock() - copy.loaded_at >= MISS_RELOAD_SECONDS:
+            await self._reloaded()  # made since the copy was loaded?
+            if self._copy is not None:
+                principal = self._copy.principals.get(digest)
+        return principal
 
     async def _current(self) -> _Copy:
         copy = self._copy
@@ -92,4 +103,7 @@ class KeyRing:
         self._copy = _Copy(principals, started)
 
 
-__all__ = ["FRESH_SECONDS", "MAX_AGE_SECONDS", "KeyRing", "KeysUnavailable", "LoadKeys"]
+__all__ = [
+    "FRESH_SECONDS", "MAX_AGE_SECONDS", "MISS_RELOAD_SECONDS", "KeyRing", "KeysUnavailable",
+    "LoadKeys",
+]
