@@ -197,3 +197,19 @@ def test_the_sandbox_answers_the_name_the_workers_reach_it_by() -> None:
 
 def test_nginx_passes_the_host_with_its_port_for_the_origin_check() -> None:
     assert "proxy_set_header Host $http_host;" in NGINX.read_text()
+
+
+def test_the_distributed_files_ask_for_a_key_from_the_first_start() -> None:
+    """Never an open relay, not even before the first key exists."""
+    services = compose()["services"]
+    configmaps = [document for document in manifests() if document["kind"] == "ConfigMap"]
+    values = [
+        services["api"]["environment"]["MICROMAILER_REQUIRE_AUTH"],
+        *(document["data"]["MICROMAILER_REQUIRE_AUTH"] for document in configmaps),
+    ]
+    image = re.search(r"MICROMAILER_REQUIRE_AUTH=(\S+)", DOCKERFILE.read_text())
+    assert image is not None
+    values.append(image.group(1))
+    assert len(values) == 3
+    for value in values:
+        assert Settings(_env_file=None, require_auth=value).require_auth  # type: ignore[call-arg]
