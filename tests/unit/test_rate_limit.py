@@ -212,3 +212,59 @@ def test_the_counters_come_back_when_the_storage_does() -> None:
     monotonic.now += 2.0
 
     assert allowed(hits(rate, ALPHA, 2)) == [True, False]
+
+
+class SlowStorage(MemoryStorage):
+    """Counters in memory, each call taking a round trip's time; counts the calls."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls = 0
+
+    async def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        self.calls += 1
+        await asyncio.sleep(0.005)
+        return await super().incr(key, expiry, amount)
+
+
+def test_hits_of_one_key_at_once_share_storage_calls_and_exactly_the_limit_passes() -> None:
+    storage = SlowStorage()
+    rate = limiter("20/minute", RateStore(storage, shared=True, release=storage.reset))
+
+    async def run() -> list[RateVerdict | None]:
+        return list(await asyncio.gather(*(rate.hit(ALPHA, None) for _ in range(50))))
+
+    verdicts = asyncio.run(run())
+
+    assert allowed(verdicts).count(True) == 20
+    assert storage.calls <= 3  # one call in flight, the rest gathered behind it
+    remaining = sorted(int(v.headers["RateLimit"].split("r=")[1].split(";")[0])
+                       for v in verdicts if v is not None)
+    assert remaining == [0] * 31 + list(range(1, 20))  # every hit its own place in the count
+
+
+class FlakyStorage(MemoryStorage):
+    """Counters that fail while ``failing`` is set."""
+
+    failing = True
+
+    async def incr(self, key: str, expiry: float, amount: int = 1) -> int:
+        if self.failing:
+            raise StorageError(ConnectionError("Connection refused"))
+        return await super().incr(key, expiry, amount)
+
+
+def test_a_failing_call_reaches_every_hit_it_counted_and_the_next_group_starts_afresh() -> None:
+    storage = FlakyStorage()
+    rate = limiter("20/minute", RateStore(storage, shared=True, release=storage.reset))
+
+    async def run() -> tuple[list[RateVerdict | None], list[RateVerdict | None]]:
+        failed = list(await asyncio.gather(*(rate.hit(ALPHA, None) for _ in range(5))))
+        storage.failing = False
+        rate._retry_at = None  # the pause after a failure is another test's
+        return failed, list(await asyncio.gather(*(rate.hit(ALPHA, None) for _ in range(5))))
+
+    failed, counted = asyncio.run(run())
+
+    assert failed == [None] * 5  # failing open, every one of them
+    assert allowed(counted) == [True] * 5
