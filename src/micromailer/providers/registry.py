@@ -75,10 +75,7 @@ def build_adapters(
     """
     adapters: list[ProviderAdapter] = []
     for name in settings.provider_names():
-        adapter_class = ADAPTERS.get(name)
-        if adapter_class is None:
-            known = ", ".join(sorted(ADAPTERS))
-            raise ConfigurationError(f"no adapter for provider {name!r}; known: {known}")
+        adapter_class = adapter_class_for(name)
         api_key = settings.provider_api_key(name)
         if not api_key:
             raise ConfigurationError(
@@ -92,6 +89,15 @@ def build_adapters(
     return adapters
 
 
+def adapter_class_for(name: str) -> type[ProviderAdapter]:
+    """The adapter class serving provider ``name``; raises :class:`ConfigurationError`."""
+    adapter_class = ADAPTERS.get(name)
+    if adapter_class is None:
+        known = ", ".join(sorted(ADAPTERS))
+        raise ConfigurationError(f"no adapter for provider {name!r}; known: {known}")
+    return adapter_class
+
+
 def build_sandbox_adapters(
     settings: Settings, client: HttpSender | AsyncHttpSender, sandbox_url: str
 ) -> list[ProviderAdapter]:
@@ -100,10 +106,7 @@ def build_sandbox_adapters(
     """
     adapters: list[ProviderAdapter] = []
     for name in settings.provider_names():
-        adapter_class = ADAPTERS.get(name)
-        if adapter_class is None:
-            known = ", ".join(sorted(ADAPTERS))
-            raise ConfigurationError(f"no adapter for provider {name!r}; known: {known}")
+        adapter_class = adapter_class_for(name)
         adapters.append(
             adapter_class(api_key=SANDBOX_API_KEY, base_url=sandbox_url, client=client, name=name)
         )
