@@ -1,21 +1,11 @@
 """The reserved recipients' rule, the same in every fake: one call, then the fake's own format.
 
 A fake calls :func:`simulate` with its request's recipients once the request is authorised and
-valid, and answers as its provider would:
-
-=============  ===============================================================================
-recipient      what the fake does
-=============  ===============================================================================
-``delivered``  accepts, as for any address
-``temp-fail``  refuses the whole request as unavailable for now (``Simulation.unavailable``):
-               its provider's 503, which the adapters read as a server error
-``perm-fail``  refuses that recipient for good (``Simulation.refuses``): whatever its provider
-               answers for an invalid or rejected recipient, which the adapters read as a
-               refused recipient
-``slow``       answers only after :data:`SLOW_SECONDS` (``simulate`` waits), then accepts
-=============  ===============================================================================
-
-The addresses are ``domain/simulator.py``'s; docs/security.md explains their use.
+valid: ``delivered`` is accepted; ``temp-fail`` refuses the whole request as unavailable
+(``Simulation.unavailable``: its provider's 503); ``perm-fail`` refuses that recipient for good
+(``Simulation.refuses``: its provider's answer for a rejected recipient); ``slow`` is answered
+after :data:`SLOW_SECONDS`, then accepted. The addresses are ``domain/simulator.py``'s;
+docs/security.md explains their use.
 """
 
 from __future__ import annotations

@@ -1,19 +1,12 @@
 """Fixed-window counting on a ``limits`` async storage: one call per key at a time, count
 included.
 
-``limits``' ``FixedWindowRateLimiter.hit`` is one ``storage.incr(item.key_for(...),
-item.get_expiry())`` compared with the limit; :class:`WindowCounter` makes the very same call
-(same key, same window: the first hit opens it, it ends ``window`` seconds later) and keeps the
-count it returns, which is what the ``RateLimit`` header's ``r`` needs. When and where a window
-ends (``t``) is known from the hit that opened it; a process that did not see that hit (another
-API process did, through Redis) asks the storage once per window and remembers.
-
-Hits of one key are counted as a group commit stores emails: while one ``incr`` of a key is
-in flight, the hits that arrive meanwhile gather, and go together as one ``incr(amount=n)``
-when it returns. Each hit takes its own place in the total (``total - n + 1`` … ``total``), so
-exactly the limit's amount of them are let through, as one at a time would. A key sending at a
-few requests per second pays one storage call per request and no wait; a key sending thousands
-pays one call per round trip, not per request (docs/performance.md).
+Each hit makes ``limits``' own fixed-window call (``storage.incr(item.key_for(...),
+item.get_expiry())``) and keeps the count it returns, which the ``RateLimit`` header's ``r``
+needs; where a window ends (``t``) is remembered from the hit that opened it, or asked once.
+Hits of one key that arrive while its call is in flight gather and go together as one
+``incr(amount=n)`` when it returns, each taking its own place in the total, as a group commit
+stores emails: under load, one storage call per round trip rather than per request.
 """
 
 from __future__ import annotations
