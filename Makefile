@@ -6,10 +6,10 @@ CHROMIUM := /usr/bin/chromium
 BASELINE_VENV := bench/.venv-baseline
 SEED_BASELINE := ../shared/bench/seed_baseline
 
-.PHONY: install lock run test lint typecheck bench bench-tools screenshots clean
+.PHONY: install lock run test lint typecheck bench bench-tools deploy-tools screenshots clean
 
 # Every dependency at the version and hash the lock files pin; `make lock` refreshes them.
-# requirements.lock: what a server needs (the Dockerfile installs it). requirements-dev.lock:
+# requirements.lock: what a server needs, Flower included (the Dockerfile installs it). requirements-dev.lock:
 # that, plus the dev and simulate extras (here and in CI), at the same versions.
 LOCK     := requirements.lock
 DEV_LOCK := requirements-dev.lock
@@ -26,7 +26,7 @@ install: $(BIN)/micromailer
 
 # The newest versions pyproject.toml allows, pinned with their hashes; then install them.
 lock: install
-	$(PIP_COMPILE) --upgrade --output-file $(LOCK) pyproject.toml
+	$(PIP_COMPILE) --upgrade --extra flower --output-file $(LOCK) pyproject.toml
 	$(PIP_COMPILE) --upgrade --extra dev --extra simulate --constraint $(LOCK) \
 		--output-file $(DEV_LOCK) pyproject.toml
 	$(BIN)/pip install --quiet -r $(DEV_LOCK)
@@ -39,7 +39,18 @@ $(CHROMIUM):
 	apt-get update
 	DEBIAN_FRONTEND=noninteractive apt-get install -y chromium fonts-dejavu-core fonts-liberation
 
-test: install $(CHROMIUM) lint
+# The deployment files' tests run the real tools, from Debian's packages: Docker's engine and
+# debootstrap (the image is built and run), nginx, promtool and docker-compose.
+DEPLOY_TOOLS := /usr/sbin/dockerd /usr/sbin/debootstrap /usr/sbin/nginx /usr/bin/promtool \
+	/usr/bin/docker-compose
+$(DEPLOY_TOOLS) &:
+	apt-get update
+	DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends \
+		docker.io debootstrap nginx-light prometheus docker-compose
+
+deploy-tools: $(DEPLOY_TOOLS)
+
+test: install $(CHROMIUM) $(DEPLOY_TOOLS) lint
 	$(BIN)/pytest
 
 # Regenerate the README's screenshots of the web page (docs/img/web-*.png).
