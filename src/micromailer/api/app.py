@@ -30,6 +30,7 @@ from micromailer.api.routes import (
     web,
 )
 from micromailer.api.score_history import ReadScores, ScoreHistory, score_history_lifespan
+from micromailer.api.worker_metrics import WorkerMetricsRelay
 from micromailer.config import Settings
 from micromailer.security.sites import guard_sites
 
@@ -79,8 +80,11 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.state.services = services
     app.state.score_history = ScoreHistory()
+    relay = RelayCollector(services.stats.count_by_status, services.stats.count_tries,
+                           services.scores, services.stats.backlog)
+    worker = settings.worker_metrics_url
     app.state.metrics_registry = metrics_registry(
-        RelayCollector(services.stats.count_by_status, services.stats.count_tries, services.scores)
+        relay, *([WorkerMetricsRelay(worker)] if worker else [])
     )
     install_error_handlers(app)
     install_openapi(app)
