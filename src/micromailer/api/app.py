@@ -82,9 +82,10 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.state.score_history = ScoreHistory()
     relay = RelayCollector(services.stats.count_by_status, services.stats.count_tries,
                            services.scores, services.stats.backlog)
-    worker = settings.worker_metrics_url
+    worker_url = settings.worker_metrics_url
+    app.state.worker_metrics = WorkerMetricsRelay(worker_url) if worker_url else None
     app.state.metrics_registry = metrics_registry(
-        relay, *([WorkerMetricsRelay(worker)] if worker else [])
+        relay, *([app.state.worker_metrics] if worker_url else [])
     )
     install_error_handlers(app)
     install_openapi(app)
@@ -119,6 +120,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await to_thread.run_sync(app.state.services.audit.close)
             await app.state.services.rate_limiter.close()
             app.state.services.scores.close()
+            if app.state.worker_metrics is not None:
+                app.state.worker_metrics.close()
 
 
 def _live_scores_reader(app: FastAPI) -> ReadScores:
