@@ -23,6 +23,7 @@ from micromailer.config import DEFAULT_SANDBOX_PORT, Settings
 
 if TYPE_CHECKING:
     from celery import Celery
+    from prometheus_client import CollectorRegistry
 
 log = logging.getLogger("micromailer")
 
@@ -67,7 +68,13 @@ def main() -> None:
               help="Port of the fake providers when no credentials are set.")
 def run(host: str, port: int, sandbox_port: int) -> None:
     """Embedded mode: the API and a worker together (and the sandbox without credentials)."""
-    from micromailer.embedded import child_env, children, spawn, wait_until_up
+    from micromailer.embedded import (
+        child_env,
+        children,
+        free_loopback_port,
+        spawn,
+        wait_until_up,
+    )
 
     _configure_logging()
     settings = _settings()
@@ -86,7 +93,13 @@ def run(host: str, port: int, sandbox_port: int) -> None:
                 f"SANDBOX MODE: no provider credentials are set. Emails go to the fake "
                 f"providers at {sandbox_url} and reach nobody.", fg="yellow", bold=True, err=True,
             )
-        started.append(spawn(["worker"], child_env(**env)))
+        # The worker serves its metrics on loopback; the API's GET /metrics adds them.
+        metrics_port = free_loopback_port()
+        started.append(spawn(["worker", "--metrics-host", "127.0.0.1",
+                              "--metrics-port", str(metrics_port)], child_env(**env)))
+        settings = settings.model_copy(
+            update={"worker_metrics_url": f"http://127.0.0.1:{metrics_port}/metrics"}
+        )
         click.echo(f"micromailer API on http://{host}:{port}  (docs: /docs)", err=True)
         _serve(settings, host, port)
 
@@ -139,7 +152,13 @@ def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
 @click.option("--hostname", "-n", default=None,
               help="Worker name, unique per worker (default micromailer-PID@HOST).")
 @click.option("--events", "-E", is_flag=True, help="Send task events (for Flower's task views).")
-def worker(concurrency: int | None, loglevel: str, hostname: str | None, events: bool) -> None:
+@click.option("--metrics-port", type=click.IntRange(1, 65535), default=None,
+              help="Serve Prometheus metrics at /metrics on this port "
+                   "(default: MICROMAILER_WORKER_METRICS_PORT; unset: none).")
+@click.option("--metrics-host", default="0.0.0.0", show_default=True,
+              help="Address the metrics port listens on.")
+def worker(concurrency: int | None, loglevel: str, hostname: str | None, events: bool,
+           metrics_port: int | None, metrics_host: str) -> None:
     """A Celery worker that delivers emails, with the sweeper."""
     from celery.signals import after_setup_logger, worker_shutdown
 
@@ -155,6 +174,9 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     sys.setswitchinterval(WORKER_GIL_SWITCH_INTERVAL)
     app = create_celery(settings)
     runtime = app.conf.micromailer_runtime()
+    metrics_port = metrics_port or settings.worker_metrics_port
+    if metrics_port is not None:
+        _serve_worker_metrics(runtime.metrics.registry, metrics_host, metrics_port)
     publish_many = BatchPublisher(app).publish_many
     sweep_once(runtime.sweeps, publish_many, settings.sweep_after)
     Sweeper(runtime.sweeps, publish_many,
@@ -173,6 +195,18 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     after_setup_logger.connect(_quiet_per_task_logs, weak=False)
     worker_shutdown.connect(_finish_deliveries(app, settings.lease_seconds), weak=False)
     app.worker_main(argv)
+
+
+def _serve_worker_metrics(registry: CollectorRegistry, host: str, port: int) -> None:
+    from micromailer.queue.exporter import serve_worker_metrics
+
+    try:
+        serve_worker_metrics(registry, host, port)
+    except OSError as exc:
+        raise click.ClickException(
+            f"cannot serve the worker's metrics on {host}:{port}: {exc.strerror or exc}"
+        ) from exc
+    log.info("worker metrics on http://%s:%d/metrics", host, port)
 
 
 def _finish_deliveries(app: Celery, timeout: float) -> Callable[..., None]:

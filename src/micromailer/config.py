@@ -94,6 +94,11 @@ class Settings(BaseSettings):
 
     #: Threads of one worker process: emails in flight at once per process.
     worker_concurrency: int = Field(default=128, ge=1, le=1024)
+    #: The port a worker serves its Prometheus metrics on (``/metrics``); unset: none.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    #: A worker exporter's URL whose ``micromailer_*`` metrics the API adds to its own
+    #: ``GET /metrics``; ``micromailer run`` sets it for its worker. Unset: none.
+    worker_metrics_url: str | None = None
 
     #: How providers are ranked (``MICROMAILER_STRATEGY``): ``breaker`` (default), ``original``
     #: or ``priority``; see docs/selection.md.

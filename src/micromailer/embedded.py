@@ -10,6 +10,7 @@ import ctypes
 import logging
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -70,10 +71,18 @@ def children() -> Iterator[list[subprocess.Popen[bytes]]]:
                 child.kill()
 
 
+def free_loopback_port() -> int:
+    """A port free on 127.0.0.1 now, for a child to listen on."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
 def child_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(overrides)
     return env
 
 
-__all__ = ["child_env", "children", "spawn", "wait_until_up"]
+__all__ = ["child_env", "children", "free_loopback_port", "spawn", "wait_until_up"]

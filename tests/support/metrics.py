@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
 #: A sample's labels, sorted: ``(("status", "sent"),)``.
@@ -22,3 +23,8 @@ def parse_samples(text: str) -> dict[SampleKey, float]:
 def labelled(samples: dict[SampleKey, float], name: str) -> dict[Labels, float]:
     """The samples called ``name``, by their labels."""
     return {labels: value for (sample, labels), value in samples.items() if sample == name}
+
+
+def registry_samples(registry: CollectorRegistry) -> dict[SampleKey, float]:
+    """Every sample a registry exposes, read back as Prometheus would."""
+    return parse_samples(generate_latest(registry).decode())

@@ -30,6 +30,7 @@ from micromailer.api.routes import (
     web,
 )
 from micromailer.api.score_history import ReadScores, ScoreHistory, score_history_lifespan
+from micromailer.api.worker_metrics import WorkerMetricsRelay
 from micromailer.config import Settings
 from micromailer.security.sites import guard_sites
 
@@ -79,8 +80,12 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     )
     app.state.services = services
     app.state.score_history = ScoreHistory()
+    relay = RelayCollector(services.stats.count_by_status, services.stats.count_tries,
+                           services.scores, services.stats.backlog)
+    worker_url = settings.worker_metrics_url
+    app.state.worker_metrics = WorkerMetricsRelay(worker_url) if worker_url else None
     app.state.metrics_registry = metrics_registry(
-        RelayCollector(services.stats.count_by_status, services.stats.count_tries, services.scores)
+        relay, *([app.state.worker_metrics] if worker_url else [])
     )
     install_error_handlers(app)
     install_openapi(app)
@@ -115,6 +120,8 @@ async def _lifespan(app: FastAPI) -> AsyncIterator[None]:
             await to_thread.run_sync(app.state.services.audit.close)
             await app.state.services.rate_limiter.close()
             app.state.services.scores.close()
+            if app.state.worker_metrics is not None:
+                app.state.worker_metrics.close()
 
 
 def _live_scores_reader(app: FastAPI) -> ReadScores:

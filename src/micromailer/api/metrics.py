@@ -3,7 +3,8 @@
 Every figure comes from the store or the health board, which all API and worker processes
 share, so any API process answers a scrape with the same numbers, whichever one Prometheus
 reaches, and a restart loses nothing. The process's own CPU, memory and file descriptors come
-from prometheus-client's process collector.
+from prometheus-client's process collector. The workers' histograms are the workers' own
+(``delivery/metrics.py``); ``micromailer run`` adds its worker's here (``worker_metrics.py``).
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ from prometheus_client.registry import Collector
 from micromailer.api.score_history import ReadScores
 from micromailer.domain.status import Status
 from micromailer.health.live import BoardUnavailableError
+from micromailer.store.stats import Backlog
 
 log = logging.getLogger(__name__)
 
@@ -25,21 +27,26 @@ log = logging.getLogger(__name__)
 CountEmails = Callable[[], dict[str, int]]
 #: Provider tries in the store, by ``(provider, outcome)`` (``StatsStore.count_tries``).
 CountTries = Callable[[], dict[tuple[str, str], int]]
+#: Emails waiting for a worker (``StatsStore.backlog``).
+ReadBacklog = Callable[[], Backlog]
 
 
 class RelayCollector(Collector):
     """The relay's metrics, computed afresh on every scrape."""
 
     def __init__(
-        self, count_emails: CountEmails, count_tries: CountTries, read_scores: ReadScores
+        self, count_emails: CountEmails, count_tries: CountTries, read_scores: ReadScores,
+        read_backlog: ReadBacklog,
     ) -> None:
         self._count_emails = count_emails
         self._count_tries = count_tries
         self._read_scores = read_scores
+        self._read_backlog = read_backlog
 
     def collect(self) -> Iterable[Metric]:
         yield from _email_metrics(self._count_emails())
         yield _tries_metric(self._count_tries())
+        yield from _backlog_metrics(self._read_backlog())
         yield from self._score_metrics()
 
     def _score_metrics(self) -> Iterable[Metric]:
@@ -67,11 +74,21 @@ class RelayCollector(Collector):
             "The provider's score when fully healthy (its preference).",
             labels=["provider"],
         )
+        parked = GaugeMetricFamily(
+            "micromailer_provider_parked",
+            "1 while the breaker strategy parks the provider after failures (it gets only a "
+            "probe when its backoff ends), else 0; absent under strategies that never park.",
+            labels=["provider"],
+        )
         for provider in scores:
             score.add_metric([provider.name], provider.score)
             base.add_metric([provider.name], provider.base_score)
+            if provider.parked is not None:
+                parked.add_metric([provider.name], int(provider.parked))
         yield score
         yield base
+        if parked.samples:
+            yield parked
 
 
 def _email_metrics(by_status: dict[str, int]) -> Iterable[Metric]:
@@ -95,6 +112,20 @@ def _email_metrics(by_status: dict[str, int]) -> Iterable[Metric]:
     yield current
 
 
+def _backlog_metrics(backlog: Backlog) -> Iterable[Metric]:
+    yield GaugeMetricFamily(
+        "micromailer_queue_backlog",
+        "Emails waiting for a worker: queued (new, or waiting out a retry's backoff), or "
+        "sending past their lease.",
+        value=backlog.emails,
+    )
+    yield GaugeMetricFamily(
+        "micromailer_queue_oldest_seconds",
+        "Seconds since the oldest waiting email was accepted; 0 when none waits.",
+        value=backlog.oldest_seconds,
+    )
+
+
 def _tries_metric(by_provider_outcome: dict[tuple[str, str], int]) -> Metric:
     tries = CounterMetricFamily(
         "micromailer_provider_tries",
@@ -106,11 +137,12 @@ def _tries_metric(by_provider_outcome: dict[tuple[str, str], int]) -> Metric:
     return tries
 
 
-def metrics_registry(collector: Collector) -> CollectorRegistry:
+def metrics_registry(*collectors: Collector) -> CollectorRegistry:
     """A registry of its own per app (so two apps in one process never clash) holding the
     relay's metrics and this process's."""
     registry = CollectorRegistry(auto_describe=False)
-    registry.register(collector)
+    for collector in collectors:
+        registry.register(collector)
     ProcessCollector(registry=registry)
     return registry
 

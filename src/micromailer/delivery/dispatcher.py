@@ -22,6 +22,7 @@ from micromailer.providers.errors import (
 from micromailer.store.base import UtcClock, utcnow
 
 from .loop_board import LoopBoard, OnLearn
+from .metrics import DeliveryMetrics
 from .verdict import AttemptReport, Delivered, RetryLater, Undeliverable, Verdict
 
 log = logging.getLogger(__name__)
@@ -53,6 +54,8 @@ class Dispatcher:
     A dispatcher carries either live emails or test emails (``test_traffic``: its adapters
     point at the sandbox fakes), never both: a message of the other kind is refused before any
     adapter sees it, so a test email can never reach a real provider by mistake.
+
+    With ``metrics``, each try's duration is observed by provider and outcome as it ends.
     """
 
     def __init__(
@@ -63,9 +66,11 @@ class Dispatcher:
         *,
         on_learn: OnLearn | None = None,
         test_traffic: bool = False,
+        metrics: DeliveryMetrics | None = None,
     ) -> None:
         self._adapters = {adapter.name: adapter for adapter in adapters}
         self._test_traffic = test_traffic
+        self._metrics = metrics
         self._board = board
         self._clock = clock
         self._loop_board = LoopBoard(board, on_learn)
@@ -78,7 +83,7 @@ class Dispatcher:
         """One attempt, sending with the adapters' blocking ``send``."""
         if bool(message.test) != self._test_traffic:
             return self._refused(message)
-        run = _Attempt(self._adapters, self.rank(), self._clock)
+        run = _Attempt(self._adapters, self.rank(), self._clock, self._metrics)
         for name, adapter in run.candidates():
             started = self._clock()
             try:
@@ -95,7 +100,9 @@ class Dispatcher:
         (:class:`~micromailer.delivery.loop_board.LoopBoard`)."""
         if bool(message.test) != self._test_traffic:
             return self._refused(message)
-        run = _Attempt(self._adapters, await self._loop_board.ranked(), self._clock)
+        run = _Attempt(
+            self._adapters, await self._loop_board.ranked(), self._clock, self._metrics
+        )
         for name, adapter in run.candidates():
             started = self._clock()
             try:
@@ -128,11 +135,13 @@ class _Attempt:
     reached: the order, what each answer means for the board and for the email, the verdict."""
 
     def __init__(
-        self, adapters: dict[str, ProviderAdapter], ranking: Sequence[str], clock: UtcClock
+        self, adapters: dict[str, ProviderAdapter], ranking: Sequence[str], clock: UtcClock,
+        metrics: DeliveryMetrics | None = None,
     ) -> None:
         self._adapters = adapters
         self._ranking = ranking
         self._clock = clock
+        self._metrics = metrics
         self.tries: list[ProviderTry] = []
         self._retry_after: float | None = None
         self._any_transient = False
@@ -152,18 +161,18 @@ class _Attempt:
         anything."""
         finished = self._clock()
         if isinstance(answer, SendResult):
-            self.tries.append(ProviderTry(name, started, finished, Outcome.SENT))
+            self._add(ProviderTry(name, started, finished, Outcome.SENT))
             self._verdict = Delivered(answer.provider, answer.message_id)
             return Lesson(name, True)
         if not isinstance(answer, ProviderError):  # an adapter bug must not lose the email
             log.error("provider %s raised an unexpected error", name, exc_info=answer)
             self._any_transient = True
-            self.tries.append(
+            self._add(
                 ProviderTry(name, started, finished, Outcome.FAILED, None,
                             f"{name}: internal error: {type(answer).__name__}")
             )
             return Lesson(name, False)
-        self.tries.append(self._failed_try(name, started, finished, answer))
+        self._add(self._failed_try(name, started, finished, answer))
         if isinstance(answer, RecipientRejectedError):
             self._verdict = Undeliverable(answer.describe())
             return None
@@ -173,6 +182,12 @@ class _Attempt:
         if retry_after is not None:
             self._retry_after = max(self._retry_after or 0.0, retry_after)
         return Lesson(name, False, retry_after) if answer.counts_against_health else None
+
+    def _add(self, provider_try: ProviderTry) -> None:
+        self.tries.append(provider_try)
+        if self._metrics is not None:
+            seconds = (provider_try.finished_at - provider_try.started_at).total_seconds()
+            self._metrics.provider_answered(provider_try.provider, provider_try.outcome, seconds)
 
     def report(self) -> AttemptReport:
         verdict = self._verdict if self._verdict is not None else self._no_provider_accepted()

@@ -22,11 +22,13 @@ from dataclasses import dataclass
 
 from micromailer.domain.status import Status
 from micromailer.retry import DeliveryRetryPolicy
+from micromailer.store.base import UtcClock, utcnow
 from micromailer.store.claims import AttemptRecord, Claim, ClaimStore
 
 from .batching import MAX_BATCH, GroupBatcher
 from .dispatcher import Dispatch
 from .loop_thread import LoopThread
+from .metrics import DeliveryMetrics
 from .verdict import AttemptReport, Delivered, Undeliverable
 
 log = logging.getLogger(__name__)
@@ -45,7 +47,11 @@ class Settlement:
 
 
 class DeliveryService:
-    """The worker's one job, independent of Celery: ``deliver(email_id)``."""
+    """The worker's one job, independent of Celery: ``deliver(email_id)``.
+
+    With ``metrics``, a live email's time from acceptance to ``sent`` is observed once its
+    outcome is stored.
+    """
 
     def __init__(
         self,
@@ -57,8 +63,12 @@ class DeliveryService:
         max_batch: int = MAX_BATCH,
         store_interval: float = 0.0,
         test_dispatcher: Dispatch | None = None,
+        metrics: DeliveryMetrics | None = None,
+        clock: UtcClock = utcnow,
     ) -> None:
         self._store = store
+        self._metrics = metrics
+        self._clock = clock
         self._dispatcher = dispatcher
         self._test_dispatcher = test_dispatcher if test_dispatcher is not None else dispatcher
         self._schedule = schedule
@@ -100,6 +110,8 @@ class DeliveryService:
         settlement = self.settle(claim, report)
         if not await self._records.submit(settlement.record):
             return None  # a newer claim has the email: its holder decides what comes next
+        if settlement.status is Status.SENT and self._metrics is not None and not message.test:
+            self._metrics.email_sent((self._clock() - claim.created_at).total_seconds())
         if settlement.retry_in is not None:
             try:
                 loop = asyncio.get_running_loop()

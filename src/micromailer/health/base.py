@@ -78,9 +78,21 @@ class SteppedStrategy(Strategy, Protocol):
         ...
 
 
+@runtime_checkable
+class ParkingStrategy(Strategy, Protocol):
+    """A strategy that parks a failing provider for a while, as the breaker does."""
+
+    def parked(self, state: ProviderHealth, now: float) -> bool:
+        """Whether the provider waits out its backoff at ``now``."""
+        ...
+
+
 def base_scores(names: list[str], top: float = 50.0) -> dict[str, float]:
     """Preference by position: 50 for the first provider, then 49, 48…"""
     return {name: top - index for index, name in enumerate(names)}
 
 
-__all__ = ["HealthStep", "ProviderHealth", "SteppedStrategy", "Strategy", "base_scores"]
+__all__ = [
+    "HealthStep", "ParkingStrategy", "ProviderHealth", "SteppedStrategy", "Strategy",
+    "base_scores",
+]

@@ -16,7 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from micromailer.health.base import ProviderHealth, Strategy, base_scores
+from micromailer.health.base import ParkingStrategy, ProviderHealth, Strategy, base_scores
 from micromailer.health.board import MemoryBoard
 
 log = logging.getLogger(__name__)
@@ -98,6 +98,8 @@ class ProviderScore:
     base_score: float
     health: float
     last_error: float | None
+    #: Whether the strategy parks the provider now; ``None`` under one that never parks.
+    parked: bool | None = None
 
 
 def live_scores(
@@ -110,6 +112,7 @@ def live_scores(
         if (state := by_name.get(name)) else ProviderHealth(name, base)
         for name, base in base_scores(list(names)).items()
     ]
+    parking = strategy if isinstance(strategy, ParkingStrategy) else None
     return [
         ProviderScore(
             name=state.name,
@@ -118,6 +121,7 @@ def live_scores(
             base_score=state.base_score,
             health=state.health,
             last_error=state.last_error,
+            parked=parking.parked(state, now) if parking is not None else None,
         )
         for state in states
     ]

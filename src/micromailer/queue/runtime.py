@@ -10,6 +10,7 @@ from sqlalchemy import Engine
 
 from micromailer.config import Settings
 from micromailer.delivery.dispatcher import Dispatcher
+from micromailer.delivery.metrics import DeliveryMetrics
 from micromailer.delivery.sandbox_route import (
     FixedSandbox,
     LocalSandbox,
@@ -28,6 +29,7 @@ from micromailer.providers.registry import (
     build_sandbox_adapters,
     make_async_http_client,
 )
+from micromailer.queue.exporter import worker_registry
 from micromailer.queue.publisher import DeliveryPublisher
 from micromailer.retry import DeliveryRetryPolicy
 from micromailer.store.claims import ClaimStore
@@ -60,6 +62,8 @@ class WorkerRuntime:
     publisher: DeliveryPublisher
     service: DeliveryService
     http_client: AsyncHttpSender
+    #: What ``MICROMAILER_WORKER_METRICS_PORT`` serves (``queue/exporter.py``).
+    metrics: DeliveryMetrics
 
     @classmethod
     def build(cls, settings: Settings, app: Celery) -> WorkerRuntime:
@@ -77,9 +81,10 @@ class WorkerRuntime:
             board.load(snapshots.load_health())
             on_learn = SnapshotPublisher(board, snapshots.save_health).notify
         publisher = DeliveryPublisher(app)
+        metrics = DeliveryMetrics(worker_registry())
         service = DeliveryService(
             store=claims,
-            dispatcher=Dispatcher(adapters, board, on_learn=on_learn),
+            dispatcher=Dispatcher(adapters, board, on_learn=on_learn, metrics=metrics),
             schedule=publisher.schedule,
             policy=DeliveryRetryPolicy(
                 max_attempts=settings.max_attempts,
@@ -89,6 +94,7 @@ class WorkerRuntime:
             claim_timeout=settings.lease_seconds,
             store_interval=store_interval(engine),
             test_dispatcher=sandbox_route(settings, client),
+            metrics=metrics,
         )
         names = ", ".join(adapter.name for adapter in adapters)
         log.info("worker ready: providers %s (%s); test emails to the fakes %s; a claim holds "
@@ -96,7 +102,7 @@ class WorkerRuntime:
                  names, "sandbox" if settings.sandbox_mode else "live credentials",
                  f"at {settings.sandbox_url}" if settings.sandbox_url
                  else "started in this process on the first one", settings.lease_seconds)
-        return cls(settings, claims, sweeps, board, publisher, service, client)
+        return cls(settings, claims, sweeps, board, publisher, service, client, metrics)
 
 
 def sandbox_locator(settings: Settings) -> SandboxLocator:

@@ -48,11 +48,12 @@ class AttemptRecord:
 
 @dataclass(frozen=True, slots=True)
 class Claim:
-    """An email a worker now holds in ``sending``, which attempt this is (1-based), and what
-    the earlier attempts failed with."""
+    """An email a worker now holds in ``sending``, which attempt this is (1-based), when it was
+    accepted, and what the earlier attempts failed with."""
 
     message: Message
     attempt_number: int
+    created_at: datetime
     previous_error: str | None = None
 
 
@@ -84,7 +85,8 @@ class ClaimStore(StoreBase):
                     attempt_count=EmailRow.attempt_count + 1,
                     updated_at=now,
                 )
-                .returning(*_MESSAGE_COLUMNS, EmailRow.attempt_count, EmailRow.error)
+                .returning(*_MESSAGE_COLUMNS, EmailRow.attempt_count, EmailRow.created_at,
+                           EmailRow.error)
             ).all()
         return {
             row.id: Claim(
@@ -94,6 +96,7 @@ class ClaimStore(StoreBase):
                     sender_email=row.sender_email, sender_name=row.sender_name, test=row.test,
                 ),
                 row.attempt_count,
+                row.created_at,
                 row.error,
             )
             for row in claimed
