@@ -15,7 +15,7 @@ import logging.config
 import sys
 import threading
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from contextvars import ContextVar
 from datetime import UTC, datetime
 from types import TracebackType
@@ -40,11 +40,8 @@ CONTEXT_FIELDS: dict[str, ContextVar[str | None]] = {"email_id": _email_id, "key
 @contextmanager
 def email_context(email_id: str) -> Iterator[None]:
     """Lines logged inside carry ``email_id`` (in this thread or asyncio task only)."""
-    token = _email_id.set(email_id)
-    try:
+    with _bound(_email_id, email_id):
         yield
-    finally:
-        _email_id.reset(token)
 
 
 def bind_email(email_id: str) -> None:
@@ -57,11 +54,20 @@ def bind_email(email_id: str) -> None:
 @contextmanager
 def key_context(key_name: str | None) -> Iterator[None]:
     """Lines logged inside carry the API key's name as ``key``; ``None`` (no key) adds none."""
-    token = _key_name.set(key_name)
+    with _bound(_key_name, key_name):
+        yield
+
+
+@contextmanager
+def _bound(variable: ContextVar[str | None], value: str | None) -> Iterator[None]:
+    token = variable.set(value)
     try:
         yield
     finally:
-        _key_name.reset(token)
+        # A coroutine still pending when its loop stopped is closed later, by the garbage
+        # collector, outside its task's context: there is nothing to restore then.
+        with suppress(ValueError):
+            variable.reset(token)
 
 
 class LogContextFilter(logging.Filter):

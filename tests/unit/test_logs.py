@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import io
 import json
 import logging
 import logging.config
+import sys
+import threading
+import warnings
 from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
@@ -190,3 +194,31 @@ def test_an_email_bound_in_a_request_task_stays_on_its_lines_and_in_that_task_on
     asyncio.run(server())
 
     assert [line.get("email_id") for line in lines(stream)] == ["e-a", "e-b", None]
+
+
+def test_a_delivery_left_pending_when_its_loop_stops_is_closed_without_an_error() -> None:
+    """Closed by the garbage collector, outside its task's context, the coroutine cannot reset
+    the variable: that must not raise (pytest would report an unraisable exception)."""
+    unraisable: list[BaseException | None] = []
+    hook, sys.unraisablehook = sys.unraisablehook, lambda u: unraisable.append(u.exc_value)
+
+    inside = threading.Event()
+
+    async def pending_delivery() -> None:
+        with email_context("e-pending"):
+            inside.set()
+            await asyncio.Event().wait()
+
+    try:
+        loop = LoopThread("test-logs-pending")
+        future = loop.submit(pending_delivery())
+        assert inside.wait(10), "the delivery never started"
+        loop.stop()
+        del future
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # asyncio's "Task was destroyed but it is pending!"
+            gc.collect()
+    finally:
+        sys.unraisablehook = hook
+
+    assert unraisable == []
