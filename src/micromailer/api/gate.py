@@ -1,4 +1,5 @@
-"""``KeyGate``: every request's API key checked, its principal set, its rate counted.
+"""``KeyGate``: every request's API key checked, its principal set, its rate counted, its key's
+name on the lines logged while serving it.
 
 In front of the intake and FastAPI's stack, so that one rule covers every route, ``POST /email``
 included. Authentication is on as soon as one live key exists, or with
@@ -14,6 +15,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from micromailer.api.errors import STORE_UNAVAILABLE
 from micromailer.api.intake.answer import IntakeRefused, send_refusal
+from micromailer.logs import key_context
 from micromailer.security.access import Access, access_for
 from micromailer.security.audit import AuditLog
 from micromailer.security.keyring import KeyRing, KeysUnavailable
@@ -53,6 +55,17 @@ class KeyGate:
         access = access_for(scope["path"])
         try:
             principal = await self._principal(scope, access)
+        except IntakeRefused as refusal:
+            await send_refusal(send, refusal)
+            return
+        with key_context(principal.key_name):  # the request's lines name its key
+            await self._serve(scope, receive, send, principal, access)
+
+    async def _serve(
+        self, scope: Scope, receive: Receive, send: Send, principal: Principal, access: Access
+    ) -> None:
+        """Count the request against its key's rate limit, then pass it on."""
+        try:
             rate_headers = await self._count(scope, principal, access)
         except IntakeRefused as refusal:
             await send_refusal(send, refusal)

@@ -117,7 +117,7 @@ class Dispatcher:
     def _refused(self, message: Message) -> AttemptReport:
         """The report for a message of the other kind: failed, no provider tried."""
         log.error("email %s reached the %s providers' dispatcher; refused", message.email_id,
-                  "test" if self._test_traffic else "live")
+                  "test" if self._test_traffic else "live", extra={"email_id": message.email_id})
         error = (
             "a live email never goes to the sandbox fakes" if self._test_traffic
             else "a test email never goes to a real provider, and this worker has no sandbox "

@@ -24,6 +24,7 @@ from micromailer.domain.attempt import NewEmail
 from micromailer.domain.idempotency import ReservationLost
 from micromailer.domain.rendering import RenderedContent, render_markdown
 from micromailer.domain.validation import EmailRequest
+from micromailer.logs import email_context
 from micromailer.store.emails import EmailStore
 
 log = logging.getLogger(__name__)
@@ -70,7 +71,8 @@ class IntakePipeline:
         """Store and queue the email; raises ``ReservationLost`` when its ``Idempotency-Key``
         was taken over before its commit (nothing is stored then)."""
         new = new_email(request, self._sender, await self.render(request.content), submission)
-        created_at = await self._writes.submit(new)
+        with email_context(new.email_id):
+            created_at = await self._writes.submit(new)
         if created_at is None:
             raise ReservationLost(new.email_id)
         return Accepted(new.email_id, created_at)

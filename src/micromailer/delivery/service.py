@@ -21,6 +21,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from micromailer.domain.status import Status
+from micromailer.logs import email_context
 from micromailer.retry import DeliveryRetryPolicy
 from micromailer.store.base import UtcClock, utcnow
 from micromailer.store.claims import AttemptRecord, Claim, ClaimStore
@@ -29,7 +30,7 @@ from .batching import MAX_BATCH, GroupBatcher
 from .dispatcher import Dispatch
 from .loop_thread import LoopThread
 from .metrics import DeliveryMetrics
-from .verdict import AttemptReport, Delivered, Undeliverable
+from .verdict import AttemptReport, Delivered, RetryLater, Undeliverable
 
 log = logging.getLogger(__name__)
 
@@ -98,7 +99,12 @@ class DeliveryService:
         return self._loop.submit(self.deliver_async(email_id))
 
     async def deliver_async(self, email_id: str) -> Status | None:
-        """:meth:`deliver` on the service's event loop."""
+        """:meth:`deliver` on the service's event loop; every line it logs carries
+        ``email_id``."""
+        with email_context(email_id):
+            return await self._deliver(email_id)
+
+    async def _deliver(self, email_id: str) -> Status | None:
         claim = await self._claims.submit(email_id)
         if claim is None:
             log.debug("email %s is not claimable (final, unknown, held or not due); skipped",
@@ -112,6 +118,7 @@ class DeliveryService:
             return None  # a newer claim has the email: its holder decides what comes next
         if settlement.status is Status.SENT and self._metrics is not None and not message.test:
             self._metrics.email_sent((self._clock() - claim.created_at).total_seconds())
+        _log_unsent(settlement, report)
         if settlement.retry_in is not None:
             try:
                 loop = asyncio.get_running_loop()
@@ -161,6 +168,17 @@ class DeliveryService:
         self._dispatcher.close()
         if self._test_dispatcher is not self._dispatcher:
             self._test_dispatcher.close()
+
+
+def _log_unsent(settlement: Settlement, report: AttemptReport) -> None:
+    """One line for an attempt that sent nothing (a sent email is in the store, not the log):
+    this attempt's reasons before a retry, every attempt's once it failed."""
+    record, verdict = settlement.record, report.verdict
+    if settlement.retry_in is not None and isinstance(verdict, RetryLater):
+        log.info("attempt %d sent nothing (%s); next attempt in %.1f s", record.attempt_number,
+                 verdict.error, settlement.retry_in)
+    elif settlement.status is Status.FAILED:
+        log.warning("email failed after attempt %d: %s", record.attempt_number, record.error)
 
 
 def attempt_history(previous: str | None, attempt: int, reasons: str) -> str:

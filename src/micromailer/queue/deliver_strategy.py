@@ -80,11 +80,12 @@ class LoopDeliveries:
         error = future.exception()
         if isinstance(error, STORE_UNREACHABLE):  # retried through Celery, not acknowledged
             log.warning("store unreachable while delivering %s; retrying through Celery",
-                        email_id)
+                        email_id, extra={"email_id": email_id})
             self._call_soon(retry)
             return
         if error is not None:  # the email stays in the store; the sweeper republishes it
-            log.error("delivering %s failed: %r", email_id, error)
+            log.error("delivering %s failed: %r", email_id, error,
+                      extra={"email_id": email_id})
         ack(log, self._connection_errors)
 
     def in_flight(self) -> int:

@@ -24,13 +24,15 @@ def run_sandbox(
     faults: Mapping[str, Any] | None = None,
     allowed_hosts: Sequence[str] = (),
     log_level: str = "info",
+    log_config: dict[str, Any] | None = None,
 ) -> None:
     """Serve the sandbox until interrupted (Ctrl-C / SIGTERM). See :func:`create_sandbox_app`;
     it answers the localhost names, ``host`` and the ``allowed_hosts`` (normalised entries of
-    :func:`~micromailer.security.hosts.parse_host_patterns`)."""
+    :func:`~micromailer.security.hosts.parse_host_patterns`). ``log_config``: uvicorn's logging
+    (``logs.logging_config``); ``None`` leaves the process's as it is."""
     hosts = HostPolicy.local(host, extra=allowed_hosts)
     app = create_sandbox_app(api_keys, seed, faults=faults, hosts=hosts)
-    uvicorn.run(app, host=host, port=port, log_level=log_level)
+    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config)
 
 
 class SandboxThread:

@@ -143,6 +143,7 @@ class ClaimStore(StoreBase):
                     "email %s: the outcome of attempt %d (%s) came after a newer claim; "
                     "its tries are kept, the email is left as it is",
                     record.email_id, record.attempt_number, record.status.value,
+                    extra={"email_id": record.email_id},
                 )
         return applied
 

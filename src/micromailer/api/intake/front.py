@@ -28,6 +28,7 @@ from micromailer.delivery.intake import Submission
 from micromailer.domain.attempt import Submitter
 from micromailer.domain.idempotency import Replay, ReservationLost
 from micromailer.domain.validation import EmailRequest, InvalidEmailRequest, parse_email_request
+from micromailer.logs import bind_email
 from micromailer.security.principal import principal_of
 
 if TYPE_CHECKING:  # api.deps imports this package's checks
@@ -107,8 +108,9 @@ class EmailIntake:
 
 
 async def _accept(services: Services, request: EmailRequest, submission: Submission) -> str:
-    """Render, store and queue the email; its id."""
+    """Render, store and queue the email; its id, on the request's remaining log lines."""
     accepted = await _store_call(services.intake.accept(request, submission))
+    bind_email(accepted.email_id)
     return accepted.email_id
 
 

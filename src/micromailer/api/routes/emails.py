@@ -23,6 +23,7 @@ from micromailer.api.schemas import (
     EmailSummaryOut,
     NotFoundBody,
 )
+from micromailer.logs import bind_email
 
 router = APIRouter(tags=["emails"])
 
@@ -78,6 +79,7 @@ async def read_email(
                          json_schema_extra={"format": "uuid"}),
 ) -> Any:
     """Another project's email is answered as an unknown id: its existence is not told."""
+    bind_email(email_id)
     view = await run_in_threadpool(services.store.get_email, email_id)
     if view is None or not principal.sees(view.project):
         return JSONResponse(
