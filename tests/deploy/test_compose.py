@@ -20,7 +20,7 @@ import httpx
 import pytest
 import yaml
 
-from tests.support.processes import clean_env, free_port
+from tests.support.processes import ManagedProcess, clean_env, free_port
 from tests.support.servers import require_rabbitmq, unavailable
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -210,3 +210,21 @@ def test_flower_with_its_secret_asks_every_visitor_for_it(
 
     assert checked.returncode == 0, checked.stderr
     assert (anonymous.status_code, wrong.status_code, right.status_code) == (401, 401, 200)
+
+
+def test_the_sandboxs_health_check_passes_against_the_sandbox_compose_starts(
+    model: dict[str, Any], tmp_path: Path,
+) -> None:
+    sandbox = model["services"]["sandbox"]
+    port = free_port()
+    command = [str(port) if part == "8025" else part for part in sandbox["command"]]
+    check = [part.replace("8025", str(port)) for part in sandbox["healthcheck"]["test"][2:]]
+    process = ManagedProcess(command, clean_env(), tmp_path / "sandbox.log").start()
+    try:
+        process.wait_http(f"http://127.0.0.1:{port}/_sandbox")
+        checked = subprocess.run([sys.executable, *check], capture_output=True, text=True,
+                                 timeout=30, check=False)
+    finally:
+        process.stop()
+
+    assert checked.returncode == 0, checked.stderr

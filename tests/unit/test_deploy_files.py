@@ -1,5 +1,6 @@
 """The deployment files (docker-compose.yml, deploy/) agree with the code they start: every
-command line parses, every setting they name exists, and nginx's body limit is micromailer's. No container engine runs here, so the files are checked against the code instead."""
+command line parses, every setting they name exists, and nginx's body limit is micromailer's.
+No container engine runs here, so the files are checked against the code instead."""
 
 from __future__ import annotations
 
