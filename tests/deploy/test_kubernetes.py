@@ -382,3 +382,20 @@ def test_everything_else_is_denied_on_the_way_in() -> None:
                and document["spec"]["podSelector"] == {}]
     assert deny["spec"]["policyTypes"] == ["Ingress"]
     assert not deny["spec"].get("ingress")
+
+
+def test_the_documented_first_steps_apply_what_each_needs() -> None:
+    """docs/operations.md applies the data stores, then the migrations, by label."""
+    operations = (ROOT / "docs" / "operations.md").read_text()
+
+    def chosen(components: str) -> set[str]:
+        assert f"-l 'app.kubernetes.io/component in ({components})'" in operations
+        selector = {"matchExpressions": [{"key": "app.kubernetes.io/component",
+                                          "operator": "In", "values": components.split(",")}]}
+        return {named(document) for document in objects()
+                if selects(selector, document["metadata"].get("labels", {}))}
+
+    assert {"RabbitmqCluster/micromailer-rabbitmq", "Cluster/micromailer-postgres",
+            "Deployment/micromailer-redis", "Service/micromailer-redis"} <= chosen(
+        "broker,database,redis")
+    assert {"ConfigMap/micromailer", "Job/micromailer-migrate"} <= chosen("config,migrate")
