@@ -5,10 +5,11 @@ Nothing here is built at import time: callers make a ``Settings()`` and pass it 
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
-from pydantic import AliasChoices, Field, SecretStr, field_validator
+from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 from micromailer.secret_files import FROM_FILE, SecretFileSettingsSource
@@ -37,6 +38,15 @@ DEFAULT_STRATEGY = "breaker"
 #: How log lines are written (``MICROMAILER_LOG_FORMAT``): one JSON object a line, or text for
 #: a console (``logs.py``).
 LOG_FORMATS: tuple[str, ...] = ("json", "console")
+
+
+class QueueType(StrEnum):
+    """The deliver queue's type on RabbitMQ (``MICROMAILER_QUEUE_TYPE``)."""
+
+    #: One node holds the queue: for a single broker.
+    CLASSIC = "classic"
+    #: Replicated over a cluster's nodes (Raft): it survives the loss of a minority of them.
+    QUORUM = "quorum"
 
 
 #: A setting that holds a secret (a key, or a URL with a password): it may also come from the
@@ -95,6 +105,10 @@ class Settings(BaseSettings):
     #: Seconds a worker works from its own memory, and the API lets requests pass without rate
     #: limits, after Redis failed before trying it again.
     redis_retry_interval: float = Field(default=2.0, gt=0)
+
+    #: ``classic`` for a single RabbitMQ, ``quorum`` wherever RabbitMQ runs as a cluster: a
+    #: classic queue lives on one node and dies with it. RabbitMQ only.
+    queue_type: QueueType = QueueType.CLASSIC
 
     #: Threads of one worker process: emails in flight at once per process.
     worker_concurrency: int = Field(default=128, ge=1, le=1024)
@@ -220,6 +234,17 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown strategy {value!r}; known: {', '.join(STRATEGY_NAMES)}")
         return name
 
+    @model_validator(mode="after")
+    def _quorum_queue_on_rabbitmq(self) -> Settings:
+        if self.queue_type is QueueType.QUORUM and not self.celery_broker_url.startswith(
+            ("amqp", "pyamqp")
+        ):
+            raise ValueError(
+                "MICROMAILER_QUEUE_TYPE=quorum needs RabbitMQ: set MICROMAILER_BROKER_URL to "
+                "an amqp:// URL, or leave the queue type classic"
+            )
+        return self
+
     # -- derived values -------------------------------------------------------------
 
     @property
@@ -311,6 +336,7 @@ __all__ = [
     "SANDBOX_API_KEY",
     "STRATEGY_NAMES",
     "Credential",
+    "QueueType",
     "SecretUrl",
     "Settings",
     "normalize_database_url",

@@ -21,7 +21,7 @@ from micromailer.config import Settings
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE = ROOT / "docker-compose.yml"
-KUBERNETES = ROOT / "deploy" / "kubernetes"
+KUBERNETES = ROOT / "deploy" / "kubernetes" / "base"
 NGINX = ROOT / "deploy" / "nginx" / "micromailer.conf"
 DOCKERFILE = ROOT / "deploy" / "docker" / "Dockerfile"
 #: Not settings: Kubernetes' downward API, used in a setting's value.
@@ -43,12 +43,18 @@ def micromailer_commands() -> list[list[str]]:
                 if (service.get("image", "").startswith("micromailer") or "build" in service)
                 and "entrypoint" not in service]
     for document in manifests():
-        if document["kind"] == "Deployment":
+        if document["kind"] in ("Deployment", "Job"):
             commands += [container["args"]
-                         for container in document["spec"]["template"]["spec"]["containers"]]
+                         for container in document["spec"]["template"]["spec"]["containers"]
+                         if runs_micromailer(container)]
     dockerfile_cmd = re.search(r"^CMD (\[.*\])$", DOCKERFILE.read_text(), re.MULTILINE)
     assert dockerfile_cmd is not None
     return [*commands, yaml.safe_load(dockerfile_cmd.group(1))]
+
+
+def runs_micromailer(container: dict[str, Any]) -> bool:
+    """A container of the micromailer image on its entrypoint (Flower's runs celery)."""
+    return bool(container["image"].startswith("micromailer") and "command" not in container)
 
 
 def setting_names() -> set[str]:
@@ -65,11 +71,13 @@ def variables_named() -> set[str]:
         if "entrypoint" not in service:  # Flower runs celery, with variables of its own
             named |= set(service.get("environment") or {})
     for document in manifests():
-        if document["kind"] in ("ConfigMap", "Secret"):
+        if (document["kind"] in ("ConfigMap", "Secret")
+                and document["metadata"]["name"] == "micromailer"):  # the others are not ours
             named |= set(document.get("data") or document.get("stringData") or {})
         if document["kind"] == "Deployment":
             for container in document["spec"]["template"]["spec"]["containers"]:
-                named |= {variable["name"] for variable in container.get("env", [])}
+                if runs_micromailer(container):
+                    named |= {variable["name"] for variable in container.get("env", [])}
     return {name for name in named if not name.startswith(("POSTGRES_", "RABBITMQ_"))}
 
 

@@ -1,4 +1,4 @@
-"""The Celery app: JSON only, late acks, one durable queue, one task."""
+"""The Celery app: JSON only, late acks, one durable queue (classic or quorum), one task."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ import threading
 from typing import Any
 
 from celery import Celery
-from kombu.entity import Queue
 
 from micromailer.config import Settings
+from micromailer.queue.declaration import delayed_countdown, deliver_queue
 from micromailer.queue.names import DELIVER_TASK, QUEUE_NAME
 from micromailer.queue.sqlite_transport import broker_settings
 from micromailer.retry import PUBLISH_RETRY_POLICY, STORE_UNREACHABLE, TASK_STORE_DOWN_RETRY
@@ -26,10 +26,13 @@ def create_celery(settings: Settings) -> Celery:
         task_acks_late=True,
         task_reject_on_worker_lost=True,
         task_default_queue=QUEUE_NAME,
-        task_queues=[Queue(QUEUE_NAME, durable=True)],  # type: ignore[no-untyped-call]
+        task_queues=[deliver_queue(settings.queue_type)],
         task_default_delivery_mode="persistent",
         task_publish_retry_policy=PUBLISH_RETRY_POLICY,
         worker_prefetch_multiplier=1,
+        # On a quorum queue the prefetch is set per consumer (the default; said here because
+        # quorum queues refuse a global one).
+        worker_detect_quorum_queues=True,
         worker_hijack_root_logger=False,
         broker_connection_retry_on_startup=True,
         broker_transport_options=_transport_options(settings.celery_broker_url),
@@ -75,8 +78,9 @@ def _register_deliver(app: Celery, settings: Settings) -> None:
         try:
             status = runtime().service.deliver(email_id)
         except STORE_UNREACHABLE as exc:
+            countdown = TASK_STORE_DOWN_RETRY.countdown(task.request.retries)
             raise task.retry(
-                exc=exc, countdown=TASK_STORE_DOWN_RETRY.countdown(task.request.retries)
+                exc=exc, countdown=delayed_countdown(app.amqp.queues[QUEUE_NAME], countdown)
             ) from exc
         return status.value if status is not None else None
 

@@ -7,5 +7,9 @@ from __future__ import annotations
 DELIVER_TASK = "micromailer.deliver"
 #: The one durable queue the API publishes to and the workers consume.
 QUEUE_NAME = "micromailer"
+#: The quorum queue's exchange: a topic exchange, as Celery's native delayed delivery needs,
+#: named apart from the classic queue's direct exchange (``QUEUE_NAME``), so that a broker which
+#: held one can declare the other.
+QUORUM_EXCHANGE = "micromailer.topic"
 
-__all__ = ["DELIVER_TASK", "QUEUE_NAME"]
+__all__ = ["DELIVER_TASK", "QUEUE_NAME", "QUORUM_EXCHANGE"]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import Celery
 
+from micromailer.queue.declaration import delayed_countdown
 from micromailer.queue.names import DELIVER_TASK, QUEUE_NAME
 
 
@@ -15,8 +16,9 @@ class DeliveryPublisher:
         self._app.send_task(DELIVER_TASK, args=[email_id], queue=QUEUE_NAME, retry=True)
 
     def schedule(self, email_id: str, delay_seconds: float) -> None:
+        countdown = delayed_countdown(self._app.amqp.queues[QUEUE_NAME], delay_seconds)
         self._app.send_task(
-            DELIVER_TASK, args=[email_id], queue=QUEUE_NAME, countdown=delay_seconds, retry=True
+            DELIVER_TASK, args=[email_id], queue=QUEUE_NAME, countdown=countdown, retry=True
         )
 
     def ping(self, timeout: float = 2.0) -> None:
