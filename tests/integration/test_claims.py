@@ -12,10 +12,7 @@ import pytest
 from micromailer.domain.attempt import ProviderTry
 from micromailer.domain.status import Outcome, Status
 from micromailer.store.claims import STALE_OUTCOME_NOTE, AttemptRecord
-from micromailer.store.engine import make_engine
-from micromailer.store.migrate import upgrade
-from tests.support.backends import fresh_backends
-from tests.support.fakes import FakeClock, Stores, make_new_email, migrated_stores, stores_on
+from tests.support.fakes import FakeClock, Stores, make_new_email, stores_in, stores_on
 
 LEASE = 30.0
 
@@ -27,16 +24,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Stores]:
-    if request.param == "sqlite":
-        stores = migrated_stores(tmp_path, clock)
+    with stores_in(request.param, tmp_path, clock) as stores:
         yield stores
-        stores.engine.dispose()
-        return
-    with fresh_backends() as backends:
-        upgrade(backends.database_url)
-        stores = stores_on(make_engine(backends.database_url, pool_size=2), clock)
-        yield stores
-        stores.engine.dispose()
 
 
 def a_try(provider: str, clock: FakeClock, outcome: Outcome = Outcome.FAILED) -> ProviderTry:

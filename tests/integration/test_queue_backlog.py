@@ -20,8 +20,7 @@ from micromailer.store.engine import make_engine
 from micromailer.store.health_snapshots import HealthSnapshotStore
 from micromailer.store.migrate import upgrade
 from micromailer.store.stats import Backlog
-from tests.support.backends import fresh_backends
-from tests.support.fakes import FakeClock, Stores, migrated_stores, stores_on
+from tests.support.fakes import FakeClock, Stores, stores_in
 from tests.support.metrics import labelled, parse_samples
 
 LEASE = 30.0
@@ -35,16 +34,8 @@ def clock() -> FakeClock:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path, clock: FakeClock) -> Iterator[Stores]:
-    if request.param == "sqlite":
-        stores = migrated_stores(tmp_path, clock)
+    with stores_in(request.param, tmp_path, clock) as stores:
         yield stores
-        stores.engine.dispose()
-        return
-    with fresh_backends() as backends:
-        upgrade(backends.database_url)
-        stores = stores_on(make_engine(backends.database_url, pool_size=2), clock)
-        yield stores
-        stores.engine.dispose()
 
 
 def sent(email_id: str, clock: FakeClock) -> AttemptRecord:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import asyncio
 import threading
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -237,6 +238,23 @@ def migrated_stores(directory: Path, clock: FakeClock, *, pool_size: int = 2) ->
     return stores_on(make_engine(url, pool_size=pool_size), clock)
 
 
+@contextmanager
+def stores_in(kind: str, directory: Path, clock: FakeClock) -> Iterator[Stores]:
+    """Migrated stores on ``clock`` in a fresh ``sqlite`` file under ``directory`` or a fresh
+    ``postgresql`` database, disposed of on the way out."""
+    from tests.support.backends import fresh_backends
+
+    with ExitStack() as cleanup:
+        if kind == "sqlite":
+            stores = migrated_stores(directory, clock)
+        else:
+            database_url = cleanup.enter_context(fresh_backends()).database_url
+            upgrade(database_url)
+            stores = stores_on(make_engine(database_url, pool_size=2), clock)
+        cleanup.callback(stores.engine.dispose)
+        yield stores
+
+
 __all__ = [
     "T0",
     "Answer",
@@ -252,5 +270,6 @@ __all__ = [
     "network_down",
     "recipient_refused",
     "sqlite_url",
+    "stores_in",
     "stores_on",
 ]
