@@ -43,7 +43,7 @@ from micromailer.config import SANDBOX_API_KEY, Settings
 from micromailer.delivery.dispatcher import Dispatcher
 from micromailer.delivery.verdict import Delivered
 from micromailer.domain.attempt import ProviderTry
-from micromailer.domain.message import Message
+from micromailer.domain.message import Address, Message
 from micromailer.domain.status import Outcome
 from micromailer.health.base import base_scores
 from micromailer.health.board import HealthBoard, MemoryBoard
@@ -79,13 +79,11 @@ class Worker:
 def _message(number: int) -> Message:
     return Message(
         email_id=str(uuid.uuid4()),
-        to_email=f"user{number}@example.com",
-        to_name=None,
+        to=(Address(f"user{number}@example.com"),),
         subject=f"bench {number}",
         html=f"<p>email {number}</p>",
         text=f"email {number}",
-        sender_email="bench@example.org",
-        sender_name="bench",
+        sender=Address("bench@example.org", "bench"),
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
@@ -17,8 +17,50 @@ from micromailer.security.hosts import parse_host_patterns
 from micromailer.security.origins import parse_origins
 from micromailer.security.proxies import parse_trusted_proxies
 
-#: Every provider micromailer knows, in default preference order.
+#: Every provider micromailer knows, in default preference order (DESIGN.md's table: sendgrid,
+#: mandrill, mailgun, postmark, ses, sparkpost, brevo, resend, smtp).
 KNOWN_PROVIDERS: tuple[str, ...] = ("sendgrid", "mandrill")
+
+#: Provider → the setting whose value enables it: its credential (SES takes its credentials
+#: from botocore's chain, so its region enables it; SMTP's URL carries its login).
+ENABLING_SETTINGS: dict[str, str] = {
+    "sendgrid": "sendgrid_api_key",
+    "mandrill": "mandrill_api_key",
+    "mailgun": "mailgun_api_key",
+    "postmark": "postmark_server_token",
+    "ses": "ses_region",
+    "sparkpost": "sparkpost_api_key",
+    "brevo": "brevo_api_key",
+    "resend": "resend_api_key",
+    "smtp": "smtp_url",
+}
+
+#: Provider → what a user sets to enable it, in words.
+ENABLING_VARIABLES: dict[str, str] = {
+    "sendgrid": "SENDGRID_API_KEY",
+    "mandrill": "MANDRILL_API_KEY",
+    "mailgun": "MAILGUN_API_KEY with MAILGUN_DOMAIN",
+    "postmark": "POSTMARK_SERVER_TOKEN",
+    "ses": "MICROMAILER_SES_REGION",
+    "sparkpost": "SPARKPOST_API_KEY",
+    "brevo": "BREVO_API_KEY",
+    "resend": "RESEND_API_KEY",
+    "smtp": "MICROMAILER_SMTP_URL",
+}
+
+#: Real API origins by provider and region (``MAILGUN_REGION``, ``SPARKPOST_REGION``).
+REGIONAL_BASE_URLS: dict[str, dict[str, str]] = {
+    "mailgun": {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"},
+    "sparkpost": {"us": "https://api.sparkpost.com", "eu": "https://api.eu.sparkpost.com"},
+}
+
+#: The Mailgun domain and SES region the sandbox's fakes are reached with when none is set.
+SANDBOX_MAILGUN_DOMAIN = "sandbox.micromailer.test"
+SANDBOX_SES_REGION = "us-east-1"
+
+#: Bytes a request body may hold beyond its message's encoded size: JSON and multipart
+#: framing, field names, base64's line breaks.
+BODY_MARGIN_BYTES = 256 * 1024
 
 #: Key the sandbox's fakes accept, used in sandbox mode.
 SANDBOX_API_KEY = "sandbox-key"
@@ -52,6 +94,8 @@ class QueueType(StrEnum):
 #: A setting that holds a secret (a key, or a URL with a password): it may also come from the
 #: file its ``<NAME>_FILE`` variable names (``secret_files.py``).
 Credential = Annotated[SecretStr | None, FROM_FILE]
+#: A provider's region where it has more than one API origin.
+Region = Literal["us", "eu"]
 SecretUrl = Annotated[str | None, FROM_FILE]
 
 
@@ -74,11 +118,64 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("MANDRILL_API_KEY", "MICROMAILER_MANDRILL_API_KEY"),
     )
+    mailgun_api_key: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices("MAILGUN_API_KEY", "MICROMAILER_MAILGUN_API_KEY"),
+    )
+    mailgun_domain: str | None = Field(
+        default=None, validation_alias=AliasChoices("MAILGUN_DOMAIN", "MICROMAILER_MAILGUN_DOMAIN")
+    )
+    mailgun_region: Region = Field(
+        default="us", validation_alias=AliasChoices("MAILGUN_REGION", "MICROMAILER_MAILGUN_REGION")
+    )
+    postmark_server_token: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices("POSTMARK_SERVER_TOKEN", "MICROMAILER_POSTMARK_SERVER_TOKEN"),
+    )
+    #: SES's region enables it; its credentials come from botocore's usual chain
+    #: (``AWS_ACCESS_KEY_ID``…, a profile, a role).
+    ses_region: str | None = None
+    sparkpost_api_key: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices("SPARKPOST_API_KEY", "MICROMAILER_SPARKPOST_API_KEY"),
+    )
+    sparkpost_region: Region = Field(
+        default="us",
+        validation_alias=AliasChoices("SPARKPOST_REGION", "MICROMAILER_SPARKPOST_REGION"),
+    )
+    brevo_api_key: Credential = Field(
+        default=None, validation_alias=AliasChoices("BREVO_API_KEY", "MICROMAILER_BREVO_API_KEY")
+    )
+    resend_api_key: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices("RESEND_API_KEY", "MICROMAILER_RESEND_API_KEY"),
+    )
+    #: ``smtp://user:pass@host:587`` (STARTTLS) or ``smtps://user:pass@host:465`` (TLS).
+    smtp_url: SecretUrl = None
+    #: A CA certificate file (PEM) trusted for the SMTP server's certificate.
+    smtp_ca_file: Path | None = None
+
     sendgrid_base_url: str = "https://api.sendgrid.com"
     mandrill_base_url: str = "https://mandrillapp.com"
+    #: Unset: the real API of the provider's region.
+    mailgun_base_url: str | None = None
+    postmark_base_url: str = "https://api.postmarkapp.com"
+    #: Unset: ``https://email.{region}.amazonaws.com``.
+    ses_base_url: str | None = None
+    sparkpost_base_url: str | None = None
+    brevo_base_url: str = "https://api.brevo.com"
+    resend_base_url: str = "https://api.resend.com"
 
     sender_email: str = "no-reply@localhost"
     sender_name: str = "micromailer"
+    #: Domains a request's own ``from`` may use, comma-separated; unset: the default
+    #: sender's domain only.
+    sender_domains: str | None = None
+
+    #: Largest message, attachments included, as sent (base64): 10 MiB.
+    max_message_bytes: int = Field(default=10 * 1024 * 1024, ge=64 * 1024)
+    #: Most recipients of one message, ``to``, ``cc`` and ``bcc`` together.
+    max_recipients: int = Field(default=1000, ge=1, le=10_000)
 
     max_attempts: int = Field(default=3, ge=1, le=20)
     #: Delay before the second attempt, in seconds; each further attempt doubles it.
@@ -126,7 +223,9 @@ class Settings(BaseSettings):
     #: no provider has credentials; ``micromailer run`` sets it for the sandbox it starts.
     sandbox_url: str | None = None
 
-    max_body_bytes: int = 1024 * 1024
+    #: Largest request body; unset (0): follows ``max_message_bytes`` (base64 makes a message
+    #: a third larger, plus :data:`BODY_MARGIN_BYTES`).
+    max_body_bytes: int = Field(default=0, ge=0)
 
     #: ``json`` or ``console``; unset: ``json`` for the services (``serve``, ``worker``,
     #: ``sandbox``), ``console`` for ``run`` and the other commands (docs/operations.md).
@@ -247,6 +346,12 @@ class Settings(BaseSettings):
 
     # -- derived values -------------------------------------------------------------
 
+    @model_validator(mode="after")
+    def _body_limit_follows_message_limit(self) -> Settings:
+        if not self.max_body_bytes:
+            self.max_body_bytes = body_limit(self.max_message_bytes)
+        return self
+
     @property
     def store_url(self) -> str:
         return normalize_database_url(
@@ -269,7 +374,7 @@ class Settings(BaseSettings):
     @property
     def has_credentials(self) -> bool:
         """True when at least one provider has credentials."""
-        return any(self.api_key(name) is not None for name in KNOWN_PROVIDERS)
+        return any(self.enabled(name) for name in KNOWN_PROVIDERS)
 
     @property
     def sandbox_mode(self) -> bool:
@@ -282,22 +387,37 @@ class Settings(BaseSettings):
         has credentials or the sandbox is asked for."""
         if self.has_credentials or self.sandbox_mode:
             return None
-        keys = " or ".join(f"{name.upper()}_API_KEY" for name in KNOWN_PROVIDERS)
+        keys = ", ".join(ENABLING_VARIABLES[name] for name in KNOWN_PROVIDERS)
         return (
-            f"No email provider is configured: set {keys} to deliver for real, or set "
+            f"No email provider is configured: set one of {keys} to deliver for real, or set "
             "MICROMAILER_SANDBOX_URL to the fake providers of `micromailer sandbox` to deliver "
             "to nobody."
         )
 
-    def api_key(self, provider: str) -> SecretStr | None:
-        key: SecretStr | None = getattr(self, f"{provider}_api_key")
-        return key if key is not None and key.get_secret_value() else None
+    def enabled(self, provider: str) -> bool:
+        """Whether ``provider``'s credentials are set (Mailgun needs its domain as well)."""
+        value = getattr(self, ENABLING_SETTINGS[provider])
+        if isinstance(value, SecretStr):
+            value = value.get_secret_value()
+        if provider == "mailgun" and not self.mailgun_domain:
+            return False
+        return bool(value)
 
     def base_url(self, provider: str) -> str:
+        """Where ``provider``'s adapter sends: the sandbox in sandbox mode, else the override,
+        else the provider's real API (of its region). For SMTP, the server's URL without its
+        login."""
         if self.sandbox_url is not None and self.sandbox_mode:
             return self.sandbox_url
-        url: str = getattr(self, f"{provider}_base_url")
-        return url
+        if provider == "smtp":
+            return _without_userinfo(self.provider_secret("smtp"))
+        url: str | None = getattr(self, f"{provider}_base_url")
+        if url:
+            return url
+        if provider == "ses":
+            return f"https://email.{self.ses_region or SANDBOX_SES_REGION}.amazonaws.com"
+        region = getattr(self, f"{provider}_region")
+        return REGIONAL_BASE_URLS[provider][region]
 
     def provider_names(self) -> list[str]:
         """Configured providers, most preferred first; without credentials every known one,
@@ -306,13 +426,48 @@ class Settings(BaseSettings):
             return _split(self.providers)
         if not self.has_credentials:
             return list(KNOWN_PROVIDERS)
-        return [name for name in KNOWN_PROVIDERS if self.api_key(name) is not None]
+        return [name for name in KNOWN_PROVIDERS if self.enabled(name)]
 
-    def provider_api_key(self, provider: str) -> str:
-        key = self.api_key(provider)
-        if key is None:
-            return SANDBOX_API_KEY if self.sandbox_mode else ""
-        return key.get_secret_value()
+    def provider_secret(self, provider: str) -> str:
+        """``provider``'s credential (an API key, a token, SMTP's URL with its login; ``""`` for
+        SES, whose credentials botocore finds); the sandbox's key in sandbox mode."""
+        if self.sandbox_mode:
+            return SANDBOX_API_KEY
+        if provider == "ses":
+            return ""
+        value = getattr(self, ENABLING_SETTINGS[provider])
+        if isinstance(value, SecretStr):
+            return value.get_secret_value()
+        return value or ""
+
+    def provider_options(self, provider: str) -> dict[str, str]:
+        """``provider``'s settings besides its key and URL: Mailgun's domain, SES's region,
+        SMTP's CA file."""
+        if provider == "mailgun":
+            return {"domain": self.mailgun_domain or SANDBOX_MAILGUN_DOMAIN}
+        if provider == "ses":
+            return {"region": self.ses_region or SANDBOX_SES_REGION}
+        if provider == "smtp" and self.smtp_ca_file is not None:
+            return {"ca_file": str(self.smtp_ca_file)}
+        return {}
+
+    def sender_domain_list(self) -> list[str]:
+        """Domains a request's ``from`` may use: ``sender_domains``, else the default
+        sender's."""
+        if self.sender_domains:
+            return _split(self.sender_domains)
+        return [self.sender_email.rpartition("@")[2].lower()]
+
+
+def body_limit(max_message_bytes: int) -> int:
+    """The request body limit that a message limit implies (base64 plus a margin), rounded up
+    to whole KiB so that a proxy's limit can say it exactly."""
+    return -(-(max_message_bytes * 4 // 3 + BODY_MARGIN_BYTES) // 1024) * 1024
+
+
+def _without_userinfo(url: str) -> str:
+    scheme, sep, rest = url.partition("://")
+    return f"{scheme}{sep}{rest.rpartition('@')[2]}" if sep else url
 
 
 def normalize_database_url(url: str) -> str:
@@ -328,16 +483,23 @@ def _split(value: str) -> list[str]:
 
 
 __all__ = [
+    "BODY_MARGIN_BYTES",
     "DEFAULT_SANDBOX_PORT",
     "DEFAULT_STRATEGY",
+    "ENABLING_SETTINGS",
+    "ENABLING_VARIABLES",
     "KNOWN_PROVIDERS",
     "LEASE_MARGIN",
     "LOG_FORMATS",
+    "REGIONAL_BASE_URLS",
     "SANDBOX_API_KEY",
+    "SANDBOX_MAILGUN_DOMAIN",
+    "SANDBOX_SES_REGION",
     "STRATEGY_NAMES",
     "Credential",
     "QueueType",
     "SecretUrl",
     "Settings",
+    "body_limit",
     "normalize_database_url",
 ]

@@ -76,13 +76,13 @@ def test_send_returns_the_recipients_id_and_the_fake_captures_the_message(
     assert result.raw[0]["status"] == "sent"
     [stored] = control.get("/_sandbox/mandrill/messages").json()
     assert stored["messageId"] == result.message_id
-    assert stored["to"] == message.to_email
-    assert stored["toName"] == message.to_name
+    assert stored["to"] == message.to[0].email
+    assert stored["toName"] == message.to[0].name
     assert stored["subject"] == message.subject
     assert stored["html"] == message.html
     assert stored["text"] == message.text
-    assert stored["fromEmail"] == message.sender_email
-    assert stored["fromName"] == message.sender_name
+    assert stored["fromEmail"] == message.sender.email
+    assert stored["fromName"] == message.sender.name
     assert stored["metadata"] == {"email_id": message.email_id}
     assert stats(control) == {"accepted": 1, "rejected": 0}
 

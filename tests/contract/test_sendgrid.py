@@ -62,12 +62,12 @@ def test_send_returns_the_x_message_id_and_the_fake_captures_the_message(
     assert result.message_id
     [stored] = captured(control)
     assert stored["messageId"] == result.message_id
-    assert stored["to"] == message.to_email
-    assert stored["toName"] == message.to_name
+    assert stored["to"] == message.to[0].email
+    assert stored["toName"] == message.to[0].name
     assert stored["subject"] == message.subject
     assert stored["html"] == message.html
     assert stored["text"] == message.text
-    assert stored["fromEmail"] == message.sender_email
+    assert stored["fromEmail"] == message.sender.email
     assert stored["metadata"] == {"email_id": message.email_id}
     assert control.get("/_sandbox/sendgrid/stats").json() == {"accepted": 1, "rejected": 0}
 
@@ -112,11 +112,11 @@ def test_body_puts_text_plain_before_text_html_and_custom_args_in_the_envelope(
     assert [block["type"] for block in body["content"]] == ["text/plain", "text/html"]
     assert body["personalizations"] == [
         {
-            "to": [{"email": message.to_email, "name": message.to_name}],
+            "to": [{"email": message.to[0].email, "name": message.to[0].name}],
             "custom_args": {"email_id": message.email_id},
         }
     ]
-    assert body["from"] == {"email": message.sender_email, "name": message.sender_name}
+    assert body["from"] == {"email": message.sender.email, "name": message.sender.name}
 
 
 def test_recipient_without_name_is_sent_without_name_field(

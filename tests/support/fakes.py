@@ -22,7 +22,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session
 
 from micromailer.domain.attempt import NewEmail
-from micromailer.domain.message import Message
+from micromailer.domain.message import Address, Message
 from micromailer.providers.base import ProviderAdapter, SendResult
 from micromailer.providers.errors import RecipientRejectedError
 from micromailer.store.base import UtcClock, utcnow
@@ -142,7 +142,8 @@ class ScriptedAdapter(ProviderAdapter):
 
     def build_request(self, message: Message) -> httpx.Request:
         return self._client.build_request(
-            "POST", f"{self.base_url}/send", json={"to": message.to_email, "id": message.email_id}
+            "POST", f"{self.base_url}/send",
+            json={"to": message.to[0].email, "id": message.email_id},
         )
 
     def parse_success(self, response: httpx.Response) -> SendResult:
@@ -164,17 +165,22 @@ def calls(adapters: Sequence[ScriptedAdapter]) -> dict[str, int]:
 # -- factories ----------------------------------------------------------------------------
 
 
-def make_message(**overrides: Any) -> Message:
-    """A message as the delivery layer hands it to an adapter; override any field."""
+def make_message(
+    *, to_email: str = "alice@example.com", to_name: str | None = "Alice Example",
+    sender_email: str = "billing@example.org", sender_name: str | None = "Example Billing",
+    **overrides: Any,
+) -> Message:
+    """A message as the delivery layer hands it to an adapter; override any field.
+
+    ``to_email``/``to_name`` make its one ``to`` recipient and ``sender_*`` its sender,
+    unless ``to`` or ``sender`` are given."""
     fields: dict[str, Any] = {
         "email_id": str(uuid.uuid4()),
-        "to_email": "alice@example.com",
-        "to_name": "Alice Example",
+        "to": (Address(to_email, to_name),),
         "subject": "Your receipt",
         "html": "<p>Thanks, <strong>Alice</strong>.</p>",
         "text": "Thanks, Alice.",
-        "sender_email": "billing@example.org",
-        "sender_name": "Example Billing",
+        "sender": Address(sender_email, sender_name),
     }
     fields.update(overrides)
     return Message(**fields)

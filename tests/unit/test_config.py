@@ -18,7 +18,7 @@ def test_without_credentials_or_a_sandbox_url_nothing_can_deliver_and_a_sentence
     assert bare.base_url("sendgrid") == "https://api.sendgrid.com"
     reason = bare.unconfigured_reason()
     assert reason is not None
-    assert "SENDGRID_API_KEY or MANDRILL_API_KEY" in reason
+    assert "SENDGRID_API_KEY, MANDRILL_API_KEY" in reason
     assert "MICROMAILER_SANDBOX_URL" in reason
 
 
@@ -29,7 +29,7 @@ def test_a_sandbox_url_without_credentials_is_sandbox_mode() -> None:
     assert chosen.unconfigured_reason() is None
     assert chosen.provider_names() == ["sendgrid", "mandrill"]
     assert chosen.base_url("mandrill") == "http://sandbox:8025"
-    assert chosen.provider_api_key("sendgrid") == SANDBOX_API_KEY
+    assert chosen.provider_secret("sendgrid") == SANDBOX_API_KEY
 
 
 def test_credentials_win_over_a_sandbox_url() -> None:

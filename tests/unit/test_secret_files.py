@@ -53,7 +53,7 @@ def test_a_key_from_a_file_is_a_secret_string_that_never_prints(
     assert isinstance(settings.sendgrid_api_key, SecretStr)
     assert SECRET not in repr(settings) and SECRET not in str(settings.sendgrid_api_key)
     assert settings.provider_names() == ["sendgrid"]
-    assert settings.provider_api_key("sendgrid") == SECRET
+    assert settings.provider_secret("sendgrid") == SECRET
 
 
 @pytest.mark.parametrize(("content", "value"), [

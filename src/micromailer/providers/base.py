@@ -20,6 +20,7 @@ from typing import Any, ClassVar, cast
 import httpx
 
 from micromailer.domain.message import Message
+from micromailer.providers.capabilities import MIB, Capabilities
 from micromailer.providers.errors import (
     AccountError,
     AuthError,
@@ -64,15 +65,23 @@ class ProviderAdapter(ABC):
     #: Every error status the provider documents for its send call → the error it means;
     #: a status not listed takes its general HTTP meaning (:func:`status_class`).
     status_classes: ClassVar[StatusClasses] = {}
+    #: What one message may hold to be sent through this provider (its documented limits).
+    capabilities: ClassVar[Capabilities] = Capabilities(max_recipients=1, max_bytes=10 * MIB)
+    #: Rate-limit headers that say when sending may resume, read when ``Retry-After`` is
+    #: absent: seconds to wait, or a Unix time (:func:`retry_after_seconds`).
+    reset_headers: ClassVar[tuple[str, ...]] = ()
 
     def __init__(
         self, *, api_key: str, base_url: str, client: HttpSender | AsyncHttpSender,
-        name: str | None = None,
+        name: str | None = None, options: Mapping[str, str] | None = None,
     ) -> None:
         self.name = name or self.kind
         self._api_key = api_key
         self.base_url = base_url.rstrip("/")
         self._client = client
+        #: Provider settings besides the key (``Settings.provider_options``): a domain, a
+        #: region, a CA file.
+        self.options: Mapping[str, str] = dict(options or {})
 
     def __repr__(self) -> str:  # never show the key
         return f"<{type(self).__name__} {self.name} {self.base_url}>"
@@ -113,7 +122,9 @@ class ProviderAdapter(ABC):
     def raise_for_error(self, response: httpx.Response) -> None:
         """Raise the error that a non-2xx answer means, by :attr:`status_classes`."""
         error_class = status_class(self.status_classes, response.status_code)
-        raise provider_error(error_class, self.name, self.error_reason(response), response)
+        raise provider_error(
+            error_class, self.name, self.error_reason(response), response, self.reset_headers
+        )
 
     def error_reason(self, response: httpx.Response) -> str:
         """A short human reason read from an error answer's body."""
@@ -141,22 +152,30 @@ def status_class(table: StatusClasses, status: int) -> type[ProviderError]:
 
 
 def provider_error(
-    error_class: type[ProviderError], provider: str, reason: str, response: httpx.Response
+    error_class: type[ProviderError], provider: str, reason: str, response: httpx.Response,
+    reset_headers: tuple[str, ...] = (),
 ) -> ProviderError:
     """An ``error_class`` about ``response``; a rate limit carries the wait it asked for."""
     if issubclass(error_class, RateLimitedError):
         return error_class(
             provider, reason, status_code=response.status_code, body=response.text,
-            retry_after=retry_after_seconds(response),
+            retry_after=retry_after_seconds(response, reset_headers),
         )
     return error_class(provider, reason, status_code=response.status_code, body=response.text)
 
 
-def retry_after_seconds(response: httpx.Response) -> float | None:
-    """Read ``Retry-After`` (seconds or an HTTP date); ``None`` when absent or unreadable."""
+#: A reset header's value above this is a Unix time, not a number of seconds to wait.
+UNIX_TIME_THRESHOLD = 1_000_000_000
+
+
+def retry_after_seconds(
+    response: httpx.Response, reset_headers: tuple[str, ...] = ()
+) -> float | None:
+    """Read ``Retry-After`` (seconds or an HTTP date), else the first of ``reset_headers``
+    (seconds, or a Unix time); ``None`` when absent or unreadable."""
     value = response.headers.get("retry-after")
     if not value:
-        return None
+        return _reset_seconds(response, reset_headers)
     try:
         return max(0.0, float(value))
     except ValueError:
@@ -170,6 +189,21 @@ def retry_after_seconds(response: httpx.Response) -> float | None:
     if now is None:
         now = datetime.now(UTC)
     return max(0.0, (when - now).total_seconds())
+
+
+def _reset_seconds(response: httpx.Response, reset_headers: tuple[str, ...]) -> float | None:
+    for name in reset_headers:
+        value = response.headers.get(name)
+        if not value:
+            continue
+        try:
+            seconds = float(value)
+        except ValueError:
+            continue
+        if seconds > UNIX_TIME_THRESHOLD:
+            seconds -= datetime.now(UTC).timestamp()
+        return max(0.0, seconds)
+    return None
 
 
 __all__ = [

@@ -151,17 +151,15 @@ class MandrillAdapter(ProviderAdapter):
 
 def build_payload(message: Message, api_key: str) -> dict[str, Any]:
     """The ``messages/send`` JSON body for one message to one recipient."""
-    recipient: dict[str, str] = {"email": message.to_email, "type": "to"}
-    if message.to_name:
-        recipient["name"] = message.to_name
+    recipient: dict[str, str] = {**message.to[0].to_json(), "type": "to"}
     return {
         "key": api_key,
         "message": {
             "html": message.html,
             "text": message.text,
             "subject": message.subject,
-            "from_email": message.sender_email,
-            "from_name": message.sender_name,
+            "from_email": message.sender.email,
+            "from_name": message.sender.name or "",
             "to": [recipient],
             "metadata": {"email_id": message.email_id},
         },

@@ -7,7 +7,13 @@ from typing import Any
 import httpx
 
 from micromailer import __version__
-from micromailer.config import SANDBOX_API_KEY, Settings
+from micromailer.config import (
+    ENABLING_VARIABLES,
+    SANDBOX_API_KEY,
+    SANDBOX_MAILGUN_DOMAIN,
+    SANDBOX_SES_REGION,
+    Settings,
+)
 from micromailer.providers.base import ProviderAdapter
 from micromailer.providers.errors import ConfigurationError
 from micromailer.providers.http import AiohttpSender, AsyncHttpSender, HttpSender
@@ -71,19 +77,20 @@ def build_adapters(
     """One adapter per configured provider, most preferred first.
 
     Raises :class:`ConfigurationError` for a provider without an adapter or, outside sandbox
-    mode, without an API key.
+    mode, without its credentials.
     """
     adapters: list[ProviderAdapter] = []
     for name in settings.provider_names():
         adapter_class = adapter_class_for(name)
-        api_key = settings.provider_api_key(name)
-        if not api_key:
+        if not settings.sandbox_mode and not settings.enabled(name):
             raise ConfigurationError(
-                f"provider {name!r} is configured but has no API key: set {name.upper()}_API_KEY"
+                f"provider {name!r} is configured but has no credentials: set "
+                f"{ENABLING_VARIABLES[name]}"
             )
         adapters.append(
             adapter_class(
-                api_key=api_key, base_url=settings.base_url(name), client=client, name=name
+                api_key=settings.provider_secret(name), base_url=settings.base_url(name),
+                client=client, name=name, options=settings.provider_options(name),
             )
         )
     return adapters
@@ -108,9 +115,21 @@ def build_sandbox_adapters(
     for name in settings.provider_names():
         adapter_class = adapter_class_for(name)
         adapters.append(
-            adapter_class(api_key=SANDBOX_API_KEY, base_url=sandbox_url, client=client, name=name)
+            adapter_class(
+                api_key=SANDBOX_API_KEY, base_url=sandbox_url, client=client, name=name,
+                options=sandbox_options(name),
+            )
         )
     return adapters
+
+
+def sandbox_options(name: str) -> dict[str, str]:
+    """The options an adapter needs to reach the sandbox's fake of ``name``."""
+    if name == "mailgun":
+        return {"domain": SANDBOX_MAILGUN_DOMAIN}
+    if name == "ses":
+        return {"region": SANDBOX_SES_REGION}
+    return {}
 
 
 __all__ = [
@@ -121,4 +140,5 @@ __all__ = [
     "build_sandbox_adapters",
     "make_async_http_client",
     "make_http_client",
+    "sandbox_options",
 ]

@@ -114,12 +114,8 @@ def build_payload(message: Message) -> dict[str, Any]:
     string (a known quirk) but the per-personalization one as an object of strings, and
     SendGrid echoes either into its events.
     """
-    recipient: dict[str, str] = {"email": message.to_email}
-    if message.to_name:
-        recipient["name"] = message.to_name
-    sender: dict[str, str] = {"email": message.sender_email}
-    if message.sender_name:
-        sender["name"] = message.sender_name
+    recipient = message.to[0].to_json()
+    sender = message.sender.to_json()
     # SendGrid requires text/plain before text/html, and refuses empty content values.
     content = [
         {"type": mime, "value": value}

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import random
 import threading
 from collections import deque
@@ -24,8 +25,30 @@ def utc_now() -> datetime:
 
 
 @dataclass(frozen=True, slots=True)
+class CapturedAttachment:
+    """A file as a fake received it, decoded."""
+
+    filename: str
+    content_type: str | None
+    content: bytes
+    #: Set for an inline image.
+    content_id: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "filename": self.filename,
+            "contentType": self.content_type,
+            "contentId": self.content_id,
+            "size": len(self.content),
+            "sha256": hashlib.sha256(self.content).hexdigest(),
+            "content": base64.b64encode(self.content).decode("ascii"),
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class CapturedMessage:
-    """One accepted recipient of one send request, as the fake received it."""
+    """One accepted recipient of one send request, as the fake received it, with what the
+    request said of the whole message (its other recipients, attachments, headers…)."""
 
     message_id: str
     to: str
@@ -37,18 +60,36 @@ class CapturedMessage:
     text: str | None
     metadata: dict[str, Any]
     received_at: datetime
+    #: How the request addressed this recipient: ``to``, ``cc`` or ``bcc``.
+    addressed_as: str = "to"
+    #: The message's recipients by field, as ``"Name <addr>"`` or bare addresses.
+    to_all: tuple[str, ...] = ()
+    cc: tuple[str, ...] = ()
+    bcc: tuple[str, ...] = ()
+    reply_to: tuple[str, ...] = ()
+    attachments: tuple[CapturedAttachment, ...] = ()
+    headers: dict[str, str] = field(default_factory=dict)
+    tags: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return {
             "messageId": self.message_id,
             "to": self.to,
             "toName": self.to_name,
+            "field": self.addressed_as,
             "fromEmail": self.from_email,
             "fromName": self.from_name,
             "subject": self.subject,
             "html": self.html,
             "text": self.text,
             "metadata": self.metadata,
+            "toAll": list(self.to_all),
+            "cc": list(self.cc),
+            "bcc": list(self.bcc),
+            "replyTo": list(self.reply_to),
+            "attachments": [item.to_json() for item in self.attachments],
+            "headers": self.headers,
+            "tags": list(self.tags),
             "receivedAt": self.received_at.isoformat(),
         }
 
@@ -131,6 +172,7 @@ class ProviderState:
 __all__ = [
     "DEFAULT_CAPACITY",
     "Capture",
+    "CapturedAttachment",
     "CapturedMessage",
     "Clock",
     "ProviderState",

@@ -15,7 +15,7 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 
-from micromailer.domain.message import Message
+from micromailer.domain.message import Address, Message
 from micromailer.providers.base import ProviderAdapter, SendResult
 from micromailer.providers.errors import (
     NetworkError,
@@ -131,13 +131,11 @@ class SimulatedAdapter(ProviderAdapter):
 #: The email every simulated send carries (the engine tells the adapters which one it is).
 MESSAGE = Message(
     email_id="simulated",
-    to_email="user@example.com",
-    to_name=None,
+    to=(Address("user@example.com"),),
     subject="simulated",
     html="<p>simulated</p>",
     text="simulated",
-    sender_email="no-reply@example.com",
-    sender_name="micromailer",
+    sender=Address("no-reply@example.com", "micromailer"),
 )
 
 

@@ -18,7 +18,7 @@ from typing import Any
 from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, update
 
 from micromailer.domain.attempt import ProviderTry
-from micromailer.domain.message import Message
+from micromailer.domain.message import Address, Message
 from micromailer.domain.status import Status
 from micromailer.retry import RECORD_RETRY, STORE_UNREACHABLE
 from micromailer.store.base import StoreBase
@@ -91,9 +91,9 @@ class ClaimStore(StoreBase):
         return {
             row.id: Claim(
                 Message(
-                    email_id=row.id, to_email=row.to_email, to_name=row.to_name,
+                    email_id=row.id, to=(Address(row.to_email, row.to_name),),
                     subject=row.subject, html=row.html, text=row.text,
-                    sender_email=row.sender_email, sender_name=row.sender_name, test=row.test,
+                    sender=Address(row.sender_email, row.sender_name), test=row.test,
                 ),
                 row.attempt_count,
                 row.created_at,
