@@ -210,6 +210,8 @@ def test_cc_bcc_and_files_go_as_a_multipart_form_and_the_status_shows_them(
     attachments = page.get_by_test_id("email-attachments").locator("li")
     expect(attachments).to_have_text([re.compile(r"report\.pdf\s*4\.0 KB"),
                                        re.compile(rf"notes\.txt\s*{len(NOTES)} B")])
+    page.get_by_role("heading", name="Follow an email").scroll_into_view_if_needed()
+    screenshot(page, "web-attachments", full_page=False)
 
 
 def test_without_a_file_the_form_stays_json_with_cc_and_bcc_as_lists(
