@@ -93,7 +93,7 @@ def normalized_address(field: str, text: str) -> str:
             test_environment=is_simulator_address(text),
         )
     except EmailNotValidError as exc:
-        raise problem(f"`{field}` must hold valid email addresses: {exc}") from None
+        raise problem(f"`{field}` must be a valid email address: {exc}") from None
     return validated.normalized
 
 

@@ -13,6 +13,7 @@ import re
 from collections.abc import Mapping, Sequence
 
 from micromailer.domain.field_rules import check_header_line, header_text, kind, problem
+from micromailer.domain.header_text import FORBIDDEN_CLASS, HEADER_SPACES
 from micromailer.domain.message import Attachment
 
 MAX_ATTACHMENTS = 50
@@ -23,23 +24,33 @@ MAX_TAGS = 10
 MAX_TAG_LENGTH = 50
 MAX_METADATA_KEYS = 20
 MAX_METADATA_KEY_LENGTH = 40
-MAX_METADATA_VALUE_LENGTH = 500
-MAX_METADATA_BYTES = 4096
+#: With :data:`MAX_METADATA_KEYS` keys, metadata stays under 10 kB, SendGrid's and
+#: SparkPost's bound.
+MAX_METADATA_VALUE_LENGTH = 100
 
 #: Headers a request may set besides any ``X-…`` one (case-insensitive).
 SAFE_HEADERS = frozenset({
     "list-unsubscribe", "list-unsubscribe-post", "list-id", "list-help", "list-archive",
     "in-reply-to", "references", "precedence", "auto-submitted", "importance", "priority",
 })
-#: ``X-`` headers that are not the sender's to set: providers' own and spam-filter verdicts.
-RESERVED_X_HEADERS = re.compile(r"x-(?:sg-|mc-|mailgun-|pm-|ses-|msys-|mailin-|spam|mailer$)",
-                                re.IGNORECASE)
+#: What follows ``X-`` in headers that are not the sender's to set: providers' own and spam
+#: filters' verdicts (``$``: the whole name).
+RESERVED_X_PREFIXES = ("sg-", "mc-", "mailgun-", "pm-", "ses-", "msys-", "mailin-", "spam",
+                       "mailer$")
+_RESERVED_X = re.compile("x-(?:" + "|".join(RESERVED_X_PREFIXES) + ")", re.IGNORECASE)
 _HEADER_NAME = re.compile(r"[A-Za-z][A-Za-z0-9-]{0,75}")
 _TAG = re.compile(r"[A-Za-z0-9][A-Za-z0-9_-]*")
 _METADATA_KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 _MEDIA_TOKEN = r"[A-Za-z0-9][A-Za-z0-9!#$&^_.+-]{0,63}"
-_CONTENT_TYPE = re.compile(f"{_MEDIA_TOKEN}/{_MEDIA_TOKEN}")
-_CONTENT_ID = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,200}")
+#: A media type, ``type/subtype`` (the OpenAPI document uses the same patterns).
+CONTENT_TYPE_PATTERN = f"{_MEDIA_TOKEN}/{_MEDIA_TOKEN}"
+CONTENT_ID_PATTERN = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.@-]{1,200}"
+#: A file name: no path, no refused character, not starting with a space.
+FILENAME_PATTERN = (
+    rf"^(?!\.{{1,2}}$)[^{FORBIDDEN_CLASS}{HEADER_SPACES}/\\][^{FORBIDDEN_CLASS}/\\]*$"
+)
+_CONTENT_TYPE = re.compile(CONTENT_TYPE_PATTERN)
+_CONTENT_ID = re.compile(CONTENT_ID_PATTERN)
 #: Metadata keys micromailer sets itself.
 RESERVED_METADATA_KEYS = frozenset({"email_id"})
 
@@ -54,9 +65,6 @@ def parse_attachments(value: object) -> tuple[Attachment, ...]:
         )
     attachments = tuple(_attachment(f"attachments[{index}]", item)
                         for index, item in enumerate(items))
-    ids = [item.content_id.lower() for item in attachments if item.content_id]
-    if len(ids) != len(set(ids)):
-        raise problem("Two attachments have the same `contentId`; give each inline image its own.")
     return attachments
 
 
@@ -67,7 +75,6 @@ def parse_headers(value: object) -> tuple[tuple[str, str], ...]:
     if len(value) > MAX_HEADERS:
         raise problem(f"`headers` may hold at most {MAX_HEADERS} headers; it has {len(value)}.")
     headers: list[tuple[str, str]] = []
-    seen: set[str] = set()
     for name, raw in value.items():
         if not isinstance(name, str) or _HEADER_NAME.fullmatch(name) is None:
             raise problem(
@@ -81,9 +88,6 @@ def parse_headers(value: object) -> tuple[tuple[str, str], ...]:
                 "List-Unsubscribe, List-Id, In-Reply-To, References and the like may be set, "
                 "never one that addresses, routes or signs the message."
             )
-        if lowered in seen:
-            raise problem(f"`headers` names {name} twice; give each header once.")
-        seen.add(lowered)
         headers.append((name, header_text(f"headers.{name}", raw, MAX_HEADER_VALUE_LENGTH)))
     return tuple(headers)
 
@@ -112,8 +116,8 @@ def parse_tags(value: object) -> tuple[str, ...]:
 
 
 def parse_metadata(value: object) -> tuple[tuple[str, str], ...]:
-    """``{"order": "42"}``: short keys and string values, at most :data:`MAX_METADATA_BYTES`
-    in all; providers echo them in their events."""
+    """``{"order": "42"}``: short keys and short string values; providers echo them in their
+    events."""
     if not isinstance(value, Mapping):
         raise problem(f"`metadata` must be an object of keys and string values, not {kind(value)}.")
     if len(value) > MAX_METADATA_KEYS:
@@ -121,7 +125,6 @@ def parse_metadata(value: object) -> tuple[tuple[str, str], ...]:
             f"`metadata` may hold at most {MAX_METADATA_KEYS} keys; it has {len(value)}."
         )
     pairs: list[tuple[str, str]] = []
-    total = 0
     for key, raw in value.items():
         if (not isinstance(key, str) or len(key) > MAX_METADATA_KEY_LENGTH
                 or _METADATA_KEY.fullmatch(key) is None):
@@ -135,20 +138,14 @@ def parse_metadata(value: object) -> tuple[tuple[str, str], ...]:
         if not isinstance(raw, str):
             raise problem(f"`metadata.{key}` must be a string, not {kind(raw)}.")
         check_header_line(f"metadata.{key}", raw, MAX_METADATA_VALUE_LENGTH)
-        total += len(key) + len(raw.encode("utf-8"))
         pairs.append((key, raw))
-    if total > MAX_METADATA_BYTES:
-        raise problem(
-            f"`metadata` must be at most {MAX_METADATA_BYTES} bytes of keys and values; it "
-            f"has {total}."
-        )
     return tuple(pairs)
 
 
 def _allowed_header(lowered: str) -> bool:
     if lowered in SAFE_HEADERS:
         return True
-    return lowered.startswith("x-") and RESERVED_X_HEADERS.match(lowered) is None
+    return lowered.startswith("x-") and _RESERVED_X.match(lowered) is None
 
 
 def _list(field: str, value: object) -> Sequence[object]:
@@ -211,10 +208,20 @@ def _check_filename(field: str, filename: str) -> None:
 
 
 __all__ = [
+    "CONTENT_ID_PATTERN",
+    "CONTENT_TYPE_PATTERN",
+    "FILENAME_PATTERN",
     "MAX_ATTACHMENTS",
+    "MAX_FILENAME_LENGTH",
     "MAX_HEADERS",
-    "MAX_METADATA_BYTES",
+    "MAX_HEADER_VALUE_LENGTH",
+    "MAX_METADATA_KEYS",
+    "MAX_METADATA_KEY_LENGTH",
+    "MAX_METADATA_VALUE_LENGTH",
     "MAX_TAGS",
+    "MAX_TAG_LENGTH",
+    "RESERVED_METADATA_KEYS",
+    "RESERVED_X_PREFIXES",
     "SAFE_HEADERS",
     "parse_attachments",
     "parse_headers",

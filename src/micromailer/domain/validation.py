@@ -88,9 +88,11 @@ class EmailRequest(BaseModel):
     reply_to: tuple[Address, ...] = ()
     sender: Address | None = Field(default=None, alias="from")
     subject: str = Field(description="Subject line.")
-    content: str | None = Field(default=None, description="Body, in Markdown.")
+    # ``html`` and ``text`` come before ``content``, whose rule needs them.
     html: str | None = None
     text: str | None = None
+    content: str | None = Field(default=None, description="Body, in Markdown.",
+                                validate_default=True)
     attachments: tuple[Attachment, ...] = ()
     headers: tuple[tuple[str, str], ...] = ()
     tags: tuple[str, ...] = ()
@@ -99,8 +101,10 @@ class EmailRequest(BaseModel):
     @field_validator("to", mode="plain")
     @classmethod
     def _check_to(cls, value: object) -> tuple[Address, ...]:
-        if _absent(value) or value == []:
+        if value is None or value == []:
             raise problem("`to` is required.")
+        if isinstance(value, str) and not value.strip():
+            raise problem("`to` must not be empty.")
         return parse_address_list("to", value)
 
     @field_validator("cc", "bcc", "reply_to", mode="plain")
@@ -135,9 +139,17 @@ class EmailRequest(BaseModel):
 
     @field_validator("content", mode="plain")
     @classmethod
-    def _check_content(cls, value: object) -> str | None:
+    def _check_content(cls, value: object, info: ValidationInfo) -> str | None:
+        given = [name for name in ("html", "text") if info.data.get(name) is not None]
         if value is None:
-            return None
+            if given or "html" not in info.data or "text" not in info.data:
+                return None  # a body of its own, or a refused one already reported
+            raise problem("`content` is required.")
+        if given:
+            raise problem(
+                "Give either `content` (Markdown, rendered to HTML and text) or `html` and/or "
+                "`text`, not both."
+            )
         text = _body_text("content", value)
         size = len(text.encode("utf-8"))
         if size > MAX_CONTENT_BYTES:
@@ -173,14 +185,7 @@ class EmailRequest(BaseModel):
         return () if _absent(value) else parse_metadata(_form_json("metadata", value))
 
     @model_validator(mode="after")
-    def _one_body_and_named_recipient(self) -> EmailRequest:
-        if self.content is None and self.html is None and self.text is None:
-            raise problem("`content` is required (Markdown), or else `html` and/or `text`.")
-        if self.content is not None and (self.html is not None or self.text is not None):
-            raise problem(
-                "Give either `content` (Markdown, rendered to HTML and text) or `html` and/or "
-                "`text`, not both."
-            )
+    def _name_the_first_recipient(self) -> EmailRequest:
         first = self.to[0]
         if self.to_name and first.name is None:
             # ``to_name`` names the first recipient unless its address carries a name.
