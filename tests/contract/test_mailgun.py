@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import hashlib
 from collections.abc import Callable
@@ -20,7 +21,6 @@ from micromailer.domain.message import Address, Attachment, Message
 from micromailer.providers.errors import (
     AccountError,
     AuthError,
-    ConfigurationError,
     ProviderError,
     RateLimitedError,
     RecipientRejectedError,
@@ -33,7 +33,7 @@ from micromailer.providers.mailgun import (
     MailgunAdapter,
     form_parts,
 )
-from micromailer.providers.registry import build_adapters
+from micromailer.providers.registry import build_adapters, make_async_http_client
 from micromailer.sandbox import SandboxThread
 from tests.contract.helpers import (
     SANDBOX_KEYS,
@@ -273,13 +273,17 @@ def test_the_region_setting_picks_the_eu_origin_and_the_domain_goes_in_the_path(
     assert str(seen[0].url) == "https://api.eu.mailgun.net/v3/mg.example.eu/messages"
 
 
-def test_an_adapter_without_a_domain_is_a_configuration_error(http_client: httpx.Client) -> None:
-    with pytest.raises(ConfigurationError) as caught:
-        MailgunAdapter(api_key="secret-key", base_url="https://api.mailgun.net",
-                       client=http_client)
+def test_an_adapter_without_a_domain_sends_for_the_sandbox_domain(
+    sandbox: SandboxThread, http_client: httpx.Client, recorder: RequestRecorder,
+    control: httpx.Client,
+) -> None:
+    """As ``Settings.provider_options``: only the sandbox builds one without MAILGUN_DOMAIN."""
+    adapter = MailgunAdapter(api_key=SANDBOX_KEYS["mailgun"], base_url=sandbox.url,
+                             client=http_client)
 
-    assert "MAILGUN_DOMAIN" in str(caught.value)
-    assert "secret-key" not in str(caught.value)
+    adapter.send(make_message())
+
+    assert recorder.last.url.path == f"/v3/{SANDBOX_MAILGUN_DOMAIN}/messages"
 
 
 def test_a_text_only_message_sends_no_html_field(
@@ -550,11 +554,23 @@ def failed_send_of(adapter: MailgunAdapter, message: Message) -> ProviderError:
     return caught.value
 
 
-def test_the_sandbox_domain_reaches_the_fake(
-    sandbox: SandboxThread, http_client: httpx.Client, control: httpx.Client
+def test_the_workers_client_carries_the_multipart_body_intact(
+    sandbox: SandboxThread, control: httpx.Client
 ) -> None:
-    adapter = MailgunAdapter(api_key=SANDBOX_KEYS["mailgun"], base_url=sandbox.url,
-                             client=http_client, options={"domain": SANDBOX_MAILGUN_DOMAIN})
+    """The worker sends through aiohttp, which must pass httpx's multipart stream unchanged."""
+    async def send() -> str | None:
+        client = make_async_http_client(Settings(_env_file=None))  # type: ignore[call-arg]
+        try:
+            adapter = MailgunAdapter(api_key=SANDBOX_KEYS["mailgun"], base_url=sandbox.url,
+                                     client=client, options={"domain": DOMAIN})
+            return (await adapter.send_async(rich_message())).message_id
+        finally:
+            await client.aclose()
 
-    assert adapter.send(make_message()).message_id
-    assert captured(control)[0]["messageId"].endswith(f"@{SANDBOX_MAILGUN_DOMAIN}>")
+    message_id = asyncio.run(send())
+
+    stored = captured(control)
+    assert [m["messageId"] for m in stored] == [message_id] * 4
+    assert [a["sha256"] for a in stored[0]["attachments"]] == [
+        hashlib.sha256(PDF).hexdigest(), hashlib.sha256(PNG).hexdigest()
+    ]

@@ -16,7 +16,7 @@ import pytest
 from micromailer.domain.simulator import SIMULATOR_DOMAIN, ReservedRecipient
 from micromailer.providers.base import ProviderAdapter
 from micromailer.providers.errors import AuthError, RecipientRejectedError, ServerError
-from micromailer.providers.registry import ADAPTERS, sandbox_options
+from micromailer.providers.registry import ADAPTERS
 from micromailer.providers.sendgrid import build_payload as sendgrid_payload
 from micromailer.sandbox import SandboxThread
 from micromailer.sandbox.app import PROVIDERS
@@ -36,8 +36,7 @@ def slow_client() -> Iterator[httpx.Client]:
 
 def adapter(name: str, sandbox: SandboxThread, client: httpx.Client) -> ProviderAdapter:
     return ADAPTERS[name](
-        api_key=SANDBOX_KEYS.get(name, "any-key"), base_url=sandbox.url, client=client,
-        options=sandbox_options(name),
+        api_key=SANDBOX_KEYS.get(name, "any-key"), base_url=sandbox.url, client=client
     )
 
 
@@ -198,9 +197,7 @@ def test_a_wrong_key_is_refused_before_any_reserved_recipient_is_honoured(
     name: str, sandbox: SandboxThread, http_client: httpx.Client, control: httpx.Client
 ) -> None:
     """``slow@`` with a wrong key: the 401 comes at once (the client gives up after 2 s)."""
-    fake = ADAPTERS[name](
-        api_key="wrong", base_url=sandbox.url, client=http_client, options=sandbox_options(name)
-    )
+    fake = ADAPTERS[name](api_key="wrong", base_url=sandbox.url, client=http_client)
 
     with pytest.raises(AuthError) as caught:
         fake.send(make_message(to_email=ReservedRecipient.SLOW.address))
