@@ -126,7 +126,8 @@ class MailgunAdapter(ProviderAdapter):
             )
         error = provider_error(error_class, self.name, reason, response, self.reset_headers)
         if isinstance(error, RateLimitedError):
-            error.retry_after = wait_in_message(reason) or retry_after_seconds(response)
+            waited = wait_in_message(reason)
+            error.retry_after = waited if waited is not None else retry_after_seconds(response)
         raise error
 
     def error_reason(self, response: httpx.Response) -> str:
