@@ -414,7 +414,7 @@ def test_capabilities_follow_mailguns_documented_limits() -> None:
 
     assert capabilities.refusal(make_message(to=many)) is not None
     assert capabilities.refusal(make_message(to=many[:1000])) is None
-    assert capabilities.max_bytes == 25 * 1024 * 1024
+    assert capabilities.max_bytes == 25 * 1000 * 1000  # decimal MB: the smaller reading
     assert capabilities.refusal(rich_message()) is None
 
 

@@ -297,7 +297,7 @@ def test_capabilities_follow_postmarks_documented_limits() -> None:
     assert capabilities.refusal(make_message(to=to, cc=cc)) is not None  # 51 in all
     assert capabilities.refusal(make_message(to=to, cc=cc[:20])) is None
     assert capabilities.refusal(make_message(attachments=(script,))) is not None
-    assert capabilities.max_bytes == 10 * 1024 * 1024
+    assert capabilities.max_bytes == 10 * 1000 * 1000  # decimal MB: the smaller reading
     assert capabilities.tags and capabilities.metadata and capabilities.inline_images
 
 

@@ -19,7 +19,7 @@ from micromailer.providers.base import (
     retry_after_seconds,
     status_class,
 )
-from micromailer.providers.capabilities import MIB, Capabilities
+from micromailer.providers.capabilities import Capabilities
 from micromailer.providers.errors import (
     AccountError,
     AuthError,
@@ -83,7 +83,7 @@ class MailgunAdapter(ProviderAdapter):
     # Mailgun's limits (docs/providers/mailgun.md): 1,000 recipients per message (its batch
     # sending limit), 25 MB per message (user manual, "Send via HTTP"); no attachment type is
     # refused.
-    capabilities = Capabilities(max_recipients=1000, max_bytes=25 * MIB)
+    capabilities = Capabilities(max_recipients=1000, max_bytes=25 * 1000 * 1000)
     # Mailgun documents no rate-limit header: the wait is in the 429's message.
     reset_headers = ()
 

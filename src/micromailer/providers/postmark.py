@@ -15,7 +15,7 @@ from micromailer.providers.base import (
     provider_error,
     status_class,
 )
-from micromailer.providers.capabilities import MIB, Capabilities
+from micromailer.providers.capabilities import Capabilities
 from micromailer.providers.errors import (
     AccountError,
     AuthError,
@@ -83,7 +83,7 @@ class PostmarkAdapter(ProviderAdapter):
     # Postmark's limits (docs/providers/postmark.md): 50 recipients per message, To, Cc and
     # Bcc together; 10 MB per message, attachments base64-encoded; the extensions above.
     capabilities = Capabilities(
-        max_recipients=50, max_bytes=10 * MIB, blocked_extensions=FORBIDDEN_EXTENSIONS
+        max_recipients=50, max_bytes=10 * 1000 * 1000, blocked_extensions=FORBIDDEN_EXTENSIONS
     )
     # Postmark documents no rate-limit header.
     reset_headers = ()
