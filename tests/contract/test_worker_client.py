@@ -129,6 +129,16 @@ SUCCESS = {
         headers={"Content-Type": "application/json"},
         body=json.dumps([{"email": "a@example.com", "status": "sent", "_id": "md-1"}]).encode(),
     ),
+    "mailgun": Answer(
+        200,
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"id": "<mg-1@example.org>", "message": "Queued. Thank you."}).encode(),
+    ),
+    "postmark": Answer(
+        200,
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"MessageID": "pm-1", "ErrorCode": 0, "Message": "OK"}).encode(),
+    ),
 }
 
 

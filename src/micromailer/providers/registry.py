@@ -17,13 +17,17 @@ from micromailer.config import (
 from micromailer.providers.base import ProviderAdapter
 from micromailer.providers.errors import ConfigurationError
 from micromailer.providers.http import AiohttpSender, AsyncHttpSender, HttpSender
+from micromailer.providers.mailgun import MailgunAdapter
 from micromailer.providers.mandrill import MandrillAdapter
+from micromailer.providers.postmark import PostmarkAdapter
 from micromailer.providers.sendgrid import SendGridAdapter
 
 #: Provider kind → adapter class. A new provider adds one line here.
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
     SendGridAdapter.kind: SendGridAdapter,
     MandrillAdapter.kind: MandrillAdapter,
+    MailgunAdapter.kind: MailgunAdapter,
+    PostmarkAdapter.kind: PostmarkAdapter,
 }
 
 #: Connections one process keeps towards all providers together.
