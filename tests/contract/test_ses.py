@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import json
+import random
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
@@ -17,6 +18,8 @@ import pytest
 from botocore.credentials import Credentials
 from botocore.model import ServiceModel, Shape
 from botocore.validate import ParamValidator
+from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from micromailer.domain.message import Address, Attachment, Message
 from micromailer.providers import ses as ses_module
@@ -38,7 +41,8 @@ from micromailer.providers.ses import (
     error_type_of,
 )
 from micromailer.sandbox import SandboxThread
-from micromailer.sandbox.ses import BadRequest, validate_send_email
+from micromailer.sandbox.capture import ProviderState
+from micromailer.sandbox.ses import BadRequest, make_router, validate_send_email
 from tests.contract.helpers import (
     SANDBOX_KEYS,
     RequestRecorder,
@@ -349,6 +353,26 @@ def test_the_fake_takes_the_spec_when_given_and_its_own_check_without(
     assert validate_send_email(unknown_field) is unknown_field  # SES ignores unknown members
     with pytest.raises(BadRequest, match="Content must hold"):
         validate_send_email(no_content)
+
+
+def test_the_fake_built_with_the_spec_accepts_the_adapter_and_refuses_an_unknown_member(
+    send_email_shape: Shape, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The fake's routes with the spec's shape, served in-process: a signed body with a member
+    the model lacks is SES's 400, read as a rejected request."""
+    state = ProviderState(name="ses", api_key=SECRET, rng=random.Random(1))
+    app = FastAPI()
+    app.include_router(make_router(state, send_email_shape))
+    with TestClient(app) as client:
+        adapter = SesAdapter(api_key=SECRET, base_url="http://testserver", client=client,
+                             options={"region": REGION})
+        assert adapter.send(rich_message()).message_id
+        monkeypatch.setattr(ses_module, "build_payload",
+                            lambda message: {**build_payload(message), "Urgency": "high"})
+
+        with pytest.raises(RequestRejectedError, match='Unknown parameter in input: "Urgency"'):
+            adapter.send(make_message())
+    assert state.capture.stats() == {"accepted": 3, "rejected": 1}
 
 
 def test_an_invalid_body_is_bad_request_exception(adapter: SesAdapter) -> None:

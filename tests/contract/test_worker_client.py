@@ -129,6 +129,9 @@ SUCCESS = {
         headers={"Content-Type": "application/json"},
         body=json.dumps([{"email": "a@example.com", "status": "sent", "_id": "md-1"}]).encode(),
     ),
+    "ses": Answer(200, headers={"Content-Type": "application/json"}, body=b'{"MessageId": "s-1"}'),
+    "sparkpost": Answer(200, headers={"Content-Type": "application/json"},
+                        body=b'{"results": {"id": "1", "total_accepted_recipients": 1}}'),
 }
 
 
