@@ -401,6 +401,21 @@ def test_a_message_without_attachments_is_simple_content(
     assert body["FromEmailAddress"] == "Example Billing <billing@example.org>"
 
 
+def test_more_headers_than_simple_takes_go_as_raw_mime(
+    adapter: SesAdapter, recorder: RequestRecorder, send_email_shape: Shape,
+    control: httpx.Client,
+) -> None:
+    """Simple takes 15 headers (the intake allows 30): the 16th moves the message to Raw."""
+    headers = tuple((f"X-Extra-{i}", f"v{i}") for i in range(16))
+    adapter.send(make_message(headers=headers))
+
+    body = recorder.last_json()
+    assert "Raw" in body["Content"]
+    assert raw_mime(body)["X-Extra-15"] == "v15"
+    assert captured(control)[0]["headers"]["X-Extra-15"] == "v15"
+    assert spec_errors(send_email_shape, body) == ""
+
+
 def test_cc_and_bcc_go_in_destination_and_bcc_in_no_header(
     adapter: SesAdapter, recorder: RequestRecorder, control: httpx.Client
 ) -> None:

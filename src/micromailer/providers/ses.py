@@ -99,6 +99,9 @@ BLOCKED_EXTENSIONS = frozenset({
 #: ``_`` and ``-``, at most 256 characters).
 TAG_FORBIDDEN = re.compile(r"[^A-Za-z0-9_-]")
 TAG_MAX_CHARS = 256
+#: What ``Content.Simple.Headers`` takes; a message with more goes as ``Content.Raw``.
+MAX_SIMPLE_HEADERS = 15
+MAX_SIMPLE_HEADER_VALUE = 995
 
 
 class SesAdapter(ProviderAdapter):
@@ -180,9 +183,9 @@ class SesAdapter(ProviderAdapter):
 
 
 def build_payload(message: Message) -> dict[str, Any]:
-    """The ``SendEmailRequest`` body: ``Content.Simple`` without attachments, else
-    ``Content.Raw`` (a MIME message without a Bcc header). Tags and metadata become
-    ``EmailTags`` (:func:`email_tags`)."""
+    """The ``SendEmailRequest`` body: ``Content.Simple``, or ``Content.Raw`` (a MIME message
+    without a Bcc header) when Simple cannot carry the message (:func:`needs_raw`). Tags and
+    metadata become ``EmailTags`` (:func:`email_tags`)."""
     destination = {
         field: [address.formatted() for address in addresses]
         for field, addresses in (
@@ -192,7 +195,7 @@ def build_payload(message: Message) -> dict[str, Any]:
         if addresses
     }
     content: dict[str, Any]
-    if message.attachments:
+    if needs_raw(message):
         raw = base64.b64encode(build_mime(message)).decode("ascii")
         content = {"Raw": {"Data": raw}}
     else:
@@ -206,6 +209,14 @@ def build_payload(message: Message) -> dict[str, Any]:
     if message.reply_to:
         payload["ReplyToAddresses"] = [address.formatted() for address in message.reply_to]
     return payload
+
+
+def needs_raw(message: Message) -> bool:
+    """Whether ``Content.Simple`` cannot carry ``message``: attachments, or headers beyond
+    its 15 entries of 995 characters (``MessageHeaderList``, ``MessageHeaderValue``)."""
+    return bool(message.attachments) or len(message.headers) > MAX_SIMPLE_HEADERS or any(
+        len(value) > MAX_SIMPLE_HEADER_VALUE for _, value in message.headers
+    )
 
 
 def _simple(message: Message) -> dict[str, Any]:
@@ -315,6 +326,8 @@ def _json(response: httpx.Response) -> Any:
 __all__ = [
     "BLOCKED_EXTENSIONS",
     "ERROR_TYPE_CLASSES",
+    "MAX_SIMPLE_HEADERS",
+    "MAX_SIMPLE_HEADER_VALUE",
     "RECIPIENT_REFUSALS",
     "SANDBOX_ACCESS_KEY_ID",
     "SEND_PATH",
@@ -325,5 +338,6 @@ __all__ = [
     "build_payload",
     "email_tags",
     "error_type_of",
+    "needs_raw",
     "sanitised_tag",
 ]
