@@ -26,6 +26,8 @@ SANDBOX_KEYS = {
     "mandrill": "md-contract-key",
     "mailgun": "mg-contract-key",
     "postmark": "pm-contract-token",
+    "ses": "ses-contract-secret",
+    "sparkpost": "sp-contract-key",
 }
 
 SPECS_ENV = "MICROMAILER_PROVIDER_SPECS"

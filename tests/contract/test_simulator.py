@@ -202,4 +202,5 @@ def test_a_wrong_key_is_refused_before_any_reserved_recipient_is_honoured(
     with pytest.raises(AuthError) as caught:
         fake.send(make_message(to_email=ReservedRecipient.SLOW.address))
 
-    assert caught.value.status_code == 401
+    # AWS answers a bad signature with 403 (SES); the other providers answer 401.
+    assert caught.value.status_code == (403 if name == "ses" else 401)

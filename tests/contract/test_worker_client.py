@@ -139,6 +139,9 @@ SUCCESS = {
         headers={"Content-Type": "application/json"},
         body=json.dumps({"MessageID": "pm-1", "ErrorCode": 0, "Message": "OK"}).encode(),
     ),
+    "ses": Answer(200, headers={"Content-Type": "application/json"}, body=b'{"MessageId": "s-1"}'),
+    "sparkpost": Answer(200, headers={"Content-Type": "application/json"},
+                        body=b'{"results": {"id": "1", "total_accepted_recipients": 1}}'),
 }
 
 

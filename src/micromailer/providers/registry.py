@@ -21,6 +21,8 @@ from micromailer.providers.mailgun import MailgunAdapter
 from micromailer.providers.mandrill import MandrillAdapter
 from micromailer.providers.postmark import PostmarkAdapter
 from micromailer.providers.sendgrid import SendGridAdapter
+from micromailer.providers.ses import SesAdapter
+from micromailer.providers.sparkpost import SparkPostAdapter
 
 #: Provider kind → adapter class. A new provider adds one line here.
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
@@ -28,6 +30,8 @@ ADAPTERS: dict[str, type[ProviderAdapter]] = {
     MandrillAdapter.kind: MandrillAdapter,
     MailgunAdapter.kind: MailgunAdapter,
     PostmarkAdapter.kind: PostmarkAdapter,
+    SesAdapter.kind: SesAdapter,
+    SparkPostAdapter.kind: SparkPostAdapter,
 }
 
 #: Connections one process keeps towards all providers together.

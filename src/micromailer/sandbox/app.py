@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from micromailer import __version__
 from micromailer.api.routes import docs
 from micromailer.api.routes.web import mount_static
-from micromailer.sandbox import mailgun, mandrill, postmark, sendgrid
+from micromailer.sandbox import mailgun, mandrill, postmark, sendgrid, ses, sparkpost
 from micromailer.sandbox.capture import DEFAULT_CAPACITY, Clock, ProviderState, utc_now
 from micromailer.sandbox.faults import FaultInputError, FaultSettings, parse_fault_settings
 from micromailer.security.hosts import HostPolicy
@@ -25,6 +25,8 @@ PROVIDERS: dict[str, Callable[[ProviderState], APIRouter]] = {
     "mandrill": mandrill.make_router,
     "mailgun": mailgun.make_router,
     "postmark": postmark.make_router,
+    "ses": ses.make_router,
+    "sparkpost": sparkpost.make_router,
 }
 
 
