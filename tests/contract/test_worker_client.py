@@ -129,6 +129,9 @@ SUCCESS = {
         headers={"Content-Type": "application/json"},
         body=json.dumps([{"email": "a@example.com", "status": "sent", "_id": "md-1"}]).encode(),
     ),
+    "brevo": Answer(201, headers={"Content-Type": "application/json"},
+                    body=b'{"messageId": "<br-1@smtp-relay.mailin.fr>"}'),
+    "resend": Answer(200, headers={"Content-Type": "application/json"}, body=b'{"id": "re-1"}'),
 }
 
 

@@ -15,15 +15,19 @@ from micromailer.config import (
     Settings,
 )
 from micromailer.providers.base import ProviderAdapter
+from micromailer.providers.brevo import BrevoAdapter
 from micromailer.providers.errors import ConfigurationError
 from micromailer.providers.http import AiohttpSender, AsyncHttpSender, HttpSender
 from micromailer.providers.mandrill import MandrillAdapter
+from micromailer.providers.resend import ResendAdapter
 from micromailer.providers.sendgrid import SendGridAdapter
 
 #: Provider kind → adapter class. A new provider adds one line here.
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
     SendGridAdapter.kind: SendGridAdapter,
     MandrillAdapter.kind: MandrillAdapter,
+    BrevoAdapter.kind: BrevoAdapter,
+    ResendAdapter.kind: ResendAdapter,
 }
 
 #: Connections one process keeps towards all providers together.
