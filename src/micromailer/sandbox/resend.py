@@ -301,10 +301,15 @@ def make_router(state: ProviderState) -> APIRouter:
             if seen is not None:  # the same request again: its answer, nothing sent
                 return JSONResponse({"id": seen.email_id}, headers=_rate_headers())
             record = keys.start(idempotency_key, digest, state.clock())
-        simulation = await simulate(
-            address_of(item) or item for field in RECIPIENT_FIELDS
-            for item in addresses(body, field)
-        )
+        try:
+            simulation = await simulate(
+                address_of(item) or item for field in RECIPIENT_FIELDS
+                for item in addresses(body, field)
+            )
+        except BaseException:  # cancelled while in flight: the key must not stay held
+            if idempotency_key is not None:
+                keys.forget(idempotency_key)
+            raise
         refused = next(
             (field for field in RECIPIENT_FIELDS for item in addresses(body, field)
              if simulation.refuses(address_of(item) or item)),
