@@ -527,3 +527,12 @@ def test_other_validation_errors_stay_rejected_requests() -> None:
         answering(422, body).send(make_message())
 
     assert not isinstance(caught.value, RecipientRejectedError)
+
+
+def test_the_default_sender_of_sandbox_mode_is_accepted(
+    adapter: ResendAdapter, control: httpx.Client
+) -> None:
+    """``no-reply@localhost`` (``MICROMAILER_SENDER_EMAIL``'s default) must reach the fake."""
+    adapter.send(make_message(sender_email="no-reply@localhost"))
+
+    assert captured(control)[0]["fromEmail"] == "no-reply@localhost"

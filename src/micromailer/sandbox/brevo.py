@@ -131,7 +131,7 @@ def _is_address(value: Any) -> bool:
     if not isinstance(value, str):
         return False
     local, at, domain = value.rpartition("@")
-    return bool(local and at and "." in domain) and " " not in value
+    return bool(local and at and domain) and " " not in value
 
 
 def _decoded(content: Any) -> bytes | None:

@@ -83,7 +83,7 @@ def address_of(value: str) -> str | None:
     """The address of ``"addr"`` or ``"Name <addr>"``; ``None`` when it is not one."""
     _, address = parseaddr(value)
     local, at, domain = address.rpartition("@")
-    if not (local and at and "." in domain) or " " in address:
+    if not (local and at and domain) or " " in address:
         return None
     return address
 
