@@ -28,6 +28,8 @@ SANDBOX_KEYS = {
     "postmark": "pm-contract-token",
     "ses": "ses-contract-secret",
     "sparkpost": "sp-contract-key",
+    "brevo": "xkeysib-contract-key",
+    "resend": "re_contract_key",
 }
 
 SPECS_ENV = "MICROMAILER_PROVIDER_SPECS"

@@ -142,6 +142,9 @@ SUCCESS = {
     "ses": Answer(200, headers={"Content-Type": "application/json"}, body=b'{"MessageId": "s-1"}'),
     "sparkpost": Answer(200, headers={"Content-Type": "application/json"},
                         body=b'{"results": {"id": "1", "total_accepted_recipients": 1}}'),
+    "brevo": Answer(201, headers={"Content-Type": "application/json"},
+                    body=b'{"messageId": "<br-1@smtp-relay.mailin.fr>"}'),
+    "resend": Answer(200, headers={"Content-Type": "application/json"}, body=b'{"id": "re-1"}'),
 }
 
 

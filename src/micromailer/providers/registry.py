@@ -15,11 +15,13 @@ from micromailer.config import (
     Settings,
 )
 from micromailer.providers.base import ProviderAdapter
+from micromailer.providers.brevo import BrevoAdapter
 from micromailer.providers.errors import ConfigurationError
 from micromailer.providers.http import AiohttpSender, AsyncHttpSender, HttpSender
 from micromailer.providers.mailgun import MailgunAdapter
 from micromailer.providers.mandrill import MandrillAdapter
 from micromailer.providers.postmark import PostmarkAdapter
+from micromailer.providers.resend import ResendAdapter
 from micromailer.providers.sendgrid import SendGridAdapter
 from micromailer.providers.ses import SesAdapter
 from micromailer.providers.sparkpost import SparkPostAdapter
@@ -32,6 +34,8 @@ ADAPTERS: dict[str, type[ProviderAdapter]] = {
     PostmarkAdapter.kind: PostmarkAdapter,
     SesAdapter.kind: SesAdapter,
     SparkPostAdapter.kind: SparkPostAdapter,
+    BrevoAdapter.kind: BrevoAdapter,
+    ResendAdapter.kind: ResendAdapter,
 }
 
 #: Connections one process keeps towards all providers together.
