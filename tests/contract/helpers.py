@@ -22,6 +22,7 @@ from tests.support.fakes import make_message
 
 #: Keys the contract suite's sandbox accepts (one each, so a wrong key is detectable).
 SANDBOX_KEYS = {"sendgrid": "sg-contract-key", "mandrill": "md-contract-key"}
+SANDBOX_KEYS["smtp"] = "smtp-contract-key"
 
 SPECS_ENV = "MICROMAILER_PROVIDER_SPECS"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -19,11 +19,13 @@ from micromailer.providers.errors import ConfigurationError
 from micromailer.providers.http import AiohttpSender, AsyncHttpSender, HttpSender
 from micromailer.providers.mandrill import MandrillAdapter
 from micromailer.providers.sendgrid import SendGridAdapter
+from micromailer.providers.smtp import SmtpAdapter
 
 #: Provider kind → adapter class. A new provider adds one line here.
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
     SendGridAdapter.kind: SendGridAdapter,
     MandrillAdapter.kind: MandrillAdapter,
+    SmtpAdapter.kind: SmtpAdapter,
 }
 
 #: Connections one process keeps towards all providers together.

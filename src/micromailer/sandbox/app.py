@@ -13,7 +13,7 @@ from fastapi.responses import JSONResponse
 from micromailer import __version__
 from micromailer.api.routes import docs
 from micromailer.api.routes.web import mount_static
-from micromailer.sandbox import mandrill, sendgrid
+from micromailer.sandbox import mandrill, sendgrid, smtp
 from micromailer.sandbox.capture import DEFAULT_CAPACITY, Clock, ProviderState, utc_now
 from micromailer.sandbox.faults import FaultInputError, FaultSettings, parse_fault_settings
 from micromailer.security.hosts import HostPolicy
@@ -23,6 +23,7 @@ from micromailer.security.sites import SiteGuard
 PROVIDERS: dict[str, Callable[[ProviderState], APIRouter]] = {
     "sendgrid": sendgrid.make_router,
     "mandrill": mandrill.make_router,
+    "smtp": smtp.make_router,
 }
 
 
