@@ -73,8 +73,9 @@ class SmtpFakeServer:
             options = {
                 "authenticator": self.handler.authenticate,
                 "auth_required": True,
-                # With TLS, a login only over it; a fake without TLS takes it in clear.
-                "auth_require_tls": self._starttls is not None or self._implicit_tls is not None,
+                # With STARTTLS, a login only after it. Over implicit TLS every byte is
+                # encrypted already (aiosmtpd does not see it); without TLS, in clear.
+                "auth_require_tls": self._starttls is not None,
             }
         return SMTP(
             self.handler, hostname=FAKE_HOSTNAME, ident="micromailer sandbox SMTP fake",
