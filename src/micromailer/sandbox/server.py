@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -14,6 +15,8 @@ import uvicorn
 from micromailer.sandbox.app import create_sandbox_app
 from micromailer.sandbox.smtp_server import SmtpFakeServer, start_sandbox_smtp
 from micromailer.security.hosts import HostPolicy
+
+log = logging.getLogger(__name__)
 
 
 def run_sandbox(
@@ -36,6 +39,9 @@ def run_sandbox(
     hosts = HostPolicy.local(host, extra=allowed_hosts)
     app = create_sandbox_app(api_keys, seed, faults=faults, hosts=hosts)
     smtp = start_sandbox_smtp(app, host, smtp_port)
+    if smtp.endpoint is not None:
+        log.info("SMTP fake on %s:%d (STARTTLS: %s)", smtp.endpoint.host, smtp.endpoint.port,
+                 "yes" if smtp.endpoint.starttls else "no: cryptography is not installed")
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config)
     finally:
