@@ -9,6 +9,7 @@ import os
 import random
 import socketserver
 import ssl
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -16,6 +17,7 @@ from email import message_from_bytes
 from typing import Any, ClassVar
 from urllib.parse import quote
 
+import aiosmtplib
 import httpx
 import pytest
 import trustme
@@ -299,6 +301,57 @@ def test_html_only_and_text_only_messages_carry_one_body(
     html_only, text_only = captured(state)
     assert (html_only.text, text_only.html) == (None, None)
     assert html_only.html and text_only.text
+
+
+def rfc5322_problems(data: bytes) -> list[str]:
+    """What RFC 5322 (§2.1.1, §2.3, §3.6) and a 7-bit transport refuse in a written message."""
+    problems = []
+    if any(byte > 127 for byte in data):
+        problems.append("8-bit bytes")
+    if data.replace(b"\r\n", b"").count(b"\n") or data.replace(b"\r\n", b"").count(b"\r"):
+        problems.append("a bare CR or LF")
+    if any(len(line) > 998 for line in data.split(b"\r\n")):
+        problems.append("a line over 998 characters")
+    head = data.split(b"\r\n\r\n", 1)[0].decode("ascii", "replace")
+    names = [line.split(":", 1)[0].lower() for line in head.split("\r\n")
+             if line and not line[0].isspace()]
+    for required in ("from", "date"):
+        if names.count(required) != 1:
+            problems.append(f"{names.count(required)} {required} fields")
+    if "bcc" in names:
+        problems.append("a bcc field")
+    return problems
+
+
+def test_the_written_message_meets_rfc_5322_and_a_7_bit_transport() -> None:
+    assert rfc5322_problems(build_mime(rich_message()).as_bytes(policy=POLICY)) == []
+
+
+def test_the_rfc_5322_check_is_not_vacuous() -> None:
+    mime = build_mime(rich_message())
+    del mime["Date"]
+    mime["Bcc"] = "hidden@example.net"
+    data = mime.as_bytes(policy=POLICY) + "é\nlast".encode()
+
+    assert rfc5322_problems(data) == [
+        "8-bit bytes", "a bare CR or LF", "0 date fields", "a bcc field",
+    ]
+
+
+def test_the_fake_refuses_a_message_without_date_as_rfc_5322_requires(
+    state: ProviderState
+) -> None:
+    async def send(port: int) -> None:
+        await aiosmtplib.send(b"From: a@example.org\r\nSubject: x\r\n\r\nhi\r\n",
+                              sender="a@example.org", recipients=["b@example.com"],
+                              hostname="127.0.0.1", port=port, start_tls=False)
+
+    with (SmtpFakeServer(state, auth=False) as endpoint,
+          pytest.raises(aiosmtplib.SMTPDataError) as caught):
+        asyncio.run(send(endpoint.port))
+
+    assert caught.value.code == 554
+    assert captured(state) == []
 
 
 def test_a_message_over_the_servers_size_is_refused_before_the_transaction(
@@ -618,3 +671,19 @@ def scripted_server(greeting: str | None = None) -> Iterator[int]:
             yield server.server_address[1]
         finally:
             server.shutdown()
+
+
+@pytest.mark.filterwarnings("ignore:Requiring AUTH while not requiring TLS:UserWarning")
+def test_without_cryptography_the_sandbox_offers_no_starttls_and_the_adapter_still_sends(
+    monkeypatch: pytest.MonkeyPatch, http_client: httpx.Client
+) -> None:
+    """The sandbox key is no secret: in sandbox mode only, the login may go in clear."""
+    monkeypatch.setitem(sys.modules, "cryptography", None)  # `import cryptography` fails
+    with SandboxThread(api_keys={"smtp": "plain-key"}) as sandbox:
+        answer = httpx.get(f"{sandbox.url}/_sandbox/smtp/server").json()
+        result = SmtpAdapter(api_key="plain-key", base_url=sandbox.url,
+                             client=http_client).send(make_message())
+        stored = httpx.get(f"{sandbox.url}/_sandbox/smtp/messages").json()
+
+    assert (answer["starttls"], answer["certificate"]) == (False, None)
+    assert [entry["messageId"] for entry in stored] == [result.message_id]

@@ -11,7 +11,7 @@ import asyncio
 import re
 import socket
 import ssl
-from collections.abc import Iterator, Mapping
+from collections.abc import Awaitable, Callable, Iterator, Mapping
 from contextlib import contextmanager, suppress
 from enum import StrEnum
 from functools import cache
@@ -135,7 +135,7 @@ class SmtpAdapter(ProviderAdapter):
         self, *, api_key: str, base_url: str, client: HttpSender | AsyncHttpSender,
         name: str | None = None, options: Mapping[str, str] | None = None,
     ) -> None:
-        sandbox = urlsplit_scheme(base_url) in ("http", "https")
+        sandbox = _scheme(base_url) in ("http", "https")
         super().__init__(
             api_key=api_key, base_url=base_url if sandbox else without_login(base_url),
             client=client, name=name, options=options,
@@ -282,7 +282,7 @@ class SmtpAdapter(ProviderAdapter):
                            body=f"{code} {text}")
 
     @contextmanager
-    def _map_smtp_errors(self, stage: Any) -> Iterator[None]:
+    def _map_smtp_errors(self, stage: Callable[[], Stage]) -> Iterator[None]:
         """aiosmtplib's and ssl's errors as the taxonomy's, ``from`` the original."""
         try:
             yield
@@ -310,7 +310,7 @@ class SmtpAdapter(ProviderAdapter):
 
     # -- sandbox discovery --------------------------------------------------------------------
 
-    def _discover(self, send: Any) -> SmtpServer:
+    def _discover(self, send: Callable[[httpx.Request], httpx.Response]) -> SmtpServer:
         request = self._discovery_request()
         with self._map_transport_errors():
             response = send(request)
@@ -347,7 +347,7 @@ def local_hostname() -> str:
     return name if name and name.isascii() and " " not in name else "localhost"
 
 
-def urlsplit_scheme(url: str) -> str:
+def _scheme(url: str) -> str:
     return url.partition("://")[0].lower() if "://" in url else ""
 
 
@@ -360,7 +360,7 @@ def _certificate_failure(exc: BaseException) -> ssl.SSLCertVerificationError | N
     return None
 
 
-async def _quietly(step: Any) -> None:
+async def _quietly(step: Awaitable[Any]) -> None:
     """Run a courtesy command (QUIT, RSET) whose failure changes nothing."""
     with suppress(aiosmtplib.SMTPException, OSError):
         await step
