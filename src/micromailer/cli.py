@@ -271,21 +271,40 @@ def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_m
 
 
 @main.command()
-@click.option("--to", required=True, help="Recipient address.")
+@click.option("--to", required=True, help="Recipient address(es), comma-separated.")
 @click.option("--to-name", default=None)
+@click.option("--cc", default=None, help="Copy recipients, comma-separated.")
+@click.option("--bcc", default=None, help="Hidden recipients, comma-separated.")
+@click.option("--from", "sender", default=None,
+              help="Sender, of MICROMAILER_SENDER_DOMAINS.")
 @click.option("--subject", required=True)
 @click.option("--content", required=True, help="Markdown body.")
+@click.option("--attach", "attachments", multiple=True,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="A file to attach (repeatable).")
 @click.option("--wait/--no-wait", default=False, help="Wait for a final status.")
-def send(to: str, to_name: str | None, subject: str, content: str, wait: bool) -> None:
+def send(to: str, to_name: str | None, cc: str | None, bcc: str | None, sender: str | None,
+         subject: str, content: str, attachments: tuple[Path, ...], wait: bool) -> None:
     """Queue an email (straight into the store and broker, as the API does) and print its id."""
+    import mimetypes
+
     from micromailer.api.deps import build_services
+    from micromailer.delivery.carriage import MessageRefused
+    from micromailer.domain.message import Attachment
     from micromailer.domain.validation import InvalidEmailRequest, parse_email_request
 
     settings = _settings()
     _start_logging(settings, CONSOLE)
+    files = [
+        Attachment(path.name, mimetypes.guess_type(path.name)[0] or "application/octet-stream",
+                   path.read_bytes())
+        for path in attachments
+    ]
     try:
         request = parse_email_request(
-            {"to": to, "to_name": to_name, "subject": subject, "content": content}
+            {"to": to, "to_name": to_name, "cc": cc, "bcc": bcc, "from": sender,
+             "subject": subject, "content": content, "attachments": files},
+            settings.sender_domain_list(),
         )
     except InvalidEmailRequest as exc:
         raise click.UsageError(exc.message) from exc
@@ -298,7 +317,10 @@ def send(to: str, to_name: str | None, subject: str, content: str, wait: bool) -
         finally:
             await services.intake.close()  # publishes what was stored
 
-    email_id = asyncio.run(accept())
+    try:
+        email_id = asyncio.run(accept())
+    except MessageRefused as exc:
+        raise click.UsageError(str(exc)) from exc
     click.echo(email_id)
     if wait:
         while (view := services.store.get_email(email_id)) and not view.status.is_final:

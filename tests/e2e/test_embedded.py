@@ -192,11 +192,12 @@ def test_a_chunked_body_over_the_limit_gets_413_from_the_real_server(
 ) -> None:
     before = service.http.get(f"{service.url}/emails").json()
 
-    raw = _post_chunked(service.url, chunks=40, chunk_size=64 * 1024)  # 2.5 MiB, no length
+    # 15 MiB without a length: over the limit that a 10 MiB message implies (13,910 KiB)
+    raw = _post_chunked(service.url, chunks=240, chunk_size=64 * 1024)
 
     head, _, body = raw.partition(b"\r\n\r\n")
     assert head.startswith(b"HTTP/1.1 413 "), raw[:300]
     assert b"connection: close" in head.lower()  # the rest of the body is never read
-    assert "larger than 1024 KiB" in json.loads(body)["error"]
+    assert "larger than 13910 KiB" in json.loads(body)["error"]
     assert service.http.get(f"{service.url}/emails").json() == before
     assert service.post_json(to="ada@example.com", subject="after", content="ok").status_code == 202

@@ -46,3 +46,33 @@ def test_send_refuses_what_the_api_refuses_with_the_same_sentence(data_dir: Path
 
     assert result.exit_code == 2
     assert "`subject` must not contain U+202E (a bidirectional control)" in result.output
+
+
+def test_send_takes_cc_bcc_and_files(data_dir: Path) -> None:
+    report = data_dir / "report.pdf"
+    report.write_bytes(b"%PDF-1.4 " + bytes(range(256)))
+    result = CliRunner().invoke(main, [
+        "send", "--to", "ada@example.com, bob@example.com", "--cc", "carol@example.com",
+        "--bcc", "dan@example.com", "--subject", "Report", "--content", "Attached.",
+        "--attach", str(report),
+    ])
+
+    assert result.exit_code == 0, result.output
+    email_id = result.output.strip().splitlines()[-1]
+    settings = Settings(data_dir=data_dir, _env_file=None)  # type: ignore[call-arg]
+    view = EmailStore(make_engine(settings.store_url)).get_email(email_id)
+    assert view is not None and view.envelope is not None
+    assert [item.email for item in view.envelope.to] == ["ada@example.com", "bob@example.com"]
+    assert [item.email for item in view.envelope.bcc] == ["dan@example.com"]
+    assert [(item.filename, item.content_type, item.size)
+            for item in view.envelope.attachments] == [("report.pdf", "application/pdf", 265)]
+
+
+def test_send_refuses_a_sender_outside_the_sender_domains(data_dir: Path) -> None:
+    result = CliRunner().invoke(main, [
+        "send", "--to", "ada@example.com", "--from", "ceo@example.com", "--subject", "s",
+        "--content", "x",
+    ])
+
+    assert result.exit_code == 2
+    assert "MICROMAILER_SENDER_DOMAINS" in result.output

@@ -192,7 +192,7 @@ def test_claim_moves_a_queued_email_to_sending_under_a_lease_as_attempt_one(
 
     assert claim is not None
     assert claim.attempt_number == 1
-    assert (claim.message.email_id, claim.message.to_email, claim.message.html) == (
+    assert (claim.message.email_id, claim.message.to[0].email, claim.message.html) == (
         new.email_id,
         new.to_email,
         new.html,

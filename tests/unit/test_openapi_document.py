@@ -90,6 +90,16 @@ def test_a_header_field_pattern_refuses_exactly_the_refused_characters(
     {**VALID, "content": "\t\u0001 control characters are fine in Markdown"},
     {**VALID, "to": f"{'a' * 64}@example.com"},
     {**VALID, "to": "jane@mail.example"},
+    {**VALID, "to": ["jane@example.com", "bob@example.com"], "cc": "carol@example.com",
+     "bcc": ["dan@example.com"], "reply_to": "help@example.com"},
+    {"to": "jane@example.com", "subject": "Hi", "html": "<p>Hi</p>", "text": "Hi"},
+    {"to": "jane@example.com", "subject": "Hi", "text": "Hi"},
+    {**VALID, "tags": ["receipt", "2026-q4"], "metadata": {"order": "42", "Shop-Id": ""},
+     "headers": {"X-Campaign": "spring", "List-Unsubscribe": "<mailto:u@example.com>"}},
+    {**VALID, "attachments": [
+        {"filename": "receipt.pdf", "contentType": "application/pdf", "content": "JVBERi0="},
+        {"filename": "logo.png", "contentType": "image/png", "content": "iVBORw==",
+         "contentId": "logo"}]},
 ], ids=repr)
 def test_what_the_schema_allows_the_server_accepts(
     document: dict[str, Any], body: dict[str, Any],
@@ -105,13 +115,54 @@ def test_what_the_schema_allows_the_server_accepts(
     {**VALID, "content": "a\u0000b"},
     {**VALID, "to": "jane@printer.local"},
     {**VALID, "to": "jane@EXAMPLE.TEST"},
-    {**VALID, "to": "Jane <jane@example.com>"},
+    {**VALID, "to": ["jane@example.com", "bob@printer.local"]},
+    {**VALID, "html": "<p>Hi</p>"},
+    {**VALID, "tags": ["_reserved"]},
+    {**VALID, "headers": {"Bcc": "spy@example.com"}},
+    {**VALID, "headers": {"X-SG-EID": "forged"}},
+    {**VALID, "metadata": {"email_id": "forged"}},
+    {**VALID, "attachments": [{"filename": "../a.pdf", "contentType": "application/pdf",
+                               "content": "aGk="}]},
+    {**VALID, "attachments": [{"filename": "a.pdf", "contentType": "application/pdf",
+                               "content": "not base64!"}]},
 ], ids=repr)
 def test_what_the_server_refuses_the_schema_refuses(
     document: dict[str, Any], body: dict[str, Any],
 ) -> None:
     assert not accepted(body)
     assert not body_schema(document, "application/json").is_valid(body)
+
+
+@pytest.mark.parametrize("body", [
+    {**VALID, "to": "Jane Doe <jane@example.com>"},
+    {**VALID, "to": [{"email": "jane@example.com", "name": "Jane"}]},
+    {**VALID, "to": "jane@example.com, bob@example.com"},
+], ids=repr)
+def test_the_schema_errs_on_the_strict_side_for_named_addresses(
+    document: dict[str, Any], body: dict[str, Any],
+) -> None:
+    """The server takes these forms too, as the field's description says."""
+    assert accepted(body)
+    assert not body_schema(document, "application/json").is_valid(body)
+
+
+def test_from_is_limited_to_the_sender_domains_in_the_document(tmp_path: Path) -> None:
+    settings = Settings(data_dir=tmp_path, sender_domains="example.org",  # type: ignore[call-arg]
+                        _env_file=None)
+    schema = create_app(settings).openapi()["paths"]["/email"]["post"]["requestBody"][
+        "content"]["application/json"]["schema"]
+    validator = Draft202012Validator(schema, format_checker=FormatChecker())
+    assert validator.is_valid({**VALID, "from": "billing@Example.ORG"})
+    assert not validator.is_valid({**VALID, "from": "billing@example.com"})
+    assert parse_email_request({**VALID, "from": "billing@Example.ORG"}, ["example.org"])
+    with pytest.raises(InvalidEmailRequest):
+        parse_email_request({**VALID, "from": "billing@example.com"}, ["example.org"])
+
+
+def test_with_the_default_sender_domain_no_from_is_valid(document: dict[str, Any]) -> None:
+    """The default sender is no-reply@localhost: a special-use name, refused as any address."""
+    assert not body_schema(document, "application/json").is_valid(
+        {**VALID, "from": "me@localhost"})
 
 
 def test_a_local_part_over_64_characters_is_outside_the_schema(document: dict[str, Any]) -> None:

@@ -88,7 +88,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
         relay, *([app.state.worker_metrics] if worker_url else [])
     )
     install_error_handlers(app)
-    install_openapi(app)
+    install_openapi(app, settings.sender_domain_list())
     app.include_router(emails.router)
     app.include_router(providers.router)
     app.include_router(health.router)

@@ -11,9 +11,11 @@ from micromailer.api.intake.checks import IntakeCheck, build_intake_checks
 from micromailer.api.intake.idempotency import IdempotencyGuard
 from micromailer.api.score_history import ScoreHistory
 from micromailer.config import Settings
+from micromailer.delivery.carriage import Carriage
 from micromailer.delivery.intake import Sender
 from micromailer.delivery.pipeline import IntakePipeline
 from micromailer.health.live import LiveScoreReader
+from micromailer.providers.registry import ADAPTERS
 from micromailer.queue.batch_publisher import BatchPublisher
 from micromailer.queue.celery_app import create_celery
 from micromailer.queue.publisher import DeliveryPublisher
@@ -65,13 +67,25 @@ def build_services(settings: Settings) -> Services:
         store=store,
         stats=StatsStore(engine),
         publisher=DeliveryPublisher(celery),
-        intake=IntakePipeline(store, BatchPublisher(celery).publish_many, sender),
+        intake=IntakePipeline(store, BatchPublisher(celery).publish_many, sender,
+                              carriage=carriage_of(settings)),
         scores=LiveScoreReader(settings, HealthSnapshotStore(engine).load_health),
         keys=KeyRing(KeyStore(engine).active, require_auth=settings.require_auth),
         rate_limiter=build_rate_limiter(settings),
         audit=AuditLog(AuditStore(engine)),
         idempotency=IdempotencyGuard(IdempotencyStore(engine, ttl=settings.idempotency_ttl)),
         intake_checks=build_intake_checks(settings),
+    )
+
+
+def carriage_of(settings: Settings) -> Carriage:
+    """The limits every accepted message meets: the settings' and the configured providers'
+    (``delivery/carriage.py``)."""
+    return Carriage(
+        max_bytes=settings.max_message_bytes,
+        max_recipients=settings.max_recipients,
+        providers=[(name, ADAPTERS[name].capabilities)
+                   for name in settings.provider_names() if name in ADAPTERS],
     )
 
 
@@ -102,6 +116,7 @@ __all__ = [
     "Services",
     "ServicesDep",
     "build_services",
+    "carriage_of",
     "get_principal",
     "get_score_history",
     "get_services",

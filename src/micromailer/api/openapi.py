@@ -13,11 +13,13 @@ documented way to change the document) with one that does both.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 
+from micromailer.api.request_schema import sender_pattern
 from micromailer.api.responses import (
     ADMIN_REFUSED,
     HOST_REFUSED,
@@ -42,9 +44,9 @@ _METHODS = frozenset({"get", "put", "post", "delete", "options", "head", "patch"
 _ERROR_REF = {"$ref": f"#/components/schemas/{ErrorBody.__name__}"}
 
 
-def install_openapi(app: FastAPI) -> None:
-    """Serve ``app``'s document without FastAPI's 422s and with the gates' answers, built
-    once, on first use."""
+def install_openapi(app: FastAPI, sender_domains: Sequence[str] = ()) -> None:
+    """Serve ``app``'s document without FastAPI's 422s, with the gates' answers and with the
+    deployment's sender domains, built once, on first use."""
 
     def openapi() -> dict[str, Any]:
         if app.openapi_schema is None:
@@ -53,10 +55,29 @@ def install_openapi(app: FastAPI) -> None:
                 description=app.description, routes=app.routes, tags=app.openapi_tags,
                 servers=app.servers,
             )
-            app.openapi_schema = with_gate_answers(without_validation_errors(document))
+            app.openapi_schema = with_sender_domains(
+                with_gate_answers(without_validation_errors(document)), sender_domains
+            )
         return app.openapi_schema
 
     app.openapi = openapi  # type: ignore[method-assign]
+
+
+def with_sender_domains(document: dict[str, Any], domains: Sequence[str]) -> dict[str, Any]:
+    """``POST /email``'s ``from`` limited to the deployment's sender domains (a special-use
+    domain, such as the default ``localhost``, leaves no ``from`` valid)."""
+    body = document["paths"]["/email"]["post"]["requestBody"]["content"]
+    pattern = sender_pattern(domains)
+    for media in body.values():
+        field = media["schema"]["properties"]["from"]
+        if pattern is None:
+            media["schema"]["properties"]["from"] = {
+                "not": {}, "description": field["description"]
+                + " This deployment's sender domains are special-use names: no `from` is valid."
+            }
+        else:
+            field["pattern"] = pattern
+    return document
 
 
 def without_validation_errors(document: dict[str, Any]) -> dict[str, Any]:

@@ -10,11 +10,29 @@ Patterns are linear (no nested or overlapping repeats): any client may run them 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
-from micromailer.domain.header_text import FORBIDDEN_CLASS, HEADER_TEXT_PATTERN
+from micromailer.domain.header_text import FORBIDDEN_CLASS, HEADER_SPACES, HEADER_TEXT_PATTERN
+from micromailer.domain.message_fields import (
+    CONTENT_ID_PATTERN,
+    CONTENT_TYPE_PATTERN,
+    FILENAME_PATTERN,
+    MAX_ATTACHMENTS,
+    MAX_FILENAME_LENGTH,
+    MAX_HEADER_VALUE_LENGTH,
+    MAX_HEADERS,
+    MAX_METADATA_KEY_LENGTH,
+    MAX_METADATA_KEYS,
+    MAX_METADATA_VALUE_LENGTH,
+    MAX_TAG_LENGTH,
+    MAX_TAGS,
+    RESERVED_METADATA_KEYS,
+    RESERVED_X_PREFIXES,
+    SAFE_HEADERS,
+)
 from micromailer.domain.simulator import SIMULATOR_DOMAIN
 from micromailer.domain.validation import (
     MAX_CONTENT_BYTES,
@@ -29,8 +47,6 @@ WHITESPACE_CLASS = (
     r"\t\n\u000b\u000c\r\u001c-\u0020\u0085\u00a0\u1680\u2000-\u200a\u2028\u2029"
     r"\u202f\u205f\u3000"
 )
-#: The whitespace a header field may hold (the rest are refused characters).
-_HEADER_SPACES = r"\u0020\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
 #: RFC 5321's limit on the part of an address before the ``@``.
 MAX_LOCAL_PART_LENGTH = 64
 #: A UTF-8 character is at most 4 bytes: this many characters always fit in the content limit.
@@ -48,7 +64,7 @@ def _any_case(word: str) -> str:
 #: A non-blank header field: spaces, then one character that is neither space nor refused,
 #: then anything allowed (one way to match, so linear).
 NON_BLANK_HEADER_PATTERN = (
-    f"^[{_HEADER_SPACES}]*[^{FORBIDDEN_CLASS}{_HEADER_SPACES}][^{FORBIDDEN_CLASS}]*$"
+    f"^[{HEADER_SPACES}]*[^{FORBIDDEN_CLASS}{HEADER_SPACES}][^{FORBIDDEN_CLASS}]*$"
 )
 #: Content: not blank, no NUL.
 CONTENT_PATTERN = f"^[{WHITESPACE_CLASS}]*[^\\u0000{WHITESPACE_CLASS}][^\\u0000]*$"
@@ -64,21 +80,131 @@ ADDRESS_PATTERN = (
 )
 
 
+#: Most addresses the schema shows in one field's list; the server's bound is on the whole
+#: message (MICROMAILER_MAX_RECIPIENTS, 1,000 by default), three fields of this many fit.
+MAX_LIST_ADDRESSES = 300
+#: Form fields the schema leaves out: files, and objects sent as JSON text.
+FORM_ONLY_AS_FILES_OR_JSON = ("attachments", "inline", "headers", "metadata")
+#: A tag, as every provider that takes tags accepts it.
+TAG_PATTERN = f"[A-Za-z0-9][A-Za-z0-9_-]{{0,{MAX_TAG_LENGTH - 1}}}"
+#: Base64 of RFC 4648 with its padding, no line breaks.
+BASE64_PATTERN = "^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$"
+#: ``X-`` headers but the providers' own and spam verdicts, or one of the safe list.
+HEADER_NAME_PATTERN = (
+    "^(?:[Xx]-(?!(?:" + "|".join(_any_case(prefix) for prefix in RESERVED_X_PREFIXES) + "))"
+    "[A-Za-z0-9-]{1,73}|" + "|".join(_any_case(name) for name in sorted(SAFE_HEADERS)) + ")$"
+)
+METADATA_KEY_PATTERN = (
+    "^(?!" + "|".join(_any_case(key) + "$" for key in sorted(RESERVED_METADATA_KEYS)) + ")"
+    f"[A-Za-z][A-Za-z0-9_-]{{0,{MAX_METADATA_KEY_LENGTH - 1}}}$"
+)
+
+
+def sender_pattern(domains: Sequence[str]) -> str | None:
+    """:data:`ADDRESS_PATTERN` within ``domains``; ``None`` when every one is special-use (no
+    address of theirs is valid)."""
+    usable = [name for name in domains
+              if not any(name == special or name.endswith(f".{special}")
+                         for special in SPECIAL_USE_DOMAIN_NAMES)]
+    if not usable:
+        return None
+    names = "|".join(_any_case(name).replace(".", r"\.") for name in usable)
+    return f"^(?=[^@]*@(?:{names})$){ADDRESS_PATTERN[1:]}"
+
+
+def _address_schema() -> dict[str, Any]:
+    return {"type": "string", "format": "email", "maxLength": MAX_TO_LENGTH,
+            "pattern": ADDRESS_PATTERN}
+
+
+def _addresses_schema(*, json: bool) -> dict[str, Any]:
+    if not json:
+        return _address_schema()
+    return {"oneOf": [
+        _address_schema(),
+        {"type": "array", "minItems": 1, "maxItems": MAX_LIST_ADDRESSES,
+         "items": _address_schema()},
+    ]}
+
+
+def _tags_schema(*, json: bool) -> dict[str, Any]:
+    description = (
+        f"At most {MAX_TAGS} tags of ASCII letters, digits, `_` and `-`, passed to the "
+        "providers that take tags"
+    )
+    if not json:
+        return {"type": "string",
+                "pattern": f"^{TAG_PATTERN}(?:,{TAG_PATTERN}){{0,{MAX_TAGS - 1}}}$",
+                "description": description + ", separated by commas."}
+    return {"type": "array", "maxItems": MAX_TAGS,
+            "items": {"type": "string", "pattern": f"^{TAG_PATTERN}$"},
+            "description": description + "."}
+
+
+def _attachments_schema() -> dict[str, Any]:
+    return {
+        "type": "array", "maxItems": MAX_ATTACHMENTS,
+        "description": (
+            "Files, each base64 in JSON (or a multipart part named `attachments`); one with a "
+            "`contentId` is an inline image the HTML shows as `cid:<contentId>`. Stored once; "
+            "`GET /email/{id}` shows their names and sizes, never their content. The whole "
+            "message is bounded by MICROMAILER_MAX_MESSAGE_BYTES."
+        ),
+        "items": {
+            "type": "object",
+            "required": ["filename", "contentType", "content"],
+            "additionalProperties": False,
+            "properties": {
+                "filename": {"type": "string", "maxLength": MAX_FILENAME_LENGTH,
+                             "pattern": FILENAME_PATTERN},
+                "contentType": {"type": "string", "pattern": f"^{CONTENT_TYPE_PATTERN}$"},
+                "content": {"type": "string", "pattern": BASE64_PATTERN,
+                            "contentEncoding": "base64"},
+                "contentId": {"type": "string", "pattern": f"^{CONTENT_ID_PATTERN}$"},
+            },
+        },
+    }
+
+
+def _headers_schema() -> dict[str, Any]:
+    return {
+        "type": "object", "maxProperties": MAX_HEADERS,
+        "propertyNames": {"pattern": HEADER_NAME_PATTERN},
+        "additionalProperties": {"type": "string", "maxLength": MAX_HEADER_VALUE_LENGTH,
+                                 "pattern": NON_BLANK_HEADER_PATTERN},
+        "description": (
+            "Extra mail headers: any `X-` header but the providers' own, and List-Unsubscribe, "
+            "List-Id, In-Reply-To, References and the like; never one that addresses, routes "
+            "or signs the message."
+        ),
+    }
+
+
+def _metadata_schema() -> dict[str, Any]:
+    return {
+        "type": "object", "maxProperties": MAX_METADATA_KEYS,
+        "propertyNames": {"pattern": METADATA_KEY_PATTERN},
+        "additionalProperties": {"type": "string", "maxLength": MAX_METADATA_VALUE_LENGTH,
+                                 "pattern": HEADER_TEXT_PATTERN},
+        "description": "Keys and string values passed to the providers that take metadata.",
+    }
+
+
 def email_fields_schema(*, json: bool) -> dict[str, Any]:
     """The body's fields; ``json`` adds what only JSON can say (``to_name: null``)."""
     name_types: str | list[str] = ["string", "null"] if json else "string"
     special_use = ", ".join(f".{name}" for name in SPECIAL_USE_DOMAIN_NAMES)
     return {
         "type": "object",
-        "required": ["to", "subject", "content"],
+        "required": ["to", "subject"],
         "properties": {
             "to": {
-                "type": "string",
-                "format": "email",
-                "maxLength": MAX_TO_LENGTH,
-                "pattern": ADDRESS_PATTERN,
+                **_addresses_schema(json=json),
                 "description": (
-                    "The recipient: one bare address (no display name, no angle brackets), at "
+                    "The recipients. The schema shows bare addresses, alone or (JSON) in a "
+                    f"list of at most {MAX_LIST_ADDRESSES}; the server also takes "
+                    "`Jane Doe <jane@example.com>`, `{\"email\", \"name\"}` objects, and "
+                    "several addresses in one string separated by commas. Each address: at "
                     f"most {MAX_TO_LENGTH} characters and {MAX_LOCAL_PART_LENGTH} before the "
                     "`@`, checked by email-validator without any DNS look-up and stored in its "
                     f"normalized form. Special-use domains ({special_use}) are refused: they "
@@ -88,6 +214,22 @@ def email_fields_schema(*, json: bool) -> dict[str, Any]:
                     "trailing spaces are removed."
                 ),
                 "examples": ["jane@example.com"],
+            },
+            "cc": {**_addresses_schema(json=json),
+                   "description": "Copy recipients, written as `to`'s."},
+            "bcc": {**_addresses_schema(json=json),
+                    "description": "Hidden recipients, written as `to`'s: never in a header."},
+            "reply_to": {**_addresses_schema(json=json),
+                         "description": "Where replies go, written as `to`'s."},
+            "from": {
+                "type": "string", "format": "email", "maxLength": MAX_TO_LENGTH,
+                "pattern": ADDRESS_PATTERN,
+                "description": (
+                    "The sender, instead of MICROMAILER_SENDER_EMAIL: an address of one of "
+                    "MICROMAILER_SENDER_DOMAINS (by default the default sender's domain); any "
+                    "other domain is refused. The server also takes `Name <addr>` and "
+                    "`{\"email\", \"name\"}`."
+                ),
             },
             "to_name": {
                 "type": name_types,
@@ -125,10 +267,38 @@ def email_fields_schema(*, json: bool) -> dict[str, Any]:
                 ),
                 "examples": ["Hello **Jane**, your order is on its way."],
             },
+            "html": {
+                "type": "string", "minLength": 1, "pattern": CONTENT_PATTERN,
+                "description": "The HTML body, sent as given, instead of `content`.",
+            },
+            "text": {
+                "type": "string", "minLength": 1, "pattern": CONTENT_PATTERN,
+                "description": "The plain-text body, sent as given, instead of `content`.",
+            },
+            "tags": _tags_schema(json=json),
+            **({"attachments": _attachments_schema(), "headers": _headers_schema(),
+                "metadata": _metadata_schema()} if json else {}),
         },
-        # In a form every field is one piece of text: no list (a repeated field), no file.
-        **({} if json else {"additionalProperties": {"type": "string"}}),
-        "description": "Other fields are ignored.",
+        # ``content`` (Markdown), or else ``html`` and/or ``text``: one body, not both.
+        "oneOf": [
+            {"required": ["content"],
+             "not": {"anyOf": [{"required": ["html"]}, {"required": ["text"]}]}},
+            {"anyOf": [{"required": ["html"]}, {"required": ["text"]}],
+             "not": {"required": ["content"]}},
+        ],
+        # In a form every field is one piece of text: no list (a repeated field); files come
+        # as the parts ``attachments`` and ``inline``, and ``headers`` and ``metadata`` as
+        # JSON text, which the schema leaves out.
+        **({} if json else {
+            "additionalProperties": {"type": "string"},
+            "not": {"anyOf": [{"required": [name]} for name in FORM_ONLY_AS_FILES_OR_JSON]},
+        }),
+        "description": (
+            "Other fields are ignored."
+            + ("" if json else " Files: multipart parts named `attachments` (inline images: "
+               "`inline`, whose filename is their content id); `headers` and `metadata` as "
+               "JSON text.")
+        ),
     }
 
 
@@ -137,7 +307,7 @@ def email_request_body() -> dict[str, Any]:
     return {
         "required": True,
         "description": (
-            "JSON, a URL-encoded form or a multipart form (text fields only), in UTF-8. A JSON "
+            "JSON, a URL-encoded form or a multipart form (with files), in UTF-8. A JSON "
             "object with a repeated key, nested too deeply, or a form that is not valid UTF-8 "
             "is refused (400); so is a body with any `Content-Encoding` but `identity` (415)."
         ),

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
 from micromailer.domain.attempt import EmailView
+from micromailer.domain.envelope import Envelope
+from micromailer.domain.message import Address
 from micromailer.domain.status import Status
 from micromailer.domain.validation import MAX_CONTENT_BYTES
 from micromailer.health.snapshots import ProviderScore
@@ -49,11 +51,44 @@ class AttemptOut(CamelModel):
     error: str | None
 
 
+class AddressOut(BaseModel):
+    email: str
+    name: str | None = None
+
+
+class RecipientsOut(BaseModel):
+    """Every recipient, by the field that addressed it."""
+
+    to: list[AddressOut]
+    cc: list[AddressOut] = []
+    bcc: list[AddressOut] = []
+
+
+class AttachmentOut(CamelModel):
+    """An attachment by name and size: its content is never shown."""
+
+    filename: str
+    content_type: str
+    size: int
+    content_id: str | None = None
+
+
+def _addresses(addresses: tuple[Address, ...]) -> list[AddressOut]:
+    return [AddressOut(email=item.email, name=item.name) for item in addresses]
+
+
 class EmailOut(CamelModel):
     email_id: str
     status: Status
+    #: The first ``to`` recipient (the original API's fields); ``recipients`` has them all.
     to: str
     to_name: str | None
+    recipients: RecipientsOut
+    reply_to: list[AddressOut] = []
+    sender: AddressOut | None = Field(default=None, alias="from")
+    attachments: list[AttachmentOut] = []
+    tags: list[str] = []
+    metadata: dict[str, str] = {}
     subject: str
     provider: str | None
     provider_message_id: str | None
@@ -67,11 +102,26 @@ class EmailOut(CamelModel):
 
     @classmethod
     def from_view(cls, view: EmailView) -> EmailOut:
+        envelope = view.envelope or Envelope.single(view.to_email, view.to_name)
         return cls(
             email_id=view.email_id,
             status=view.status,
             to=view.to_email,
             to_name=view.to_name,
+            recipients=RecipientsOut(
+                to=_addresses(envelope.to), cc=_addresses(envelope.cc),
+                bcc=_addresses(envelope.bcc),
+            ),
+            reply_to=_addresses(envelope.reply_to),
+            **{"from": AddressOut(email=view.sender_email, name=view.sender_name)
+               if view.sender_email else None},
+            attachments=[
+                AttachmentOut(filename=item.filename, content_type=item.content_type,
+                              size=item.size, content_id=item.content_id)
+                for item in envelope.attachments
+            ],
+            tags=list(envelope.tags),
+            metadata=dict(envelope.metadata),
             subject=view.subject,
             provider=view.provider,
             provider_message_id=view.provider_message_id,

@@ -13,6 +13,7 @@ from micromailer.domain.status import Outcome
 from micromailer.health.board import HealthBoard
 from micromailer.health.lesson import Lesson
 from micromailer.providers.base import ProviderAdapter, SendResult
+from micromailer.providers.capabilities import nobody_can_carry
 from micromailer.providers.errors import (
     ProviderError,
     RateLimitedError,
@@ -83,7 +84,7 @@ class Dispatcher:
         """One attempt, sending with the adapters' blocking ``send``."""
         if bool(message.test) != self._test_traffic:
             return self._refused(message)
-        run = _Attempt(self._adapters, self.rank(), self._clock, self._metrics)
+        run = _Attempt(self._adapters, self.rank(), message, self._clock, self._metrics)
         for name, adapter in run.candidates():
             started = self._clock()
             try:
@@ -101,7 +102,7 @@ class Dispatcher:
         if bool(message.test) != self._test_traffic:
             return self._refused(message)
         run = _Attempt(
-            self._adapters, await self._loop_board.ranked(), self._clock, self._metrics
+            self._adapters, await self._loop_board.ranked(), message, self._clock, self._metrics
         )
         for name, adapter in run.candidates():
             started = self._clock()
@@ -135,11 +136,14 @@ class _Attempt:
     reached: the order, what each answer means for the board and for the email, the verdict."""
 
     def __init__(
-        self, adapters: dict[str, ProviderAdapter], ranking: Sequence[str], clock: UtcClock,
-        metrics: DeliveryMetrics | None = None,
+        self, adapters: dict[str, ProviderAdapter], ranking: Sequence[str], message: Message,
+        clock: UtcClock, metrics: DeliveryMetrics | None = None,
     ) -> None:
         self._adapters = adapters
         self._ranking = ranking
+        self._message = message
+        #: Why each provider skipped could not carry the message.
+        self._cannot_carry: list[str] = []
         self._clock = clock
         self._metrics = metrics
         self.tries: list[ProviderTry] = []
@@ -153,8 +157,13 @@ class _Attempt:
             if self._verdict is not None:
                 return
             adapter = self._adapters.get(name)
-            if adapter is not None:
-                yield name, adapter
+            if adapter is None:
+                continue
+            why_not = adapter.capabilities.refusal(self._message)
+            if why_not is not None:  # tried, it would be refused: another provider may carry it
+                self._cannot_carry.append(f"{name} {why_not}")
+                continue
+            yield name, adapter
 
     def ended(self, name: str, started: datetime, answer: SendResult | Exception) -> Lesson | None:
         """Record a try that began at ``started``; return what it teaches the board, if
@@ -204,6 +213,8 @@ class _Attempt:
         return ProviderTry(name, started, finished, outcome, error.status_code, error.describe())
 
     def _no_provider_accepted(self) -> RetryLater | Undeliverable:
+        if not self.tries and self._cannot_carry:
+            return Undeliverable(nobody_can_carry(self._cannot_carry))
         if not self.tries:
             return RetryLater("no provider is configured")
         reasons = "; ".join(attempt.error or attempt.provider for attempt in self.tries)

@@ -7,7 +7,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from micromailer.domain.attempt import NewEmail, Submitter
+from micromailer.domain.envelope import AttachmentInfo, Envelope, stored_envelope
 from micromailer.domain.idempotency import KeptAnswer, Reservation
+from micromailer.domain.message import Address, Message
 from micromailer.domain.rendering import RenderedContent
 from micromailer.domain.validation import EmailRequest
 
@@ -49,26 +51,60 @@ def new_email(
     request: EmailRequest, sender: Sender, rendered: RenderedContent,
     submission: Submission = Submission(),
 ) -> NewEmail:
-    """The row to store: a fresh id, the request, and its content ``rendered``."""
+    """The row to store: a fresh id, the request, and its body ``rendered`` (from its
+    Markdown, or its own ``html`` and ``text``); its own ``from`` replaces ``sender``."""
     email_id = str(uuid.uuid4())
     reservation = submission.reservation
+    first = request.to[0]
+    from_ = request.sender
     return NewEmail(
         email_id=email_id,
-        to_email=request.to,
-        to_name=request.to_name,
+        to_email=first.email,
+        to_name=first.name,
         subject=request.subject,
-        content=request.content,
+        content=request.content or "",
         html=rendered.html,
         text=rendered.text,
-        sender_email=sender.email,
-        sender_name=sender.name,
+        sender_email=from_.email if from_ else sender.email,
+        sender_name=(from_.name or "") if from_ else sender.name,
         project=submission.project,
         test=submission.test,
         submitter=submission.submitter,
         idempotency=None if reservation is None else KeptAnswer(
             reservation, ACCEPTED_STATUS, accepted_body(email_id)
         ),
+        envelope=None if request.plain else stored_envelope(envelope_of(request)),
+        attachments=request.attachments,
     )
 
 
-__all__ = ["ACCEPTED_STATUS", "Accepted", "Sender", "Submission", "accepted_body", "new_email"]
+def envelope_of(request: EmailRequest) -> Envelope:
+    """Every recipient and extra of ``request``."""
+    return Envelope(
+        to=request.to, cc=request.cc, bcc=request.bcc, reply_to=request.reply_to,
+        headers=request.headers, tags=request.tags, metadata=request.metadata,
+        attachments=tuple(AttachmentInfo.of(item) for item in request.attachments),
+    )
+
+
+def message_of(new: NewEmail) -> Message:
+    """The message ``new`` will be sent as, as a worker will load it."""
+    envelope = (Envelope.from_json(new.envelope) if new.envelope
+                else Envelope.single(new.to_email, new.to_name))
+    return envelope.message(
+        email_id=new.email_id, subject=new.subject, html=new.html, text=new.text,
+        sender=Address(new.sender_email, new.sender_name or None),
+        attachments=new.attachments, test=new.test,
+    )
+
+
+__all__ = [
+    "ACCEPTED_STATUS",
+    "Accepted",
+    "Sender",
+    "Submission",
+    "accepted_body",
+    "envelope_of",
+    "message_of",
+    "new_email",
+]

@@ -19,7 +19,8 @@ from datetime import datetime
 from anyio import CapacityLimiter, to_thread
 
 from micromailer.delivery.batching import MAX_BATCH, GroupBatcher
-from micromailer.delivery.intake import Accepted, Sender, Submission, new_email
+from micromailer.delivery.carriage import Carriage
+from micromailer.delivery.intake import Accepted, Sender, Submission, message_of, new_email
 from micromailer.domain.attempt import NewEmail
 from micromailer.domain.idempotency import ReservationLost
 from micromailer.domain.rendering import RenderedContent, render_markdown
@@ -49,9 +50,10 @@ class IntakePipeline:
 
     def __init__(self, store: EmailStore, publish_many: PublishMany, sender: Sender,
                  max_batch: int = MAX_BATCH, publish_interval: float = PUBLISH_INTERVAL,
-                 store_interval: float = STORE_INTERVAL) -> None:
+                 store_interval: float = STORE_INTERVAL, carriage: Carriage | None = None) -> None:
         self._store = store
         self._sender = sender
+        self._carriage = carriage
         self._writes: GroupBatcher[NewEmail, datetime | None] = GroupBatcher(
             self._store_batch, "micromailer-intake", max_batch, min_interval=store_interval
         )
@@ -68,9 +70,16 @@ class IntakePipeline:
     async def accept(
         self, request: EmailRequest, submission: Submission = Submission()
     ) -> Accepted:
-        """Store and queue the email; raises ``ReservationLost`` when its ``Idempotency-Key``
-        was taken over before its commit (nothing is stored then)."""
-        new = new_email(request, self._sender, await self.render(request.content), submission)
+        """Store and queue the email; raises ``MessageRefused`` when it is over the limits or
+        no provider can carry it, ``ReservationLost`` when its ``Idempotency-Key`` was taken
+        over before its commit (nothing is stored then)."""
+        rendered = (
+            await self.render(request.content) if request.content is not None
+            else RenderedContent(request.html or "", request.text or "")
+        )
+        new = new_email(request, self._sender, rendered, submission)
+        if self._carriage is not None:
+            self._carriage.check(message_of(new))
         with email_context(new.email_id):
             created_at = await self._writes.submit(new)
         if created_at is None:

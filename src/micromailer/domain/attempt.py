@@ -5,7 +5,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from micromailer.domain.envelope import Envelope
 from micromailer.domain.idempotency import KeptAnswer
+from micromailer.domain.message import Attachment
 from micromailer.domain.status import Outcome, Status
 
 
@@ -53,6 +55,11 @@ class NewEmail:
     submitter: Submitter = field(default_factory=Submitter)
     #: The ``Idempotency-Key`` reserved for it, completed with this answer in its commit.
     idempotency: KeptAnswer | None = None
+    #: Every recipient and extra as JSON (``domain/envelope.py``); ``None`` for one ``to``
+    #: recipient and nothing else.
+    envelope: str | None = None
+    #: Its files, stored once beside it.
+    attachments: tuple[Attachment, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -84,6 +91,10 @@ class EmailView:
     attempts: list[AttemptView] = field(default_factory=list)
     project: str | None = None
     test: bool = False
+    sender_email: str = ""
+    sender_name: str | None = None
+    #: Every recipient and extra, attachments by name and size.
+    envelope: Envelope | None = None
 
 
 __all__ = ["AttemptView", "EmailView", "NewEmail", "ProviderTry", "Submitter"]

@@ -21,6 +21,9 @@ FORBIDDEN_CLASS = (
     r"\u2028\u2029"  # line and paragraph separators
 )
 
+#: The whitespace a header field may hold (the other spaces are refused characters).
+HEADER_SPACES = r"\u0020\u00a0\u1680\u2000-\u200a\u202f\u205f\u3000"
+
 #: A JSON Schema ``pattern`` that a header field's value matches when it is safe.
 HEADER_TEXT_PATTERN = f"^[^{FORBIDDEN_CLASS}]*$"
 
@@ -47,4 +50,4 @@ def describe(char: str) -> str:
     return f"U+{code:04X} ({kind})"
 
 
-__all__ = ["FORBIDDEN_CLASS", "HEADER_TEXT_PATTERN", "describe", "first_forbidden"]
+__all__ = ["FORBIDDEN_CLASS", "HEADER_SPACES", "HEADER_TEXT_PATTERN", "describe", "first_forbidden"]

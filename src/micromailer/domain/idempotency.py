@@ -39,7 +39,7 @@ def fingerprint(request: EmailRequest, *, test: bool = False) -> str:
     fingerprint whatever their order or encoding (JSON, a form, multipart), where the raw
     bytes would not. ``test``: sent with a test key, another request than with a live one."""
     canonical = json.dumps(
-        {"request": request.model_dump(mode="json"), "test": test},
+        {"request": request.canonical(), "test": test},
         sort_keys=True, ensure_ascii=False, separators=(",", ":"),
     )
     return hashlib.sha256(canonical.encode("utf-8")).hexdigest()

@@ -14,6 +14,7 @@ from micromailer.providers.base import (
     provider_error,
     status_class,
 )
+from micromailer.providers.capabilities import Capabilities
 from micromailer.providers.errors import (
     AccountError,
     AuthError,
@@ -89,6 +90,9 @@ class MandrillAdapter(ProviderAdapter):
     """
 
     kind = "mandrill"
+    #: Mandrill's documented limits: a message up to 25 MB with its attachments; recipients
+    #: are not bounded by the API (more than 10 are sent asynchronously), 1,000 kept here.
+    capabilities = Capabilities(max_recipients=1000, max_bytes=25 * 1000 * 1000)
     status_classes = STATUS_CLASSES
 
     def build_request(self, message: Message) -> httpx.Request:

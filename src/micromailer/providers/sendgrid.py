@@ -14,6 +14,7 @@ from micromailer.providers.base import (
     StatusClasses,
     provider_error,
 )
+from micromailer.providers.capabilities import Capabilities
 from micromailer.providers.errors import (
     AuthError,
     RateLimitedError,
@@ -57,6 +58,10 @@ class SendGridAdapter(ProviderAdapter):
 
     kind = "sendgrid"
     status_classes = STATUS_CLASSES
+    #: Mail Send's limitations page: 1,000 recipients, a message under 30 MB.
+    capabilities = Capabilities(max_recipients=1000, max_bytes=30 * 1000 * 1000)
+    #: ``X-RateLimit-Reset`` is a Unix time.
+    reset_headers = ("x-ratelimit-reset",)
 
     def build_request(self, message: Message) -> httpx.Request:
         return self._client.build_request(

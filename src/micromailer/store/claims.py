@@ -15,14 +15,25 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from sqlalchemy import ColumnElement, Connection, and_, bindparam, func, insert, or_, update
+from sqlalchemy import (
+    ColumnElement,
+    Connection,
+    and_,
+    bindparam,
+    func,
+    insert,
+    or_,
+    select,
+    update,
+)
 
 from micromailer.domain.attempt import ProviderTry
-from micromailer.domain.message import Address, Message
+from micromailer.domain.envelope import Envelope
+from micromailer.domain.message import Address, Attachment, Message
 from micromailer.domain.status import Status
 from micromailer.retry import RECORD_RETRY, STORE_UNREACHABLE
 from micromailer.store.base import StoreBase
-from micromailer.store.models import AttemptRow, EmailRow, UTCDateTime
+from micromailer.store.models import AttachmentRow, AttemptRow, EmailRow, UTCDateTime
 
 log = logging.getLogger(__name__)
 
@@ -88,12 +99,21 @@ class ClaimStore(StoreBase):
                 .returning(*_MESSAGE_COLUMNS, EmailRow.attempt_count, EmailRow.created_at,
                            EmailRow.error)
             ).all()
+            envelopes = {
+                row.id: Envelope.from_json(row.envelope) if row.envelope
+                else Envelope.single(row.to_email, row.to_name)
+                for row in claimed
+            }
+            files = _attachments(
+                connection, [email_id for email_id, envelope in envelopes.items()
+                             if envelope.attachments]
+            )
         return {
             row.id: Claim(
-                Message(
-                    email_id=row.id, to=(Address(row.to_email, row.to_name),),
-                    subject=row.subject, html=row.html, text=row.text,
-                    sender=Address(row.sender_email, row.sender_name), test=row.test,
+                envelopes[row.id].message(
+                    email_id=row.id, subject=row.subject, html=row.html, text=row.text,
+                    sender=Address(row.sender_email, row.sender_name or None),
+                    attachments=files.get(row.id, ()), test=row.test,
                 ),
                 row.attempt_count,
                 row.created_at,
@@ -216,7 +236,28 @@ _RECORD_OUTCOME = (
 _MESSAGE_COLUMNS = (
     EmailRow.id, EmailRow.to_email, EmailRow.to_name, EmailRow.subject, EmailRow.html,
     EmailRow.text, EmailRow.sender_email, EmailRow.sender_name, EmailRow.test,
+    EmailRow.envelope,
 )
+
+
+def _attachments(
+    connection: Connection, email_ids: Sequence[str]
+) -> dict[str, list[Attachment]]:
+    """The files of ``email_ids``, in order, by email: read only for emails that have some."""
+    files: dict[str, list[Attachment]] = {}
+    if not email_ids:
+        return files
+    rows = connection.execute(
+        select(AttachmentRow.email_id, AttachmentRow.filename, AttachmentRow.content_type,
+               AttachmentRow.content, AttachmentRow.content_id)
+        .where(AttachmentRow.email_id.in_(email_ids))
+        .order_by(AttachmentRow.email_id, AttachmentRow.position)
+    )
+    for row in rows:
+        files.setdefault(row.email_id, []).append(
+            Attachment(row.filename, row.content_type, bytes(row.content), row.content_id)
+        )
+    return files
 
 
 def _attempt_rows(record: AttemptRecord, *, stale: bool) -> list[dict[str, object]]:

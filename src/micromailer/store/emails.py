@@ -29,15 +29,22 @@ from sqlalchemy.sql.dml import ReturningInsert
 
 from micromailer.domain.attempt import AttemptView, EmailView, NewEmail
 from micromailer.domain.audit import AuditKind
+from micromailer.domain.envelope import Envelope
 from micromailer.domain.status import Status
 from micromailer.store.base import StoreBase
-from micromailer.store.models import AuditEventRow, EmailRow, IdempotencyKeyRow, UTCDateTime
+from micromailer.store.models import (
+    AttachmentRow,
+    AuditEventRow,
+    EmailRow,
+    IdempotencyKeyRow,
+    UTCDateTime,
+)
 
 #: The ``emails`` columns a new email fills from :class:`NewEmail`, and the field each comes from.
 _NEW_EMAIL_FIELDS = {
     "id": "email_id",
     **{name: name for name in ("to_email", "to_name", "subject", "content", "html", "text",
-                               "sender_email", "sender_name", "project", "test")},
+                               "sender_email", "sender_name", "project", "test", "envelope")},
 }
 #: Who sent it (the audit log's row) and the ``Idempotency-Key`` it completes, beside its row.
 _SUBMITTER_FIELDS = ("key_name", "client", "idempotency_key")
@@ -152,7 +159,7 @@ class EmailStore(StoreBase):
         now = self._clock()
         if not news:
             return StoredEmails(now)
-        if self.engine.dialect.name == "postgresql":
+        if self.engine.dialect.name == "postgresql" and not any(new.attachments for new in news):
             # One statement of one JSON parameter, whatever the number of emails, in
             # autocommit: no separate BEGIN and COMMIT round trips (bench/perf/insert_batches).
             emails = json.dumps([
@@ -175,6 +182,9 @@ class EmailStore(StoreBase):
             if kept:
                 connection.execute(insert(EmailRow), [_row(new, now) for new in kept])
                 connection.execute(insert(AuditEventRow), [_accepted(new, now) for new in kept])
+                files = [row for new in kept for row in _attachment_rows(new)]
+                if files:
+                    connection.execute(insert(AttachmentRow), files)
         return StoredEmails(now, lost)
 
     def get_email(self, email_id: str) -> EmailView | None:
@@ -206,6 +216,15 @@ def _complete(connection: Connection, new: NewEmail) -> bool:
     return bool(result.rowcount)
 
 
+def _attachment_rows(new: NewEmail) -> list[dict[str, object]]:
+    return [
+        {"email_id": new.email_id, "position": position, "filename": item.filename,
+         "content_type": item.content_type, "content_id": item.content_id,
+         "content": item.content}
+        for position, item in enumerate(new.attachments)
+    ]
+
+
 def _row(new: NewEmail, now: datetime) -> dict[str, object]:
     return {
         **_new_email_values(new), "status": Status.QUEUED.value, "attempt_count": 0,
@@ -234,6 +253,10 @@ def _view(row: EmailRow) -> EmailView:
         updated_at=row.updated_at,
         project=row.project,
         test=row.test,
+        sender_email=row.sender_email,
+        sender_name=row.sender_name or None,
+        envelope=(Envelope.from_json(row.envelope) if row.envelope
+                  else Envelope.single(row.to_email, row.to_name)),
         attempts=[
             AttemptView(
                 attempt_number=attempt.attempt_number,

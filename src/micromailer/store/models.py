@@ -12,6 +12,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Text,
     TypeDecorator,
@@ -61,6 +62,9 @@ class EmailRow(Base):
     project: Mapped[str | None] = mapped_column(String(100))
     #: Sent with a test key: delivered to the sandbox fakes, never to a real provider.
     test: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: Every recipient and extra as JSON (``domain/envelope.py``); ``None`` when the email has
+    #: one ``to`` recipient and nothing else.
+    envelope: Mapped[str | None] = mapped_column(Text)
 
     status: Mapped[str] = mapped_column(String(16))
     provider: Mapped[str | None] = mapped_column(String(32))
@@ -83,6 +87,22 @@ class EmailRow(Base):
         Index("ix_emails_created_at", "created_at"),
         Index("ix_emails_project_created_at", "project", "created_at"),
     )
+
+
+class AttachmentRow(Base):
+    """One file of an email, stored once whatever the number of attempts."""
+
+    __tablename__ = "email_attachments"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email_id: Mapped[str] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"), index=True)
+    #: Its place among the email's attachments, from 0.
+    position: Mapped[int] = mapped_column(Integer)
+    filename: Mapped[str] = mapped_column(String(255))
+    content_type: Mapped[str] = mapped_column(String(128))
+    #: Set for an inline image.
+    content_id: Mapped[str | None] = mapped_column(String(200))
+    content: Mapped[bytes] = mapped_column(LargeBinary)
 
 
 class AttemptRow(Base):
@@ -183,6 +203,7 @@ class AuditEventRow(Base):
 
 __all__ = [
     "ApiKeyRow",
+    "AttachmentRow",
     "AttemptRow",
     "AuditEventRow",
     "Base",

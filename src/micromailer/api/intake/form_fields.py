@@ -2,13 +2,14 @@
 
 Names and values must be UTF-8, as browsers send them from a UTF-8 page: a field that is not is
 refused by name rather than stored garbled. A field named twice is refused (which value was
-meant?), as in JSON. A file part is ignored unless it stands where a field of the email belongs,
-which must be text. Multipart parts are read with python-multipart, the parser Starlette uses.
+meant?), as in JSON. File parts under the file fields' names become attachments, in order; a
+file where a text field of the email belongs is refused, one under any other name ignored.
+Multipart parts are read with python-multipart, the parser Starlette uses.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from urllib.parse import unquote_to_bytes
 
 from python_multipart import FormParser
@@ -16,6 +17,7 @@ from python_multipart.exceptions import FormParserError
 from python_multipart.multipart import Field, File, parse_options_header
 
 from micromailer.api.intake.answer import IntakeRefused
+from micromailer.domain.message import Attachment
 
 
 def decode_urlencoded(body: bytes) -> dict[str, object]:
@@ -31,9 +33,12 @@ def decode_urlencoded(body: bytes) -> dict[str, object]:
 
 
 def decode_multipart(
-    content_type: bytes, body: bytes, text_fields: Collection[str]
+    content_type: bytes, body: bytes, text_fields: Collection[str],
+    file_fields: Mapping[str, bool],
 ) -> dict[str, object]:
-    """The text parts of a ``multipart/form-data`` body by name.
+    """The text parts of a ``multipart/form-data`` body by name, and its files as
+    ``"attachments"``: a list of :class:`Attachment` (``file_fields`` maps a file field's name
+    to whether its files are inline images, whose content id is their filename).
 
     A file part named in ``text_fields`` is refused: it stands where text belongs.
     """
@@ -45,14 +50,23 @@ def decode_multipart(
                  "client builds for the form."
         )
     fields: dict[str, object] = {}
+    files: list[Attachment] = []
     ended = False
 
     def on_field(field: Field) -> None:
         name = _text(field.field_name or b"", None)
+        if name in file_fields:
+            raise IntakeRefused.about_field(
+                name, f"`{name}` must be a file part of the form, not text."
+            )
         _add(fields, name, _text(field.value or b"", name))
 
     def on_file(file: File) -> None:
         name = _text(file.field_name or b"", None)
+        if name in file_fields:
+            files.append(_attachment(file, inline=file_fields[name]))
+            file.close()
+            return
         if name in text_fields:
             shown = (file.file_name or b"").decode("utf-8", "replace") or "unnamed"
             raise IntakeRefused.about_field(
@@ -79,7 +93,19 @@ def decode_multipart(
         raise IntakeRefused(
             400, "The multipart body ends before its closing boundary; send the whole form."
         )
+    if files:
+        fields["attachments"] = files
     return fields
+
+
+def _attachment(file: File, *, inline: bool) -> Attachment:
+    """A file part as an attachment: its filename, content type and bytes."""
+    filename = _text(file.file_name or b"", "attachments").strip() or "attachment"
+    file.file_object.seek(0)
+    content = file.file_object.read()
+    content_type = file.content_type or "application/octet-stream"
+    return Attachment(filename, content_type.split(";")[0].strip().lower(), content,
+                      filename if inline else None)
 
 
 def _unquote(raw: bytes) -> bytes:

@@ -7,6 +7,7 @@ from collections.abc import Awaitable
 from dataclasses import replace
 from typing import TYPE_CHECKING, TypeVar
 
+from anyio import CapacityLimiter, to_thread
 from sqlalchemy.exc import DBAPIError
 from starlette.datastructures import Headers
 from starlette.types import ASGIApp, Receive, Scope, Send
@@ -24,6 +25,7 @@ from micromailer.api.intake.form_fields import decode_multipart, decode_urlencod
 from micromailer.api.intake.head import BodyEncoding, RequestHead, read_head
 from micromailer.api.intake.idempotency import KEY_TAKEN_OVER, requested_key
 from micromailer.api.intake.json_fields import decode_json
+from micromailer.delivery.carriage import MessageRefused
 from micromailer.delivery.intake import Submission
 from micromailer.domain.attempt import Submitter
 from micromailer.domain.idempotency import Replay, ReservationLost
@@ -39,8 +41,19 @@ log = logging.getLogger(__name__)
 T = TypeVar("T")
 
 PATH = "/email"
-#: The fields validation reads: a multipart file part under one of these names is refused.
-TEXT_FIELDS = frozenset(EmailRequest.model_fields)
+#: Multipart file parts read as attachments, by field name: ``attachments`` are files,
+#: ``inline`` inline images whose content id is their filename. A file anywhere else is
+#: refused.
+FILE_FIELDS = {"attachments": False, "inline": True}
+#: The text fields validation reads: a file part under one of these names is refused.
+TEXT_FIELDS = frozenset(
+    {*EmailRequest.model_fields, "from"} - {"sender", "attachments"}
+)
+#: Bodies up to this size are decoded and validated on the event loop, in well under a
+#: millisecond; larger ones (attachments) in a thread, at most PARSE_THREADS at once.
+PARSE_ON_LOOP_MAX_BYTES = 64 * 1024
+PARSE_THREADS = 2
+_PARSE_THREADS = CapacityLimiter(PARSE_THREADS)
 
 
 class EmailIntake:
@@ -84,10 +97,13 @@ class EmailIntake:
             request = IntakeRequest(headers, scope.get("client"), body)
             for check in services.intake_checks:
                 await check(request)
-        try:
-            email_request = parse_email_request(_fields(head, body))
-        except InvalidEmailRequest as exc:
-            raise IntakeRefused(400, exc.message, exc.details) from None
+        sender_domains = services.settings.sender_domain_list()
+        if len(body) <= PARSE_ON_LOOP_MAX_BYTES:
+            email_request = _parse(head, body, sender_domains)
+        else:  # decoding megabytes of base64 would hold every other request up
+            email_request = await to_thread.run_sync(
+                _parse, head, body, sender_domains, limiter=_PARSE_THREADS
+            )
         key = requested_key(headers)
         submission = _submission(scope, key)
         if key is None:
@@ -109,7 +125,10 @@ class EmailIntake:
 
 async def _accept(services: Services, request: EmailRequest, submission: Submission) -> str:
     """Render, store and queue the email; its id, on the request's remaining log lines."""
-    accepted = await _store_call(services.intake.accept(request, submission))
+    try:
+        accepted = await _store_call(services.intake.accept(request, submission))
+    except MessageRefused as exc:
+        raise IntakeRefused(400, str(exc)) from None
     bind_email(accepted.email_id)
     return accepted.email_id
 
@@ -135,12 +154,20 @@ def _submission(scope: Scope, idempotency_key: str | None) -> Submission:
     return Submission(principal.project, principal.test, submitter)
 
 
+def _parse(head: RequestHead, body: bytes, sender_domains: list[str]) -> EmailRequest:
+    """The validated request, or a 400 listing what is wrong."""
+    try:
+        return parse_email_request(_fields(head, body), sender_domains)
+    except InvalidEmailRequest as exc:
+        raise IntakeRefused(400, exc.message, exc.details) from None
+
+
 def _fields(head: RequestHead, body: bytes) -> dict[str, object]:
     if head.encoding is BodyEncoding.JSON:
         return decode_json(body)
     if head.encoding is BodyEncoding.URLENCODED:
         return decode_urlencoded(body)
-    return decode_multipart(head.content_type, body, TEXT_FIELDS)
+    return decode_multipart(head.content_type, body, TEXT_FIELDS, FILE_FIELDS)
 
 
-__all__ = ["PATH", "TEXT_FIELDS", "EmailIntake"]
+__all__ = ["FILE_FIELDS", "PARSE_ON_LOOP_MAX_BYTES", "PATH", "EmailIntake"]
