@@ -30,6 +30,7 @@ SANDBOX_KEYS = {
     "sparkpost": "sp-contract-key",
     "brevo": "xkeysib-contract-key",
     "resend": "re_contract_key",
+    "smtp": "smtp-contract-key",
 }
 
 SPECS_ENV = "MICROMAILER_PROVIDER_SPECS"

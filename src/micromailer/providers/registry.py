@@ -24,6 +24,7 @@ from micromailer.providers.postmark import PostmarkAdapter
 from micromailer.providers.resend import ResendAdapter
 from micromailer.providers.sendgrid import SendGridAdapter
 from micromailer.providers.ses import SesAdapter
+from micromailer.providers.smtp import SmtpAdapter
 from micromailer.providers.sparkpost import SparkPostAdapter
 
 #: Provider kind → adapter class. A new provider adds one line here.
@@ -36,6 +37,7 @@ ADAPTERS: dict[str, type[ProviderAdapter]] = {
     SparkPostAdapter.kind: SparkPostAdapter,
     BrevoAdapter.kind: BrevoAdapter,
     ResendAdapter.kind: ResendAdapter,
+    SmtpAdapter.kind: SmtpAdapter,
 }
 
 #: Connections one process keeps towards all providers together.
