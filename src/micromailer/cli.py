@@ -248,8 +248,10 @@ def _finish_deliveries(app: Celery, timeout: float) -> Callable[..., None]:
 @click.option("--allowed-hosts", default="", metavar="NAMES",
               help="Host names answered besides the localhost names and --host, "
                    "comma-separated (the name workers reach it by, e.g. sandbox).")
+@click.option("--smtp-port", default=0, show_default=True, type=click.IntRange(0, 65535),
+              help="Port of the SMTP fake (0: a free one; GET /_sandbox/smtp/server says).")
 def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_ms: int,
-            allowed_hosts: str) -> None:
+            allowed_hosts: str, smtp_port: int) -> None:
     """The fake providers alone, with fault injection and message capture."""
     from micromailer.sandbox.server import run_sandbox
     from micromailer.security.hosts import parse_host_patterns
@@ -261,7 +263,8 @@ def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_m
     log_config = _start_logging(_settings(), JSON)
     faults = {"failRate": fail_rate, "status": fault_status, "latencyMs": latency_ms}
     log.info("micromailer sandbox on http://%s:%d", host, port)
-    run_sandbox(host, port, faults=faults, allowed_hosts=names, log_config=log_config)
+    run_sandbox(host, port, faults=faults, allowed_hosts=names, log_config=log_config,
+                smtp_port=smtp_port)
 
 
 # -- using the service -----------------------------------------------------------------------

@@ -19,7 +19,9 @@ from micromailer.security.proxies import parse_trusted_proxies
 
 #: Every provider micromailer knows, in default preference order (DESIGN.md's table: sendgrid,
 #: mandrill, mailgun, postmark, ses, sparkpost, brevo, resend, smtp).
-KNOWN_PROVIDERS: tuple[str, ...] = ("sendgrid", "mandrill")
+KNOWN_PROVIDERS: tuple[str, ...] = (
+    "sendgrid", "mandrill", "mailgun", "postmark", "ses", "sparkpost", "brevo", "resend", "smtp",
+)
 
 #: Provider → the setting whose value enables it: its credential (SES takes its credentials
 #: from botocore's chain, so its region enables it; SMTP's URL carries its login).

@@ -21,7 +21,17 @@ from micromailer.providers.errors import ProviderError
 from tests.support.fakes import make_message
 
 #: Keys the contract suite's sandbox accepts (one each, so a wrong key is detectable).
-SANDBOX_KEYS = {"sendgrid": "sg-contract-key", "mandrill": "md-contract-key"}
+SANDBOX_KEYS = {
+    "sendgrid": "sg-contract-key",
+    "mandrill": "md-contract-key",
+    "mailgun": "mg-contract-key",
+    "postmark": "pm-contract-token",
+    "ses": "ses-contract-secret",
+    "sparkpost": "sp-contract-key",
+    "brevo": "xkeysib-contract-key",
+    "resend": "re_contract_key",
+    "smtp": "smtp-contract-key",
+}
 
 SPECS_ENV = "MICROMAILER_PROVIDER_SPECS"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -46,7 +46,7 @@ def test_sandbox_mode_points_every_adapter_at_the_sandbox_with_its_key() -> None
     with make_http_client(settings) as client:
         adapters = build_adapters(settings, client)
 
-    assert [a.name for a in adapters] == ["sendgrid", "mandrill"]
+    assert [a.name for a in adapters] == list(KNOWN_PROVIDERS)
     assert {a.base_url for a in adapters} == {"http://127.0.0.1:8025"}
     assert {a._api_key for a in adapters} == {SANDBOX_API_KEY}
 

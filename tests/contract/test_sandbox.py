@@ -95,11 +95,11 @@ def test_fault_body_that_is_not_json_is_refused(control: httpx.Client) -> None:
 @pytest.mark.parametrize(
     ("method", "path"),
     [
-        ("GET", "/_sandbox/postmark/faults"),
-        ("PUT", "/_sandbox/postmark/faults"),
-        ("GET", "/_sandbox/postmark/messages"),
-        ("DELETE", "/_sandbox/postmark/messages"),
-        ("GET", "/_sandbox/postmark/stats"),
+        ("GET", "/_sandbox/nosuchmail/faults"),
+        ("PUT", "/_sandbox/nosuchmail/faults"),
+        ("GET", "/_sandbox/nosuchmail/messages"),
+        ("DELETE", "/_sandbox/nosuchmail/messages"),
+        ("GET", "/_sandbox/nosuchmail/stats"),
     ],
 )
 def test_unknown_provider_is_404_with_a_sentence(
@@ -108,7 +108,7 @@ def test_unknown_provider_is_404_with_a_sentence(
     response = control.request(method, path, json={})
 
     assert response.status_code == 404
-    assert response.json()["error"].startswith("Unknown provider 'postmark'")
+    assert response.json()["error"].startswith("Unknown provider 'nosuchmail'")
 
 
 def test_injected_429_carries_retry_after_for_both_providers(
@@ -311,7 +311,7 @@ def test_one_fault_object_applies_to_every_provider() -> None:
     "arguments",
     [
         {"faults": {"mandrill": {"failRate": 3}}},
-        {"faults": {"postmark": {}}},
+        {"faults": {"nosuchmail": {}}},
         {"faults": {"failRate": 3}},
         {"api_keys": {"x": "k"}},
     ],

@@ -129,6 +129,22 @@ SUCCESS = {
         headers={"Content-Type": "application/json"},
         body=json.dumps([{"email": "a@example.com", "status": "sent", "_id": "md-1"}]).encode(),
     ),
+    "mailgun": Answer(
+        200,
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"id": "<mg-1@example.org>", "message": "Queued. Thank you."}).encode(),
+    ),
+    "postmark": Answer(
+        200,
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"MessageID": "pm-1", "ErrorCode": 0, "Message": "OK"}).encode(),
+    ),
+    "ses": Answer(200, headers={"Content-Type": "application/json"}, body=b'{"MessageId": "s-1"}'),
+    "sparkpost": Answer(200, headers={"Content-Type": "application/json"},
+                        body=b'{"results": {"id": "1", "total_accepted_recipients": 1}}'),
+    "brevo": Answer(201, headers={"Content-Type": "application/json"},
+                    body=b'{"messageId": "<br-1@smtp-relay.mailin.fr>"}'),
+    "resend": Answer(200, headers={"Content-Type": "application/json"}, body=b'{"id": "re-1"}'),
 }
 
 
@@ -147,7 +163,7 @@ def send_through_worker_client(
     return asyncio.run(send())
 
 
-@pytest.mark.parametrize("kind", sorted(ADAPTERS))
+@pytest.mark.parametrize("kind", sorted(set(ADAPTERS) - {"smtp"}))  # SMTP: no HTTP send
 def test_the_user_agent_arrives(server: RecordingServer, kind: str) -> None:
     server.answer = SUCCESS[kind]
 

@@ -12,7 +12,7 @@ from pathlib import Path
 from fastapi.testclient import TestClient
 
 from micromailer.api.app import create_app
-from micromailer.config import Settings
+from micromailer.config import KNOWN_PROVIDERS, Settings
 from micromailer.domain.attempt import ProviderTry
 from micromailer.domain.status import Outcome, Status
 from micromailer.health.original import OriginalStrategy
@@ -117,7 +117,7 @@ def test_provider_scores_come_from_the_board_and_go_missing_without_it(tmp_path:
 def test_without_redis_every_configured_provider_has_a_score(client: TestClient) -> None:
     samples = scrape(client)
     scored = labelled(samples, "micromailer_provider_score")
-    assert {dict(labels)["provider"] for labels in scored} == {"sendgrid", "mandrill"}
+    assert {dict(labels)["provider"] for labels in scored} == set(KNOWN_PROVIDERS)
 
 
 def test_openmetrics_is_served_to_a_scraper_that_asks_for_it(client: TestClient) -> None:

@@ -17,6 +17,8 @@ CLUSTER_TIMINGS = {
     "MICROMAILER_CLAIM_TIMEOUT": "10",
     # The lease is sized from the providers' total timeout: 2 providers x 5 s + 10 s = 20 s.
     "MICROMAILER_PROVIDER_TOTAL_TIMEOUT": "5",
+    # The scenarios are written for these two; the sandbox fakes every known provider.
+    "MICROMAILER_PROVIDERS": "sendgrid,mandrill",
 }
 
 

@@ -112,3 +112,13 @@ def test_a_message_no_provider_can_carry_is_undeliverable_without_a_try() -> Non
     assert isinstance(report.verdict, Undeliverable)
     assert "only takes at most 10 recipients" in report.verdict.error
     assert report.tries == [] and only.calls == 0
+
+
+def test_a_short_message_to_one_recipient_fits_without_being_built() -> None:
+    carriage = Carriage(max_bytes=MIB, max_recipients=100, providers=[
+        ("a", Capabilities(max_recipients=50, max_bytes=64 * 1024)),
+        ("b", Capabilities(max_recipients=50, max_bytes=128 * 1024)),
+    ])
+    assert carriage.fits_alone(1000)
+    assert not carriage.fits_alone(40 * 1024)  # it might not: the full check decides
+    assert carriage.refusal(make_message(html="é" * 30 * 1024)) is None

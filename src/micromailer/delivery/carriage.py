@@ -10,9 +10,9 @@ stored. The dispatcher asks the same providers' capabilities again for each atte
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from micromailer.domain.message import Message
+from micromailer.domain.message import MIME_OVERHEAD_BYTES, Message
 from micromailer.providers.capabilities import MIB, Capabilities, carriers, nobody_can_carry
 
 
@@ -28,6 +28,15 @@ class Carriage:
     max_recipients: int
     #: The configured providers, most preferred first, with what each can carry.
     providers: Sequence[tuple[str, Capabilities]] = ()
+    #: The largest message to one recipient, without files, some provider takes.
+    _single_limit: int = field(init=False, default=0)
+
+    def __post_init__(self) -> None:
+        able = [capabilities.max_bytes for _, capabilities in self.providers
+                if capabilities.max_recipients >= 1]
+        limit = -1 if self.providers and not able else min(
+            self.max_bytes, max(able, default=self.max_bytes))
+        object.__setattr__(self, "_single_limit", limit)
 
     def refusal(self, message: Message) -> str | None:
         """Why ``message`` cannot be accepted, as one sentence; ``None`` when it can."""
@@ -49,6 +58,12 @@ class Carriage:
             return None
         able, reasons = carriers(message, self.providers)
         return None if able else nobody_can_carry(reasons)
+
+    def fits_alone(self, parts_chars: int) -> bool:
+        """Whether a message to one recipient, without attachments, whose subject and body
+        hold ``parts_chars`` characters in all, is surely within every limit: the common case,
+        decided without building the message (a character is at most 4 bytes in UTF-8)."""
+        return 4 * parts_chars + MIME_OVERHEAD_BYTES <= self._single_limit
 
     def check(self, message: Message) -> None:
         """Raise :class:`MessageRefused` when ``message`` cannot be accepted."""

@@ -78,8 +78,12 @@ class IntakePipeline:
             else RenderedContent(request.html or "", request.text or "")
         )
         new = new_email(request, self._sender, rendered, submission)
-        if self._carriage is not None:
-            self._carriage.check(message_of(new))
+        carriage = self._carriage
+        if carriage is not None and not (
+            new.envelope is None and not new.attachments
+            and carriage.fits_alone(len(new.subject) + len(new.html) + len(new.text))
+        ):
+            carriage.check(message_of(new))
         with email_context(new.email_id):
             created_at = await self._writes.submit(new)
         if created_at is None:

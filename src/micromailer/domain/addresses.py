@@ -62,6 +62,8 @@ def parse_one_address(field: str, value: object) -> Address:
 def split_addresses(text: str) -> list[str]:
     """``text`` cut at the commas that separate addresses: not those inside a quoted name or
     angle brackets. Blank pieces are dropped."""
+    if "," not in text:  # one address, nearly always: no pass over its characters
+        return [text.strip()] if text.strip() else []
     pieces: list[str] = []
     start = 0
     quoted = angled = escaped = False

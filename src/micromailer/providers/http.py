@@ -71,6 +71,11 @@ class AiohttpSender:
         self._max_connections = max_connections
         self._session: aiohttp.ClientSession | None = None
 
+    @property
+    def timeout(self) -> aiohttp.ClientTimeout:
+        """The timeouts every call has (adapters that do not speak HTTP follow them too)."""
+        return self._timeout
+
     def build_request(
         self, method: str, url: str, *, headers: Mapping[str, str] | None = None, **kwargs: Any
     ) -> httpx.Request:

@@ -15,15 +15,29 @@ from micromailer.config import (
     Settings,
 )
 from micromailer.providers.base import ProviderAdapter
+from micromailer.providers.brevo import BrevoAdapter
 from micromailer.providers.errors import ConfigurationError
 from micromailer.providers.http import AiohttpSender, AsyncHttpSender, HttpSender
+from micromailer.providers.mailgun import MailgunAdapter
 from micromailer.providers.mandrill import MandrillAdapter
+from micromailer.providers.postmark import PostmarkAdapter
+from micromailer.providers.resend import ResendAdapter
 from micromailer.providers.sendgrid import SendGridAdapter
+from micromailer.providers.ses import SesAdapter
+from micromailer.providers.smtp import SmtpAdapter
+from micromailer.providers.sparkpost import SparkPostAdapter
 
 #: Provider kind → adapter class. A new provider adds one line here.
 ADAPTERS: dict[str, type[ProviderAdapter]] = {
     SendGridAdapter.kind: SendGridAdapter,
     MandrillAdapter.kind: MandrillAdapter,
+    MailgunAdapter.kind: MailgunAdapter,
+    PostmarkAdapter.kind: PostmarkAdapter,
+    SesAdapter.kind: SesAdapter,
+    SparkPostAdapter.kind: SparkPostAdapter,
+    BrevoAdapter.kind: BrevoAdapter,
+    ResendAdapter.kind: ResendAdapter,
+    SmtpAdapter.kind: SmtpAdapter,
 }
 
 #: Connections one process keeps towards all providers together.

@@ -13,7 +13,17 @@ from fastapi.responses import JSONResponse
 from micromailer import __version__
 from micromailer.api.routes import docs
 from micromailer.api.routes.web import mount_static
-from micromailer.sandbox import mandrill, sendgrid
+from micromailer.sandbox import (
+    brevo,
+    mailgun,
+    mandrill,
+    postmark,
+    resend,
+    sendgrid,
+    ses,
+    smtp,
+    sparkpost,
+)
 from micromailer.sandbox.capture import DEFAULT_CAPACITY, Clock, ProviderState, utc_now
 from micromailer.sandbox.faults import FaultInputError, FaultSettings, parse_fault_settings
 from micromailer.security.hosts import HostPolicy
@@ -23,6 +33,13 @@ from micromailer.security.sites import SiteGuard
 PROVIDERS: dict[str, Callable[[ProviderState], APIRouter]] = {
     "sendgrid": sendgrid.make_router,
     "mandrill": mandrill.make_router,
+    "mailgun": mailgun.make_router,
+    "postmark": postmark.make_router,
+    "ses": ses.make_router,
+    "sparkpost": sparkpost.make_router,
+    "brevo": brevo.make_router,
+    "resend": resend.make_router,
+    "smtp": smtp.make_router,
 }
 
 

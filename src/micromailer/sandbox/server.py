@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import socket
 import threading
 import time
@@ -12,7 +13,10 @@ from typing import Any
 import uvicorn
 
 from micromailer.sandbox.app import create_sandbox_app
+from micromailer.sandbox.smtp_server import SmtpFakeServer, start_sandbox_smtp
 from micromailer.security.hosts import HostPolicy
+
+log = logging.getLogger(__name__)
 
 
 def run_sandbox(
@@ -25,14 +29,23 @@ def run_sandbox(
     allowed_hosts: Sequence[str] = (),
     log_level: str = "info",
     log_config: dict[str, Any] | None = None,
+    smtp_port: int = 0,
 ) -> None:
     """Serve the sandbox until interrupted (Ctrl-C / SIGTERM). See :func:`create_sandbox_app`;
     it answers the localhost names, ``host`` and the ``allowed_hosts`` (normalised entries of
     :func:`~micromailer.security.hosts.parse_host_patterns`). ``log_config``: uvicorn's logging
-    (``logs.logging_config``); ``None`` leaves the process's as it is."""
+    (``logs.logging_config``); ``None`` leaves the process's as it is. The SMTP fake listens
+    on ``host:smtp_port`` (``0``: a free port), advertised at ``GET /_sandbox/smtp/server``."""
     hosts = HostPolicy.local(host, extra=allowed_hosts)
     app = create_sandbox_app(api_keys, seed, faults=faults, hosts=hosts)
-    uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config)
+    smtp = start_sandbox_smtp(app, host, smtp_port)
+    if smtp.endpoint is not None:
+        log.info("SMTP fake on %s:%d (STARTTLS: %s)", smtp.endpoint.host, smtp.endpoint.port,
+                 "yes" if smtp.endpoint.starttls else "no: cryptography is not installed")
+    try:
+        uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config)
+    finally:
+        smtp.stop()
 
 
 class SandboxThread:
@@ -44,7 +57,8 @@ class SandboxThread:
             httpx.get(f"{sandbox.url}/_sandbox/sendgrid/stats")
 
     or ``sandbox = SandboxThread().start()`` … ``sandbox.stop()``. ``port=0`` picks a free
-    port; ``.url`` is ``http://127.0.0.1:<port>`` once started.
+    port; ``.url`` is ``http://127.0.0.1:<port>`` once started. The SMTP fake runs beside it
+    on a free port (``.smtp``), advertised at ``GET /_sandbox/smtp/server``.
     """
 
     def __init__(
@@ -65,6 +79,7 @@ class SandboxThread:
         self._server: uvicorn.Server | None = None
         self._thread: threading.Thread | None = None
         self.port: int | None = None
+        self.smtp: SmtpFakeServer | None = None
 
     @property
     def url(self) -> str:
@@ -103,10 +118,14 @@ class SandboxThread:
                 sock.close()
                 raise RuntimeError(f"the sandbox did not start on {self.host}:{self.port}")
             time.sleep(0.01)
+        self.smtp = start_sandbox_smtp(self.app, self.host)
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
         """Shut the server down; requests still sleeping on injected latency are cut short."""
+        if self.smtp is not None:
+            self.smtp.stop()
+            self.smtp = None
         server, thread = self._server, self._thread
         if server is None or thread is None:
             return
