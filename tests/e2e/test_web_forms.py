@@ -249,3 +249,25 @@ def test_the_status_of_an_email_without_cc_or_files_hides_those_rows(
     expect(page.get_by_test_id("email-to")).to_have_text("Ada <ada@example.com>")
     for row in ("cc", "bcc", "reply-to", "attachments"):
         expect(page.get_by_test_id(f"email-{row}")).to_be_hidden()
+
+
+def test_cc_bcc_and_a_file_reach_the_api_and_come_back_in_the_status(
+    page: Page, service: EmbeddedService,
+) -> None:
+    """The same form through the real API: the email is sent, with every recipient and file."""
+    open_page(page, service.url)
+    page.fill("[name=to]", "ada@example.com")
+    page.fill("[name=cc]", "Jane <jane@example.com>, bob@example.com")
+    page.fill("[name=bcc]", "audit@example.org")
+    page.fill("[name=subject]", "Through the API")
+    page.set_input_files("[name=attachments]", files=[
+        {"name": "report.pdf", "mimeType": "application/pdf", "buffer": REPORT},
+    ])
+
+    page.get_by_role("button", name="Send email").click()
+
+    expect(page.get_by_test_id("email-status")).to_have_text("sent", timeout=FINAL_TIMEOUT)
+    expect(page.get_by_test_id("email-cc")).to_have_text("Jane <jane@example.com>, bob@example.com")
+    expect(page.get_by_test_id("email-bcc")).to_have_text("audit@example.org")
+    expect(page.get_by_test_id("email-attachments")).to_contain_text("report.pdf")
+    expect(page.get_by_test_id("email-attachments")).to_contain_text("4.0 KB")
