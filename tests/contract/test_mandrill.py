@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import hashlib
 from collections.abc import Callable
 from typing import Any
 
@@ -11,6 +13,7 @@ from jsonschema import Draft202012Validator
 
 from micromailer.delivery.dispatcher import Dispatcher
 from micromailer.delivery.verdict import AttemptReport, Delivered, RetryLater, Undeliverable
+from micromailer.domain.message import Address, Attachment, Message
 from micromailer.domain.status import Outcome
 from micromailer.health.base import base_scores
 from micromailer.health.board import MemoryBoard
@@ -20,11 +23,13 @@ from micromailer.providers.errors import (
     AuthError,
     ProviderError,
     RateLimitedError,
+    RecipientDeferredError,
     RecipientRejectedError,
     RequestRejectedError,
     ServerError,
 )
 from micromailer.providers.mandrill import (
+    CAPABILITIES,
     ERROR_CLASSES,
     RECIPIENT_STATUS_CLASSES,
     REJECT_REASON_CLASSES,
@@ -129,6 +134,271 @@ def test_schema_check_is_not_vacuous(mandrill_body_schema: Draft202012Validator)
     body["message"]["to"][0]["type"] = "reply-to"
 
     assert len(schema_errors(mandrill_body_schema, body)) == 2
+
+
+# -- the whole message ----------------------------------------------------------------------
+
+#: Every byte value, so a lossy encoding anywhere shows.
+REPORT = bytes(range(256)) * 40 + b"%PDF-1.7\r\n\x00end"
+LOGO = b"\x89PNG\r\n\x1a\n" + bytes(range(255, -1, -1)) * 8
+
+
+def rich_message(**overrides: Any) -> Message:
+    """A message with every field set: two to, a cc, a bcc, two reply-to, a file, an inline
+    image, a custom header, tags and metadata."""
+    fields: dict[str, Any] = {
+        "to": (Address("alice@example.com", "Alice Example"), Address("bob@example.com")),
+        "cc": (Address("carol@example.com", "Carol Example"),),
+        "bcc": (Address("dave@example.com"),),
+        "reply_to": (Address("help@example.org", "Help Desk"), Address("sales@example.org")),
+        "html": '<p>Thanks, Alice.</p><img src="cid:logo@example.org" alt="">',
+        "attachments": (
+            Attachment("report.pdf", "application/pdf", REPORT),
+            Attachment("logo.png", "image/png", LOGO, content_id="logo@example.org"),
+        ),
+        "headers": (("X-Order-Ref", "1024"),),
+        "tags": ("receipt", "billing"),
+        "metadata": (("order", "1024"),),
+    }
+    fields.update(overrides)
+    return make_message(**fields)
+
+
+def messages(control: httpx.Client) -> list[dict[str, Any]]:
+    captured: list[dict[str, Any]] = control.get("/_sandbox/mandrill/messages").json()
+    return captured
+
+
+def post_send(control: httpx.Client, body: dict[str, Any]) -> httpx.Response:
+    """A messages/send request straight to the fake, to see what it refuses."""
+    return control.post("/api/1.0/messages/send.json", json=body)
+
+
+def test_every_recipient_is_one_entry_of_to_with_its_type_and_recipients_are_preserved(
+    adapter: MandrillAdapter, recorder: RequestRecorder, control: httpx.Client
+) -> None:
+    result = adapter.send(rich_message())
+
+    mail = recorder.last_json()["message"]
+    assert mail["to"] == [
+        {"email": "alice@example.com", "name": "Alice Example", "type": "to"},
+        {"email": "bob@example.com", "type": "to"},
+        {"email": "carol@example.com", "name": "Carol Example", "type": "cc"},
+        {"email": "dave@example.com", "type": "bcc"},
+    ]
+    assert mail["preserve_recipients"] is True
+    stored = messages(control)
+    assert [(m["to"], m["field"]) for m in stored] == [
+        ("alice@example.com", "to"), ("bob@example.com", "to"),
+        ("carol@example.com", "cc"), ("dave@example.com", "bcc"),
+    ]
+    assert stored[0]["messageId"] == result.message_id
+    assert stored[3]["toAll"] == ["Alice Example <alice@example.com>", "bob@example.com"]
+    assert stored[3]["cc"] == ["Carol Example <carol@example.com>"]
+    assert stored[3]["bcc"] == ["dave@example.com"]
+    assert [entry["status"] for entry in result.raw] == ["sent"] * 4
+    assert stats(control) == {"accepted": 4, "rejected": 0}
+
+
+def test_bcc_never_travels_as_a_header(
+    adapter: MandrillAdapter, recorder: RequestRecorder
+) -> None:
+    adapter.send(rich_message())
+
+    headers = recorder.last_json()["message"]["headers"]
+    assert {name.lower() for name in headers}.isdisjoint({"bcc", "cc", "to"})
+    assert "dave@example.com" not in str(headers)
+
+
+def test_reply_to_travels_as_the_reply_to_header(
+    adapter: MandrillAdapter, recorder: RequestRecorder, control: httpx.Client
+) -> None:
+    adapter.send(rich_message())
+
+    headers = recorder.last_json()["message"]["headers"]
+    assert headers["Reply-To"] == "Help Desk <help@example.org>, sales@example.org"
+    assert messages(control)[0]["replyTo"] == ["Help Desk <help@example.org>", "sales@example.org"]
+
+
+def test_custom_headers_are_passed(
+    adapter: MandrillAdapter, recorder: RequestRecorder, control: httpx.Client
+) -> None:
+    adapter.send(rich_message(reply_to=()))
+
+    assert recorder.last_json()["message"]["headers"] == {"X-Order-Ref": "1024"}
+    assert messages(control)[0]["headers"] == {"X-Order-Ref": "1024"}
+
+
+def test_attachments_arrive_byte_for_byte(
+    adapter: MandrillAdapter, recorder: RequestRecorder, control: httpx.Client
+) -> None:
+    adapter.send(rich_message())
+
+    assert recorder.last_json()["message"]["attachments"] == [
+        {"type": "application/pdf", "name": "report.pdf",
+         "content": base64.b64encode(REPORT).decode()}
+    ]
+    files = {item["filename"]: item for item in messages(control)[0]["attachments"]}
+    assert files["report.pdf"]["sha256"] == hashlib.sha256(REPORT).hexdigest()
+    assert base64.b64decode(files["report.pdf"]["content"]) == REPORT
+    assert files["report.pdf"]["contentType"] == "application/pdf"
+
+
+def test_an_inline_image_goes_in_images_named_by_its_content_id(
+    adapter: MandrillAdapter, recorder: RequestRecorder, control: httpx.Client
+) -> None:
+    adapter.send(rich_message())
+
+    assert recorder.last_json()["message"]["images"] == [
+        {"type": "image/png", "name": "logo@example.org",
+         "content": base64.b64encode(LOGO).decode()}
+    ]
+    [image] = [a for a in messages(control)[0]["attachments"] if a["contentId"]]
+    assert image["contentId"] == "logo@example.org"
+    assert image["sha256"] == hashlib.sha256(LOGO).hexdigest()
+
+
+def test_an_inline_part_that_is_not_an_image_travels_as_an_attachment() -> None:
+    """Mandrill's ``images[]`` takes only ``image/*``."""
+    card = Attachment("card.vcf", "text/vcard", b"BEGIN:VCARD", content_id="card")
+
+    mail = build_payload(make_message(attachments=(card,)), "k")["message"]
+
+    assert "images" not in mail
+    assert mail["attachments"][0]["name"] == "card.vcf"
+
+
+def test_tags_and_metadata_are_passed_with_the_email_id(
+    adapter: MandrillAdapter, recorder: RequestRecorder, control: httpx.Client
+) -> None:
+    message = rich_message(tags=("receipt", "_internal", "billing", "receipt"))
+    adapter.send(message)
+
+    mail = recorder.last_json()["message"]
+    assert mail["tags"] == ["receipt", "billing"]  # a leading underscore is Mandrill's own
+    assert mail["metadata"] == {"order": "1024", "email_id": message.email_id}
+    stored = messages(control)[0]
+    assert stored["tags"] == ["receipt", "billing"]
+    assert stored["metadata"] == {"order": "1024", "email_id": message.email_id}
+
+
+@pytest.mark.parametrize(("html", "text"), [("<p>Hi</p>", ""), ("", "Hi")])
+def test_an_empty_part_is_left_out(
+    adapter: MandrillAdapter, recorder: RequestRecorder, control: httpx.Client,
+    html: str, text: str,
+) -> None:
+    adapter.send(make_message(html=html, text=text))
+
+    mail = recorder.last_json()["message"]
+    assert ("html" in mail, "text" in mail) == (bool(html), bool(text))
+    stored = messages(control)[0]
+    assert (stored["html"], stored["text"]) == (html or None, text or None)
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        pytest.param(rich_message(), id="everything"),
+        pytest.param(rich_message(html="", attachments=(), sender=Address("a@example.org")),
+                     id="text-only-no-sender-name"),
+    ],
+)
+def test_the_whole_message_validates_against_mandrills_openapi_schema(
+    adapter: MandrillAdapter, recorder: RequestRecorder,
+    mandrill_body_schema: Draft202012Validator, message: Message,
+) -> None:
+    adapter.send(message)
+
+    assert schema_errors(mandrill_body_schema, recorder.last_json()) == []
+
+
+def test_the_schema_check_of_the_whole_message_is_not_vacuous(
+    mandrill_body_schema: Draft202012Validator,
+) -> None:
+    """The validator refuses a non-boolean preserve_recipients, tags that are not strings and
+    an attachment whose content is not a string: the rich body's fields are really checked."""
+    body = build_payload(rich_message(), "k")
+    body["message"]["preserve_recipients"] = "yes"
+    body["message"]["tags"] = [1]
+    body["message"]["attachments"][0]["content"] = 7
+
+    errors = schema_errors(mandrill_body_schema, body)
+
+    assert len(errors) == 3, errors
+
+
+@pytest.mark.parametrize(
+    ("change", "complaint"),
+    [
+        (lambda mail: mail["images"][0].update(type="application/pdf"), "image/"),
+        (lambda mail: mail.update(tags=["_reserved"]), "underscore"),
+        (lambda mail: mail["attachments"][0].update(content="not base64!"), "base64"),
+        (lambda mail: mail["to"][2].update(type="reply-to"), "to, cc, bcc"),
+        (lambda mail: mail["headers"].update({"X-Count": 3}), "headers"),
+    ],
+)
+def test_the_fake_refuses_what_mandrill_documents_as_invalid(
+    control: httpx.Client, change: Callable[[dict[str, Any]], Any], complaint: str
+) -> None:
+    body = build_payload(rich_message(), SANDBOX_KEYS["mandrill"])
+    change(body["message"])
+
+    response = post_send(control, body)
+
+    assert response.status_code == 422
+    assert response.json()["name"] == "ValidationError"
+    assert complaint in response.json()["message"]
+    assert messages(control) == []
+
+
+def test_more_than_ten_recipients_are_queued_and_accepted(
+    adapter: MandrillAdapter, control: httpx.Client
+) -> None:
+    """Mandrill sends more than 10 recipients asynchronously: every result is ``queued``."""
+    many = tuple(Address(f"r{n}@example.com") for n in range(11))
+
+    result = adapter.send(make_message(to=many))
+
+    assert {entry["status"] for entry in result.raw} == {"queued"}
+    assert result.message_id == result.raw[0]["_id"]
+    assert stats(control) == {"accepted": 11, "rejected": 0}
+
+
+def test_one_accepted_recipient_makes_the_message_sent_and_the_refusals_stay_in_raw(
+    adapter: MandrillAdapter, control: httpx.Client
+) -> None:
+    message = rich_message(cc=(Address("reject+hard-bounce@example.com"),))
+
+    result = adapter.send(message)
+
+    refused = [entry for entry in result.raw if entry["status"] == "rejected"]
+    assert [entry["email"] for entry in refused] == ["reject+hard-bounce@example.com"]
+    assert stats(control) == {"accepted": 3, "rejected": 1}
+
+
+def test_when_nobody_is_accepted_a_refusal_that_may_pass_later_wins(
+    adapter: MandrillAdapter,
+) -> None:
+    message = make_message(to=(Address("reject+hard-bounce@example.com"),
+                                Address("reject+soft-bounce@example.com")))
+
+    with pytest.raises(RecipientDeferredError) as caught:
+        adapter.send(message)
+
+    assert caught.value.reason == "recipient rejected: soft-bounce"
+
+
+def test_capabilities_are_mandrills_documented_limits() -> None:
+    """Under 10 MB of JSON a call (Mailchimp Transactional's recipients page) and the 1,000
+    recipients it gives SMTP; Mandrill documents no rate-limit headers."""
+    thousand = tuple(Address(f"r{n}@example.com") for n in range(998))
+    assert CAPABILITIES.refusal(rich_message(to=thousand)) is None
+    one_more = tuple(Address(f"r{n}@example.com") for n in range(999))
+    assert "1,000 recipients" in str(CAPABILITIES.refusal(rich_message(to=one_more)))
+    big = Attachment("big.bin", "application/octet-stream", bytes(7_600_000))
+    assert "takes messages up to" in str(CAPABILITIES.refusal(make_message(attachments=(big,))))
+    assert MandrillAdapter.capabilities is CAPABILITIES
+    assert MandrillAdapter.reset_headers == ()
 
 
 # -- refused recipients -------------------------------------------------------------------

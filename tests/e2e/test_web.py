@@ -63,6 +63,10 @@ def test_a_visitor_sends_an_email_with_the_keyboard_and_watches_it_reach_sent(
     page.keyboard.press("Tab")
     page.keyboard.type("Ada Lovelace")
     page.keyboard.press("Tab")
+    expect(page.locator("[name=cc]")).to_be_focused()  # cc and bcc are optional: passed by
+    page.keyboard.press("Tab")
+    expect(page.locator("[name=bcc]")).to_be_focused()
+    page.keyboard.press("Tab")
     page.keyboard.type("Your order has shipped")
     page.keyboard.press("Tab")
     expect(page.get_by_role("tab", name="Write")).to_be_focused()

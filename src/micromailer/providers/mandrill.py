@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import base64
 from typing import Any
 
 import httpx
 
-from micromailer.domain.message import Message
+from micromailer.domain.message import Address, Attachment, Message
 from micromailer.providers.base import (
     ProviderAdapter,
     SendResult,
@@ -28,6 +29,12 @@ from micromailer.providers.errors import (
 
 #: Path of the send endpoint below the base URL (``https://mandrillapp.com``).
 SEND_PATH = "/api/1.0/messages/send.json"
+
+#: Mandrill's limits: the JSON of one API call must stay under 10 MB (Mailchimp
+#: Transactional's "Can I send to more than one recipient at a time?"), which binds before the
+#: 25 MB a message may reach (CONTRACTS.md section 2). The API sets no recipient limit; we keep
+#: the 1,000 the same page gives SMTP.
+CAPABILITIES = Capabilities(max_recipients=1000, max_bytes=10 * 1000 * 1000)
 
 #: A ``200``'s per-recipient ``status`` → the error it means; ``None``: accepted.
 #: ``rejected`` is classified by its ``reject_reason`` (:data:`REJECT_REASON_CLASSES`).
@@ -83,17 +90,16 @@ STATUS_CLASSES: StatusClasses = {
 class MandrillAdapter(ProviderAdapter):
     """Mandrill: API key inside the JSON body, ``200`` with one result per recipient.
 
-    A ``200`` can still refuse the recipient: its ``status`` and ``reject_reason`` are
-    classified through :data:`RECIPIENT_STATUS_CLASSES` and :data:`REJECT_REASON_CLASSES`.
+    A ``200`` can still refuse recipients: each result's ``status`` and ``reject_reason`` are
+    classified through :data:`RECIPIENT_STATUS_CLASSES` and :data:`REJECT_REASON_CLASSES`; the
+    message is sent when any recipient is accepted.
     Error answers ``{"status": "error", "code", "name", "message"}`` through
     :data:`ERROR_CLASSES` by ``name``, else :data:`STATUS_CLASSES` by HTTP status.
     """
 
     kind = "mandrill"
-    #: Mandrill's documented limits: a message up to 25 MB with its attachments; recipients
-    #: are not bounded by the API (more than 10 are sent asynchronously), 1,000 kept here.
-    capabilities = Capabilities(max_recipients=1000, max_bytes=25 * 1000 * 1000)
     status_classes = STATUS_CLASSES
+    capabilities = CAPABILITIES
 
     def build_request(self, message: Message) -> httpx.Request:
         return self._client.build_request(
@@ -101,41 +107,52 @@ class MandrillAdapter(ProviderAdapter):
         )
 
     def parse_success(self, response: httpx.Response) -> SendResult:
+        """Sent when any recipient is accepted (its ``_id`` is the message id; the others'
+        refusals stay in ``raw``); else the refusal that matters most, raised."""
         try:
             results = response.json()
         except ValueError:
             results = None
-        # We send one recipient, so ours is the first well-formed entry.
-        entries = results if isinstance(results, list) else []
-        result = next((entry for entry in entries if isinstance(entry, dict)), None)
-        if result is None:
+        listed = results if isinstance(results, list) else []
+        entries = [entry for entry in listed if isinstance(entry, dict)]
+        if not entries:
             raise ServerError(
                 self.name,
                 "unreadable answer: expected a list of recipient results",
                 status_code=response.status_code,
                 body=response.text,
             )
-        status = result.get("status")
-        error_class: type[ProviderError] | None
-        if status == "rejected":
-            reject_reason = str(result.get("reject_reason"))
-            error_class = REJECT_REASON_CLASSES.get(reject_reason, UNKNOWN_REJECT_CLASS)
-        elif isinstance(status, str) and status in RECIPIENT_STATUS_CLASSES:
-            error_class = RECIPIENT_STATUS_CLASSES[status]
-        else:
-            raise ServerError(
-                self.name,
-                f"unexpected recipient status {status!r}",
-                status_code=response.status_code,
-                body=response.text,
-            )
-        if error_class is None:
-            message_id = result.get("_id")
-            return SendResult(self.name, str(message_id) if message_id else None, raw=results)
-        reason = f"recipient {status}"
-        if result.get("reject_reason"):
-            reason += f": {result['reject_reason']}"
+        refusals: list[tuple[type[ProviderError], str]] = []
+        for entry in entries:
+            error_class = self._recipient_class(entry, response)
+            if error_class is None:
+                message_id = entry.get("_id")
+                return SendResult(self.name, str(message_id) if message_id else None, raw=results)
+            reason = f"recipient {entry.get('status')}"
+            if entry.get("reject_reason"):
+                reason += f": {entry['reject_reason']}"
+            refusals.append((error_class, reason))
+        # Nobody accepted: a refusal that may pass elsewhere or later beats a final one.
+        error_class, reason = next(
+            (refusal for refusal in refusals if refusal[0].transient), refusals[0]
+        )
         raise provider_error(error_class, self.name, reason, response)
+
+    def _recipient_class(
+        self, entry: dict[str, Any], response: httpx.Response
+    ) -> type[ProviderError] | None:
+        """The error one recipient's result means by the tables; ``None``: accepted."""
+        status = entry.get("status")
+        if status == "rejected":
+            return REJECT_REASON_CLASSES.get(str(entry.get("reject_reason")), UNKNOWN_REJECT_CLASS)
+        if isinstance(status, str) and status in RECIPIENT_STATUS_CLASSES:
+            return RECIPIENT_STATUS_CLASSES[status]
+        raise ServerError(
+            self.name,
+            f"unexpected recipient status {status!r}",
+            status_code=response.status_code,
+            body=response.text,
+        )
 
     def raise_for_error(self, response: httpx.Response) -> None:
         error = _error_body(response)
@@ -154,20 +171,59 @@ class MandrillAdapter(ProviderAdapter):
 
 
 def build_payload(message: Message, api_key: str) -> dict[str, Any]:
-    """The ``messages/send`` JSON body for one message to one recipient."""
-    recipient: dict[str, str] = {**message.to[0].to_json(), "type": "to"}
-    return {
-        "key": api_key,
-        "message": {
-            "html": message.html,
-            "text": message.text,
-            "subject": message.subject,
-            "from_email": message.sender.email,
-            "from_name": message.sender.name or "",
-            "to": [recipient],
-            "metadata": {"email_id": message.email_id},
-        },
-    }
+    """The ``messages/send`` JSON body of ``message``.
+
+    Every recipient is one entry of ``to`` with its ``type``; ``preserve_recipients`` shows the
+    to and cc recipients to each other (Mandrill otherwise rewrites the headers per recipient)
+    while bcc stays hidden. Reply-To has no field of its own: it is a header.
+    """
+    mail: dict[str, Any] = {}
+    if message.html:
+        mail["html"] = message.html
+    if message.text:
+        mail["text"] = message.text
+    mail["subject"] = message.subject
+    mail["from_email"] = message.sender.email
+    if message.sender.name:
+        mail["from_name"] = message.sender.name
+    mail["to"] = [
+        _recipient(address, kind)
+        for kind, addresses in (("to", message.to), ("cc", message.cc), ("bcc", message.bcc))
+        for address in addresses
+    ]
+    mail["preserve_recipients"] = True
+    headers = dict(message.headers)
+    if message.reply_to:
+        headers["Reply-To"] = ", ".join(address.formatted() for address in message.reply_to)
+    if headers:
+        mail["headers"] = headers
+    files = [item for item in message.attachments if not _is_image(item)]
+    images = [item for item in message.attachments if _is_image(item)]
+    if files:
+        mail["attachments"] = [_encoded(item, item.filename) for item in files]
+    if images:
+        mail["images"] = [_encoded(item, str(item.content_id)) for item in images]
+    tags = [tag for tag in dict.fromkeys(message.tags) if not tag.startswith("_")]
+    if tags:  # a leading underscore is reserved by Mandrill: such a tag would fail the send
+        mail["tags"] = tags
+    mail["metadata"] = {**dict(message.metadata), "email_id": message.email_id}
+    return {"key": api_key, "message": mail}
+
+
+def _recipient(address: Address, kind: str) -> dict[str, str]:
+    return {**address.to_json(), "type": kind}
+
+
+def _is_image(attachment: Attachment) -> bool:
+    """An inline image Mandrill can embed: ``images[]`` takes only ``image/*`` types; any
+    other inline part travels as a plain attachment."""
+    return attachment.inline and attachment.content_type.lower().startswith("image/")
+
+
+def _encoded(attachment: Attachment, name: str) -> dict[str, str]:
+    """``{type, name, content}``; ``name`` is the filename, or an image's content id."""
+    content = base64.b64encode(attachment.content).decode("ascii")
+    return {"type": attachment.content_type, "name": name, "content": content}
 
 
 def _error_body(response: httpx.Response) -> dict[str, Any] | None:
@@ -181,6 +237,7 @@ def _error_body(response: httpx.Response) -> dict[str, Any] | None:
 
 
 __all__ = [
+    "CAPABILITIES",
     "ERROR_CLASSES",
     "RECIPIENT_STATUS_CLASSES",
     "REJECT_REASON_CLASSES",

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import base64
 import re
 from typing import Any
 
 import httpx
 
-from micromailer.domain.message import Message
+from micromailer.domain.message import Address, Attachment, Message
 from micromailer.providers.base import (
     ProviderAdapter,
     SendResult,
@@ -42,6 +43,17 @@ STATUS_CLASSES: StatusClasses = {
     504: ServerError,
 }
 
+#: SendGrid's limits (its "Mail Send limitations" page, CONTRACTS.md section 1): 1,000
+#: recipients over to, cc and bcc, and 30 MB for the whole message, attachments included.
+CAPABILITIES = Capabilities(max_recipients=1000, max_bytes=30 * 1000 * 1000)
+
+#: The rate-limit page: ``X-RateLimit-Reset`` is the Unix time the limit resets at (no
+#: ``Retry-After`` is documented).
+RESET_HEADERS = ("X-RateLimit-Reset",)
+
+#: ``categories`` holds at most 10 unique names (``MS/properties/categories``).
+MAX_CATEGORIES = 10
+
 #: The ``field`` of an error about one recipient's address (``personalizations.0.to.0.email``).
 RECIPIENT_FIELD = re.compile(r"personalizations\.\d+\.(?:to|cc|bcc)\.\d+\.email")
 
@@ -58,10 +70,8 @@ class SendGridAdapter(ProviderAdapter):
 
     kind = "sendgrid"
     status_classes = STATUS_CLASSES
-    #: Mail Send's limitations page: 1,000 recipients, a message under 30 MB.
-    capabilities = Capabilities(max_recipients=1000, max_bytes=30 * 1000 * 1000)
-    #: ``X-RateLimit-Reset`` is a Unix time.
-    reset_headers = ("x-ratelimit-reset",)
+    capabilities = CAPABILITIES
+    reset_headers = RESET_HEADERS
 
     def build_request(self, message: Message) -> httpx.Request:
         return self._client.build_request(
@@ -113,26 +123,81 @@ def _only_recipient_errors(response: httpx.Response) -> bool:
 
 
 def build_payload(message: Message) -> dict[str, Any]:
-    """The Mail Send JSON body for one message to one recipient.
+    """The Mail Send JSON body of ``message``: one personalization, since every recipient sees
+    the same message (to and cc in its headers, bcc hidden).
 
     ``custom_args`` sits in the personalization: the spec types the top-level field as a
     string (a known quirk) but the per-personalization one as an object of strings, and
     SendGrid echoes either into its events.
     """
-    recipient = message.to[0].to_json()
-    sender = message.sender.to_json()
+    to, cc, bcc = _unique_recipients(message)
+    personalization: dict[str, Any] = {"to": to}
+    if cc:
+        personalization["cc"] = cc
+    if bcc:
+        personalization["bcc"] = bcc
+    personalization["custom_args"] = {**dict(message.metadata), "email_id": message.email_id}
     # SendGrid requires text/plain before text/html, and refuses empty content values.
     content = [
         {"type": mime, "value": value}
         for mime, value in (("text/plain", message.text), ("text/html", message.html))
         if value
     ]
-    return {
-        "personalizations": [{"to": [recipient], "custom_args": {"email_id": message.email_id}}],
-        "from": sender,
+    body: dict[str, Any] = {
+        "personalizations": [personalization],
+        "from": message.sender.to_json(),
         "subject": message.subject,
         "content": content,
     }
+    if len(message.reply_to) == 1:
+        body["reply_to"] = message.reply_to[0].to_json()
+    elif message.reply_to:  # reply_to and reply_to_list exclude each other
+        body["reply_to_list"] = [address.to_json() for address in message.reply_to]
+    if message.headers:
+        body["headers"] = dict(message.headers)
+    if message.attachments:
+        body["attachments"] = [_attachment(item) for item in message.attachments]
+    categories = list(dict.fromkeys(message.tags))[:MAX_CATEGORIES]
+    if categories:
+        body["categories"] = categories
+    return body
 
 
-__all__ = ["RECIPIENT_FIELD", "SEND_PATH", "STATUS_CLASSES", "SendGridAdapter", "build_payload"]
+def _unique_recipients(message: Message) -> tuple[list[dict[str, str]], ...]:
+    """``to``, ``cc`` and ``bcc`` as SendGrid objects, each address once: SendGrid refuses an
+    address repeated within a personalization, so the first field that names it keeps it."""
+    seen: set[str] = set()
+    fields: list[list[dict[str, str]]] = []
+    for addresses in (message.to, message.cc, message.bcc):
+        kept: list[Address] = []
+        for address in addresses:
+            if address.email.lower() not in seen:
+                seen.add(address.email.lower())
+                kept.append(address)
+        fields.append([address.to_json() for address in kept])
+    return tuple(fields)
+
+
+def _attachment(attachment: Attachment) -> dict[str, str]:
+    """A file (``disposition: attachment``) or an inline image (``inline`` + ``content_id``)."""
+    item = {
+        "content": base64.b64encode(attachment.content).decode("ascii"),
+        "filename": attachment.filename,
+        "type": attachment.content_type,
+        "disposition": "inline" if attachment.inline else "attachment",
+    }
+    if attachment.content_id is not None:
+        item["content_id"] = attachment.content_id
+    return item
+
+
+__all__ = [
+    "CAPABILITIES",
+    "MAX_CATEGORIES",
+    "RECIPIENT_FIELD",
+    "RESET_HEADERS",
+    "SEND_PATH",
+    "STATUS_CLASSES",
+    "SendGridAdapter",
+    "build_payload",
+]

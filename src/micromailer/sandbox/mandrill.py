@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
+from email.utils import formataddr, getaddresses
 from typing import Any
 
 from fastapi import APIRouter, Request, Response
 from fastapi.responses import JSONResponse
 
-from micromailer.sandbox.capture import CapturedMessage, ProviderState
+from micromailer.domain.message import Address
+from micromailer.sandbox.capture import CapturedAttachment, CapturedMessage, ProviderState
 from micromailer.sandbox.simulator import Simulation, simulate
 
 #: Every path the fake answers on: the classic ``.json`` form, without it, and the spec's v1.4.
@@ -78,7 +82,16 @@ def recipient_status(email: str) -> tuple[str, str | None]:
     return "sent", None
 
 
+#: Mandrill's limits: a request's JSON under 10 MB; more than 10 recipients go asynchronously
+#: (``async`` in the spec): every result is then ``queued``, refusals come later by webhook.
+MAX_BODY_BYTES = 10 * 1000 * 1000
+SYNC_RECIPIENTS = 10
+RECIPIENT_TYPES = ("to", "cc", "bcc")
+STRING_FIELDS = ("html", "text", "subject", "from_email", "from_name")
+
+
 def _validate_message(message: Any) -> JSONResponse | None:
+    """Mandrill's ``ValidationError`` for the first rule the message breaks, else ``None``."""
     if not isinstance(message, dict):
         return validation_error({"message": "Please enter a struct/associative array"})
     to = message.get("to")
@@ -87,26 +100,97 @@ def _validate_message(message: Any) -> JSONResponse | None:
     for recipient in to:
         if not isinstance(recipient, dict) or not isinstance(recipient.get("email"), str):
             return validation_error({"message": {"to": {"email": "Please enter a valid email"}}})
-    for field in ("html", "text", "subject", "from_email", "from_name"):
+        if recipient.get("type", "to") not in RECIPIENT_TYPES:
+            return validation_error(
+                {"message": {"to": {"type": "Please enter one of: to, cc, bcc"}}}
+            )
+    for field in STRING_FIELDS:
         if message.get(field) is not None and not isinstance(message[field], str):
             return validation_error({"message": {field: "Please enter a string"}})
-    metadata = message.get("metadata")
-    if metadata is not None and not isinstance(metadata, dict):
-        return validation_error(
-            {"message": {"metadata": "Please enter a struct/associative array"}}
-        )
+    for field in ("metadata", "headers"):
+        if message.get(field) is not None and not isinstance(message[field], dict):
+            return validation_error({"message": {field: "Please enter a struct/associative array"}})
+    for value in (message.get("headers") or {}).values():
+        if not isinstance(value, str):
+            return validation_error({"message": {"headers": "Please enter a string"}})
+    tags = message.get("tags") or []
+    if not isinstance(tags, list) or not all(isinstance(tag, str) for tag in tags):
+        return validation_error({"message": {"tags": "Please enter an array of strings"}})
+    if any(tag.startswith("_") for tag in tags):
+        return validation_error({"message": {"tags": "Tags may not start with an underscore"}})
+    return _files_error(message)
+
+
+def _files_error(message: dict[str, Any]) -> JSONResponse | None:
+    """``attachments[]`` and ``images[]``: ``{type, name, content}`` strings, content base64,
+    an image's type ``image/*``."""
+    for field in ("attachments", "images"):
+        items = message.get(field) or []
+        if not isinstance(items, list):
+            return validation_error({"message": {field: "Please enter an array"}})
+        for item in items:
+            if not isinstance(item, dict) or not all(
+                isinstance(item.get(key), str) for key in ("type", "name", "content")
+            ):
+                return validation_error(
+                    {"message": {field: "Please enter a type, a name and a content"}}
+                )
+            if _decoded(item["content"]) is None:
+                return validation_error({"message": {field: {"content": "Invalid base64"}}})
+            if field == "images" and not item["type"].lower().startswith("image/"):
+                return validation_error(
+                    {"message": {"images": {"type": "The type must start with image/"}}}
+                )
     return None
+
+
+def _decoded(content: str) -> bytes | None:
+    try:
+        return base64.b64decode(content, validate=True)
+    except binascii.Error:
+        return None
 
 
 #: How Mandrill refuses the simulator's ``perm-fail@``: a hard bounce on the rejection list.
 SIMULATED_REFUSAL: tuple[str, str | None] = ("rejected", "hard-bounce")
 
 
+def _formatted(recipients: list[dict[str, Any]]) -> tuple[str, ...]:
+    return tuple(Address(r["email"], r.get("name") or None).formatted() for r in recipients)
+
+
+def _whole_message(message: dict[str, Any]) -> dict[str, Any]:
+    """What every recipient's :class:`CapturedMessage` says of the whole message."""
+    recipients = message["to"]
+    headers = dict(message.get("headers") or {})
+    attachments = [
+        CapturedAttachment(item["name"], item["type"], _decoded(item["content"]) or b"")
+        for item in message.get("attachments") or []
+    ] + [
+        CapturedAttachment(item["name"], item["type"], _decoded(item["content"]) or b"",
+                           content_id=item["name"])
+        for item in message.get("images") or []
+    ]
+    return {
+        "to_all": _formatted([r for r in recipients if r.get("type", "to") == "to"]),
+        "cc": _formatted([r for r in recipients if r.get("type") == "cc"]),
+        "bcc": _formatted([r for r in recipients if r.get("type") == "bcc"]),
+        "reply_to": tuple(
+            formataddr(pair) for pair in getaddresses([headers.get("Reply-To", "")]) if pair[1]
+        ),
+        "attachments": tuple(attachments),
+        "headers": headers,
+        "tags": tuple(message.get("tags") or ()),
+    }
+
+
 def _accept(
-    state: ProviderState, message: dict[str, Any], simulation: Simulation
+    state: ProviderState, message: dict[str, Any], simulation: Simulation, queued: bool
 ) -> list[dict[str, Any]]:
-    """Record each recipient and build the per-recipient results."""
+    """Record each accepted recipient and build the per-recipient results; ``queued``: the
+    asynchronous mode, where every result says ``queued``."""
     received_at = state.clock()
+    whole = _whole_message(message)
     results = []
     for recipient in message["to"]:
         email: str = recipient["email"]
@@ -114,9 +198,12 @@ def _accept(
             SIMULATED_REFUSAL if simulation.refuses(email) else recipient_status(email)
         )
         message_id = state.hex_id()
-        results.append(
-            {"email": email, "status": status, "_id": message_id, "reject_reason": reject_reason}
-        )
+        result: dict[str, Any] = {"email": email, "status": status, "_id": message_id,
+                                  "reject_reason": reject_reason}
+        if queued:
+            result.update(status="queued", reject_reason=None,
+                          queued_reason="multiple-recipients")
+        results.append(result)
         if status != "sent":
             state.capture.count_rejected()
             continue
@@ -132,6 +219,8 @@ def _accept(
                 text=message.get("text"),
                 metadata=message.get("metadata") or {},
                 received_at=received_at,
+                addressed_as=recipient.get("type") or "to",
+                **whole,
             )
         )
     return results
@@ -147,8 +236,12 @@ def make_router(state: ProviderState) -> APIRouter:
         if fault is not None:
             state.capture.count_rejected()
             return fault_response(fault.status, fault.retry_after)
+        raw = await request.body()
+        if len(raw) > MAX_BODY_BYTES:
+            state.capture.count_rejected()
+            return validation_error({"body": "The request must be smaller than 10 MB"})
         try:
-            body = json.loads(await request.body())
+            body = json.loads(raw)
         except ValueError:
             body = None
         if not isinstance(body, dict):
@@ -172,7 +265,8 @@ def make_router(state: ProviderState) -> APIRouter:
         if simulation.unavailable:  # the simulator's temp-fail@
             state.capture.count_rejected()
             return fault_response(503, None)
-        return JSONResponse(_accept(state, mail, simulation))
+        queued = bool(body.get("async")) or len(mail["to"]) > SYNC_RECIPIENTS
+        return JSONResponse(_accept(state, mail, simulation, queued))
 
     for path in SEND_PATHS:
         router.add_api_route(path, send_message, methods=["POST"])
@@ -181,10 +275,12 @@ def make_router(state: ProviderState) -> APIRouter:
 
 __all__ = [
     "ERRORS_BY_STATUS",
+    "MAX_BODY_BYTES",
     "REJECT_REASONS",
     "REJECT_RULES",
     "SEND_PATHS",
     "SIMULATED_REFUSAL",
+    "SYNC_RECIPIENTS",
     "error_response",
     "fault_response",
     "make_router",

@@ -60,6 +60,7 @@ export class ApiError extends Error {
 }
 
 /** Call the API; resolve to the JSON body, or throw an ApiError carrying its sentence.
+ * ``body`` is sent as JSON, or as ``multipart/form-data`` when it is a ``FormData``.
  *
  * Every call carries the tab's API key, if it keeps one, as ``Authorization: Bearer``; a 401
  * tells apikey.js, which asks for a key. ``key`` tries another key instead, telling no one. */
@@ -67,7 +68,9 @@ export async function api(path, { method = 'GET', body, key } = {}) {
   const init = { method, cache: 'no-store', headers: { accept: 'application/json' } };
   const sentKey = key === undefined ? currentKey() : key;
   if (sentKey) init.headers.authorization = `Bearer ${sentKey}`;
-  if (body !== undefined) {
+  if (body instanceof FormData) {
+    init.body = body;  // multipart/form-data: the browser writes the type and its boundary
+  } else if (body !== undefined) {
     init.headers['content-type'] = 'application/json';
     init.body = JSON.stringify(body);
   }
@@ -97,6 +100,14 @@ export function clock(value) {
   const date = typeof value === 'number' ? new Date(value * 1000) : new Date(value);
   return date.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit', second: '2-digit',
     hour12: false });
+}
+
+/** "820 B", "12.5 KB", "3.2 MB" (binary multiples, as the API's size limit counts). */
+export function fileSize(bytes) {
+  const size = Number(bytes) || 0;
+  if (size < 1024) return `${size} B`;
+  if (size < 1024 * 1024) return `${(size / 1024).toFixed(1)} KB`;
+  return `${(size / (1024 * 1024)).toFixed(1)} MB`;
 }
 
 const DISPLAY_NAMES = { sendgrid: 'SendGrid', mandrill: 'Mandrill' };

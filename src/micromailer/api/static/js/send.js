@@ -1,8 +1,14 @@
 // The send form: POST /email, per-field errors from the API, and the Markdown preview.
+// Without files the form goes as JSON; with files, as multipart/form-data.
 
-import { api, ApiError, showAlert } from './dom.js';
+import { api, ApiError, fileSize, h, replace, showAlert } from './dom.js';
 
+/** Sent every time, as typed. */
 const FIELDS = ['to', 'to_name', 'subject', 'content'];
+/** Sent when filled: several addresses separated by commas. */
+const ADDRESS_LISTS = ['cc', 'bcc'];
+/** Every field the API's per-field errors may name. */
+const ERROR_FIELDS = [...FIELDS, ...ADDRESS_LISTS, 'attachments'];
 const PREVIEW_STYLESHEET = '/static/preview.css';
 
 /** Wire the form; ``onAccepted(emailId)`` is called after each 202. */
@@ -13,8 +19,7 @@ export function initSendForm(form, { onAccepted }) {
   form.addEventListener('submit', async (event) => {
     event.preventDefault();
     clearErrors(form, formError);
-    const body = {};
-    for (const name of FIELDS) body[name] = form.elements[name].value;
+    const body = requestBody(form);
     button.disabled = true;
     button.textContent = 'Sending…';
     try {
@@ -28,9 +33,10 @@ export function initSendForm(form, { onAccepted }) {
     }
   });
 
-  for (const name of FIELDS) {
+  for (const name of ERROR_FIELDS) {
     form.elements[name].addEventListener('input', () => clearField(form, name));
   }
+  form.elements.attachments.addEventListener('change', () => listFiles(form));
   form.elements.content.addEventListener('keydown', (event) => {
     if (event.key === 'Enter' && (event.ctrlKey || event.metaKey)) {
       event.preventDefault();
@@ -38,6 +44,59 @@ export function initSendForm(form, { onAccepted }) {
     }
   });
   initTabs(form);
+}
+
+/** The form as the API takes it: JSON (cc and bcc as lists), or, when files are chosen, a
+ * multipart form with the same fields as text (cc and bcc comma-separated) and one
+ * ``attachments`` part per file. */
+function requestBody(form) {
+  const files = [...form.elements.attachments.files];
+  const lists = {};
+  for (const name of ADDRESS_LISTS) {
+    const value = form.elements[name].value.trim();
+    if (value) lists[name] = value;
+  }
+  if (files.length === 0) {
+    const body = {};
+    for (const name of FIELDS) body[name] = form.elements[name].value;
+    for (const [name, value] of Object.entries(lists)) body[name] = splitAddresses(value);
+    return body;
+  }
+  const data = new FormData();
+  for (const name of FIELDS) data.append(name, form.elements[name].value);
+  for (const [name, value] of Object.entries(lists)) data.append(name, value);
+  for (const file of files) data.append('attachments', file, file.name);
+  return data;
+}
+
+/** ``'"Doe, Jane" <jane@example.com>, bob@example.com'`` → one string per address: a comma
+ * inside quotes or angle brackets does not separate. */
+export function splitAddresses(text) {
+  const parts = [];
+  let current = '';
+  let quoted = false;
+  let angled = false;
+  for (const char of text) {
+    if (char === '"') quoted = !quoted;
+    else if (char === '<' && !quoted) angled = true;
+    else if (char === '>' && !quoted) angled = false;
+    if (char === ',' && !quoted && !angled) {
+      parts.push(current);
+      current = '';
+    } else {
+      current += char;
+    }
+  }
+  parts.push(current);
+  return parts.map((part) => part.trim()).filter(Boolean);
+}
+
+/** The chosen files under the input, each with its size. */
+function listFiles(form) {
+  const items = [...form.elements.attachments.files].map((file) => h('li', {},
+    h('span', { class: 'file-name' }, file.name),
+    h('span', { class: 'file-size' }, fileSize(file.size))));
+  replace(document.getElementById('attachments-list'), items);
 }
 
 function showErrors(form, formError, error) {
@@ -54,8 +113,9 @@ function showErrors(form, formError, error) {
     ? `${error.message} Fix the marked fields and send again.` : error.message);
   let first = null;
   for (const detail of error.details) {
-    const name = String(detail.field || '');
-    if (!FIELDS.includes(name)) continue;
+    // "cc", "cc.1" or "attachments[0].filename": the form field is the first name.
+    const name = String(detail.field || '').split(/[.[]/)[0];
+    if (!ERROR_FIELDS.includes(name)) continue;
     const input = form.elements[name];
     const message = document.getElementById(`${name}-error`);
     input.setAttribute('aria-invalid', 'true');
@@ -73,7 +133,7 @@ function clearField(form, name) {
 
 function clearErrors(form, formError) {
   showAlert(formError, '');
-  for (const name of FIELDS) clearField(form, name);
+  for (const name of ERROR_FIELDS) clearField(form, name);
 }
 
 // -- Write / Preview tabs (the WAI-ARIA tabs pattern: arrows move, Enter or Space or click) --

@@ -1,6 +1,8 @@
 // Following one email: GET /email/{id} until it is sent or failed, with its timeline of tries.
 
-import { api, ApiError, clock, h, providerName, replace, showAlert } from './dom.js';
+import {
+  api, ApiError, clock, fileSize, h, providerName, replace, showAlert,
+} from './dom.js';
 
 const FINAL = new Set(['sent', 'failed']);
 const POLL_MS = 500;
@@ -40,6 +42,9 @@ export class EmailFollower {
     status.textContent = '…';
     status.className = 'pill';
     document.getElementById('email-test').hidden = true;
+    for (const row of ['cc', 'bcc', 'reply-to', 'attachments']) {
+      document.getElementById(`email-${row}-row`).hidden = true;
+    }
     replace(document.getElementById('timeline'), []);
     this.poll();
   }
@@ -74,12 +79,43 @@ function render(email) {
   status.textContent = email.status;
   status.className = `pill pill-${email.status}`;
   document.getElementById('email-test').hidden = !email.test;
-  document.getElementById('email-to').textContent =
-    email.toName ? `${email.toName} <${email.to}>` : email.to;
+  renderPeople(email);
   document.getElementById('email-subject').textContent = email.subject;
+  renderAttachments(email.attachments);
   document.getElementById('email-summary').textContent = summary(email);
   replace(document.getElementById('timeline'), email.attempts.map(attemptItem));
   document.getElementById('timeline-empty').hidden = email.attempts.length > 0;
+}
+
+/** Every recipient, by field, and the reply-to addresses. An API without ``recipients``
+ * gives only ``to`` and ``toName``: one recipient. */
+function renderPeople(email) {
+  const recipients = email.recipients || {};
+  const to = Array.isArray(recipients.to) && recipients.to.length
+    ? recipients.to : [{ email: email.to, name: email.toName }];
+  document.getElementById('email-to').textContent = addresses(to);
+  const rows = { cc: recipients.cc, bcc: recipients.bcc, 'reply-to': email.replyTo };
+  for (const [field, list] of Object.entries(rows)) {
+    const shown = Array.isArray(list) ? list : [];
+    document.getElementById(`email-${field}`).textContent = addresses(shown);
+    document.getElementById(`email-${field}-row`).hidden = shown.length === 0;
+  }
+}
+
+/** ``Name <address>, address``: text only, never markup. */
+function addresses(list) {
+  return list.map((person) => (typeof person === 'string' ? person
+    : person.name ? `${person.name} <${person.email}>` : String(person.email))).join(', ');
+}
+
+/** The files' names and sizes; their content is never shown (nor sent by the API). */
+function renderAttachments(attachments) {
+  const files = Array.isArray(attachments) ? attachments : [];
+  replace(document.getElementById('email-attachments'), files.map((file) => h('li', {},
+    h('span', { class: 'file-name' },
+      file.contentId ? `${file.filename} (inline, cid:${file.contentId})` : file.filename),
+    h('span', { class: 'file-size' }, fileSize(file.size)))));
+  document.getElementById('email-attachments-row').hidden = files.length === 0;
 }
 
 /** One sentence that says what happened, for a newcomer. */
