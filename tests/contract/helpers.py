@@ -43,6 +43,17 @@ MANDRILL_SPEC = "mandrill/transactional.openapi.json"
 MANDRILL_BODY_POINTER = "/components/schemas/MessagesSendRequest"
 
 
+def sandbox_messages(control: httpx.Client, provider: str) -> list[dict[str, Any]]:
+    """What the sandbox's fake of ``provider`` captured, oldest first."""
+    messages: list[dict[str, Any]] = control.get(f"/_sandbox/{provider}/messages").json()
+    return messages
+
+
+def sandbox_stats(control: httpx.Client, provider: str) -> dict[str, int]:
+    counts: dict[str, int] = control.get(f"/_sandbox/{provider}/stats").json()
+    return counts
+
+
 class RequestRecorder:
     """An httpx ``request`` event hook that keeps every request the client sends."""
 

@@ -37,6 +37,8 @@ from tests.contract.helpers import (
     RequestRecorder,
     failed_send,
     make_message,
+    sandbox_messages,
+    sandbox_stats,
     specs_dir,
     table_rows,
 )
@@ -81,13 +83,11 @@ def adapter(
 
 
 def captured(control: httpx.Client) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = control.get("/_sandbox/brevo/messages").json()
-    return messages
+    return sandbox_messages(control, "brevo")
 
 
 def stats(control: httpx.Client) -> dict[str, int]:
-    counts: dict[str, int] = control.get("/_sandbox/brevo/stats").json()
-    return counts
+    return sandbox_stats(control, "brevo")
 
 
 def rich_message(**overrides: Any) -> Message:

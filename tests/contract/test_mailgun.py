@@ -41,6 +41,7 @@ from tests.contract.helpers import (
     body_validator,
     failed_send,
     make_message,
+    sandbox_messages,
     schema_errors,
     specs_dir,
     table_rows,
@@ -177,8 +178,7 @@ def as_instance(schema: dict[str, Any], form: dict[str, list[Part]]) -> dict[str
 
 
 def captured(control: httpx.Client) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = control.get("/_sandbox/mailgun/messages").json()
-    return messages
+    return sandbox_messages(control, "mailgun")
 
 
 def rich_message(**overrides: Any) -> Message:

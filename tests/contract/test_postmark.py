@@ -36,6 +36,7 @@ from tests.contract.helpers import (
     body_validator,
     failed_send,
     make_message,
+    sandbox_messages,
     schema_errors,
     specs_dir,
     table_rows,
@@ -96,8 +97,7 @@ def unknown_fields(spec: dict[str, Any], body: dict[str, Any]) -> list[str]:
 
 
 def captured(control: httpx.Client) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = control.get("/_sandbox/postmark/messages").json()
-    return messages
+    return sandbox_messages(control, "postmark")
 
 
 def rich_message(**overrides: Any) -> Message:

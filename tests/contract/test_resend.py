@@ -43,6 +43,8 @@ from tests.contract.helpers import (
     body_validator,
     failed_send,
     make_message,
+    sandbox_messages,
+    sandbox_stats,
     schema_errors,
     specs_dir,
     table_rows,
@@ -91,13 +93,11 @@ def adapter(
 
 
 def captured(control: httpx.Client) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = control.get("/_sandbox/resend/messages").json()
-    return messages
+    return sandbox_messages(control, "resend")
 
 
 def stats(control: httpx.Client) -> dict[str, int]:
-    counts: dict[str, int] = control.get("/_sandbox/resend/stats").json()
-    return counts
+    return sandbox_stats(control, "resend")
 
 
 def rich_message(**overrides: Any) -> Message:

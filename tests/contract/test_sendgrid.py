@@ -36,6 +36,7 @@ from tests.contract.helpers import (
     failed_send,
     load_spec,
     make_message,
+    sandbox_messages,
     schema_errors,
     table_rows,
 )
@@ -53,8 +54,7 @@ def adapter(
 
 
 def captured(control: httpx.Client) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = control.get("/_sandbox/sendgrid/messages").json()
-    return messages
+    return sandbox_messages(control, "sendgrid")
 
 
 #: Every byte value, so a lossy encoding anywhere shows.

@@ -49,6 +49,7 @@ from tests.contract.helpers import (
     failed_send,
     load_spec,
     make_message,
+    sandbox_messages,
     table_rows,
 )
 
@@ -80,8 +81,7 @@ def adapter(sandbox: SandboxThread, http_client: httpx.Client, control: httpx.Cl
 
 
 def captured(control: httpx.Client) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = control.get("/_sandbox/ses/messages").json()
-    return messages
+    return sandbox_messages(control, "ses")
 
 
 def spec_errors(shape: Shape, body: Any) -> str:

@@ -36,6 +36,7 @@ from tests.contract.helpers import (
     RequestRecorder,
     failed_send,
     make_message,
+    sandbox_messages,
     schema_errors,
     table_rows,
 )
@@ -136,8 +137,7 @@ def adapter(
 
 
 def captured(control: httpx.Client) -> list[dict[str, Any]]:
-    messages: list[dict[str, Any]] = control.get("/_sandbox/sparkpost/messages").json()
-    return messages
+    return sandbox_messages(control, "sparkpost")
 
 
 def rich_message(**overrides: Any) -> Message:

@@ -219,10 +219,8 @@ def make_router(state: ProviderState) -> APIRouter:
 
     @router.post(SEND_PATH)
     async def send_transac_email(request: Request) -> Response:
-        await state.faults.delay()
-        fault = state.faults.roll()
+        fault = await state.injected_fault()
         if fault is not None:
-            state.capture.count_rejected()
             return fault_response(fault.status, fault.retry_after)
         key = request.headers.get("api-key")
         if not state.key_matches(key):

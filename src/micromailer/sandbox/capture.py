@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from micromailer.sandbox.faults import FaultInjector
+from micromailer.sandbox.faults import FaultInjector, FaultSettings
 
 #: Accepted messages kept per provider; older ones are dropped first.
 DEFAULT_CAPACITY = 10_000
@@ -148,6 +148,15 @@ class ProviderState:
     def __post_init__(self) -> None:
         self.capture = Capture(self.capacity)
         self.faults = FaultInjector(self.rng)
+
+    async def injected_fault(self) -> FaultSettings | None:
+        """Wait the injected latency, then roll the dice: the fault settings when this send
+        must fail (counted as rejected), ``None`` when it goes through."""
+        await self.faults.delay()
+        fault = self.faults.roll()
+        if fault is not None:
+            self.capture.count_rejected()
+        return fault
 
     def key_matches(self, key: str | None) -> bool:
         if not key:

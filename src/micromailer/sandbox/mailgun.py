@@ -199,10 +199,8 @@ def make_router(state: ProviderState) -> APIRouter:
 
     @router.post(SEND_PATH)
     async def send_message(domain: str, request: Request) -> Response:
-        await state.faults.delay()
-        fault = state.faults.roll()
+        fault = await state.injected_fault()
         if fault is not None:
-            state.capture.count_rejected()
             return fault_response(fault.status, domain, fault.retry_after)
         if not state.key_matches(basic_key(request)):
             state.capture.count_rejected()

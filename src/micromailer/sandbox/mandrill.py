@@ -231,10 +231,8 @@ def make_router(state: ProviderState) -> APIRouter:
     router = APIRouter(tags=["mandrill"])
 
     async def send_message(request: Request) -> Response:
-        await state.faults.delay()
-        fault = state.faults.roll()
+        fault = await state.injected_fault()
         if fault is not None:
-            state.capture.count_rejected()
             return fault_response(fault.status, fault.retry_after)
         raw = await request.body()
         if len(raw) > MAX_BODY_BYTES:

@@ -201,10 +201,8 @@ def make_router(state: ProviderState) -> APIRouter:
 
     @router.post(SEND_PATH)
     async def send_email(request: Request) -> Response:
-        await state.faults.delay()
-        fault = state.faults.roll()
+        fault = await state.injected_fault()
         if fault is not None:
-            state.capture.count_rejected()
             return fault_response(fault.status, fault.retry_after)
         token = request.headers.get(TOKEN_HEADER)
         test = token == TEST_TOKEN

@@ -256,10 +256,8 @@ def make_router(state: ProviderState) -> APIRouter:
 
     @router.post(SEND_PATH)
     async def send_email(request: Request) -> Response:
-        await state.faults.delay()
-        fault = state.faults.roll()
+        fault = await state.injected_fault()
         if fault is not None:
-            state.capture.count_rejected()
             return fault_response(fault.status, fault.retry_after)
         scheme, _, key = request.headers.get("authorization", "").partition(" ")
         key = key.strip() if scheme.lower() == "bearer" else ""

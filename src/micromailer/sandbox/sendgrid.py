@@ -368,10 +368,8 @@ def make_router(state: ProviderState) -> APIRouter:
 
     @router.post(SEND_PATH)
     async def send_mail(request: Request) -> Response:
-        await state.faults.delay()
-        fault = state.faults.roll()
+        fault = await state.injected_fault()
         if fault is not None:
-            state.capture.count_rejected()
             headers = {}
             if fault.status == 429:
                 headers = rate_limit_headers(state.clock().timestamp(), fault.retry_after)

@@ -262,10 +262,8 @@ def make_router(state: ProviderState, input_shape: Shape | None = None) -> APIRo
 
     @router.post(SEND_PATH)
     async def send_email(request: Request) -> Response:
-        await state.faults.delay()
-        fault = state.faults.roll()
+        fault = await state.injected_fault()
         if fault is not None:
-            state.capture.count_rejected()
             error_type, message = FAULT_ERRORS.get(
                 fault.status, ("InternalFailure" if fault.status >= 500 else
                                "BadRequestException", "Injected fault")

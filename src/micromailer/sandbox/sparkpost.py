@@ -198,10 +198,8 @@ def make_router(state: ProviderState) -> APIRouter:
 
     @router.post(SEND_PATH)
     async def create_transmission(request: Request) -> Response:
-        await state.faults.delay()
-        fault = state.faults.roll()
+        fault = await state.injected_fault()
         if fault is not None:
-            state.capture.count_rejected()
             error = FAULT_ERRORS.get(fault.status, ("Injected fault", None, None))
             headers = ({"Retry-After": f"{fault.retry_after:g}"}
                        if fault.status == 429 and fault.retry_after is not None else None)
