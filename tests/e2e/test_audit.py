@@ -8,6 +8,7 @@ import re
 import sqlite3
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -48,6 +49,16 @@ def table_dump(service: EmbeddedService) -> str:
         return "\n".join(repr(row) for row in connection.execute("SELECT * FROM audit_events"))
 
 
+def until_refusals_are_written(service: EmbeddedService) -> None:
+    """Poll until the writer thread has written the refused request (it flushes every second),
+    so the log no longer changes between two reads."""
+    for _ in range(100):
+        if any(event["kind"] == "auth.refused" for event in audit_json(service.env)):
+            return
+        time.sleep(0.1)
+    raise AssertionError("the refused request was never written")
+
+
 def until_authentication_is_on(service: EmbeddedService) -> int:
     """Poll until a request without a key is refused; how many were refused (one)."""
     for _ in range(100):
@@ -73,6 +84,7 @@ def sent(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[EmbeddedSer
             headers={"Idempotency-Key": IDEMPOTENCY_KEY, "X-Forwarded-For": CLIENT},
         )
         assert answer.status_code == 202, answer.text
+        until_refusals_are_written(service)
         yield service, key, answer.json()["emailId"]
     finally:
         service.stop()

@@ -52,6 +52,7 @@ def service(
     running = EmbeddedService(
         tmp_path_factory.mktemp("test-keys") / "var",
         SENDGRID_API_KEY="SG.live-looking-secret",
+        MICROMAILER_PROVIDERS="sendgrid",
         MICROMAILER_SENDGRID_BASE_URL=real_sendgrid.url,
         MICROMAILER_MAX_ATTEMPTS=str(MAX_ATTEMPTS),
         MICROMAILER_RETRY_DELAY="0.2",
