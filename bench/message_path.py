@@ -50,7 +50,7 @@ def email_steps() -> Callable[[], object]:
     def steps_with_carriage() -> object:
         request = parse_email_request(EMAIL, domains)
         new = new_email(request, sender, render_markdown(request.content))
-        carriage.check(intake.message_of(new))
+        intake.check_carriage(carriage, new)
         return new
     return steps_with_carriage
 

@@ -6,6 +6,7 @@ import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from micromailer.delivery.carriage import Carriage
 from micromailer.domain.attempt import NewEmail, Submitter
 from micromailer.domain.envelope import AttachmentInfo, Envelope, stored_envelope
 from micromailer.domain.idempotency import KeptAnswer, Reservation
@@ -98,12 +99,23 @@ def message_of(new: NewEmail) -> Message:
     )
 
 
+def check_carriage(carriage: Carriage, new: NewEmail) -> None:
+    """Raise ``MessageRefused`` when ``new`` cannot be sent; a short message to one recipient
+    without files is passed without building its message (the common case)."""
+    if new.envelope is None and not new.attachments and carriage.fits_alone(
+        len(new.subject) + len(new.html) + len(new.text)
+    ):
+        return
+    carriage.check(message_of(new))
+
+
 __all__ = [
     "ACCEPTED_STATUS",
     "Accepted",
     "Sender",
     "Submission",
     "accepted_body",
+    "check_carriage",
     "envelope_of",
     "message_of",
     "new_email",

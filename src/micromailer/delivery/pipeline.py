@@ -20,7 +20,13 @@ from anyio import CapacityLimiter, to_thread
 
 from micromailer.delivery.batching import MAX_BATCH, GroupBatcher
 from micromailer.delivery.carriage import Carriage
-from micromailer.delivery.intake import Accepted, Sender, Submission, message_of, new_email
+from micromailer.delivery.intake import (
+    Accepted,
+    Sender,
+    Submission,
+    check_carriage,
+    new_email,
+)
 from micromailer.domain.attempt import NewEmail
 from micromailer.domain.idempotency import ReservationLost
 from micromailer.domain.rendering import RenderedContent, render_markdown
@@ -78,12 +84,8 @@ class IntakePipeline:
             else RenderedContent(request.html or "", request.text or "")
         )
         new = new_email(request, self._sender, rendered, submission)
-        carriage = self._carriage
-        if carriage is not None and not (
-            new.envelope is None and not new.attachments
-            and carriage.fits_alone(len(new.subject) + len(new.html) + len(new.text))
-        ):
-            carriage.check(message_of(new))
+        if self._carriage is not None:
+            check_carriage(self._carriage, new)
         with email_context(new.email_id):
             created_at = await self._writes.submit(new)
         if created_at is None:
