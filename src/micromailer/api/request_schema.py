@@ -276,6 +276,16 @@ def email_fields_schema(*, json: bool) -> dict[str, Any]:
                 "description": "The plain-text body, sent as given, instead of `content`.",
             },
             "tags": _tags_schema(json=json),
+            "ignore_suppressions": {
+                "type": "boolean" if json else "string",
+                **({} if json else {"enum": ["true", "false", ""]}),
+                "default": False if json else "false",
+                "description": (
+                    "Send even to recipients on the project's suppression list (they bounced "
+                    "hard, complained or were added by hand; docs/events.md). Without it, such "
+                    "a message is refused (400)."
+                ),
+            },
             **({"attachments": _attachments_schema(), "headers": _headers_schema(),
                 "metadata": _metadata_schema()} if json else {}),
         },

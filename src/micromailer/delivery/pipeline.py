@@ -19,7 +19,7 @@ from datetime import datetime
 from anyio import CapacityLimiter, to_thread
 
 from micromailer.delivery.batching import MAX_BATCH, GroupBatcher
-from micromailer.delivery.carriage import Carriage
+from micromailer.delivery.carriage import Carriage, MessageRefused
 from micromailer.delivery.intake import (
     Accepted,
     Sender,
@@ -36,7 +36,18 @@ from micromailer.store.emails import EmailStore
 
 log = logging.getLogger(__name__)
 
+
+def suppressed_sentence(address: str) -> str:
+    """Why an email to a suppressed address is refused, and how to send it anyway."""
+    return (
+        f"{address} is on this project's suppression list (it bounced hard, complained or was "
+        "added by hand), so the message was not sent. Remove it with DELETE "
+        "/suppressions/{address}, or send with \"ignore_suppressions\": true."
+    )
+
 PublishMany = Callable[[Sequence[str]], None]
+#: Which ``(project, address)`` pairs are suppressed (``SuppressionStore.suppressed``).
+SuppressedAmong = Callable[[Sequence[tuple[str, str]]], set[tuple[str, str]]]
 
 #: Seconds from the start of one publish to the start of the next, at the least.
 PUBLISH_INTERVAL = 0.03
@@ -56,11 +67,13 @@ class IntakePipeline:
 
     def __init__(self, store: EmailStore, publish_many: PublishMany, sender: Sender,
                  max_batch: int = MAX_BATCH, publish_interval: float = PUBLISH_INTERVAL,
-                 store_interval: float = STORE_INTERVAL, carriage: Carriage | None = None) -> None:
+                 store_interval: float = STORE_INTERVAL, carriage: Carriage | None = None,
+                 suppressed_among: SuppressedAmong | None = None) -> None:
         self._store = store
         self._sender = sender
         self._carriage = carriage
-        self._writes: GroupBatcher[NewEmail, datetime | None] = GroupBatcher(
+        self._suppressed_among = suppressed_among
+        self._writes: GroupBatcher[NewEmail, datetime | str | None] = GroupBatcher(
             self._store_batch, "micromailer-intake", max_batch, min_interval=store_interval
         )
         self._publisher = _PublisherThread(publish_many, max_batch, publish_interval)
@@ -90,12 +103,40 @@ class IntakePipeline:
             created_at = await self._writes.submit(new)
         if created_at is None:
             raise ReservationLost(new.email_id)
+        if isinstance(created_at, str):
+            raise MessageRefused(suppressed_sentence(created_at))
         return Accepted(new.email_id, created_at)
 
-    def _store_batch(self, emails: list[NewEmail]) -> list[datetime | None]:
-        stored = self._store.add_emails(emails)  # a failure reaches every request of it
-        self._publisher.submit([new.email_id for new in emails if new.email_id not in stored.lost])
-        return [None if new.email_id in stored.lost else stored.created_at for new in emails]
+    def _store_batch(self, emails: list[NewEmail]) -> list[datetime | str | None]:
+        """Store a group; for each email its creation time, ``None`` when its
+        ``Idempotency-Key`` was lost, or the suppressed address that kept it out."""
+        refused = self._suppressed(emails)
+        kept = [new for new in emails if new.email_id not in refused]
+        stored = self._store.add_emails(kept)  # a failure reaches every request of it
+        self._publisher.submit([new.email_id for new in kept if new.email_id not in stored.lost])
+        return [
+            refused.get(new.email_id)
+            or (None if new.email_id in stored.lost else stored.created_at)
+            for new in emails
+        ]
+
+    def _suppressed(self, emails: list[NewEmail]) -> dict[str, str]:
+        """The emails with a recipient on their project's suppression list (one query for the
+        group), each with that address."""
+        wanted = [(new.project or "", address) for new in emails
+                  if not new.ignore_suppressions for address in new.recipients]
+        if self._suppressed_among is None or not wanted:
+            return {}
+        found = self._suppressed_among(wanted)
+        if not found:
+            return {}
+        refused: dict[str, str] = {}
+        for new in emails:
+            hit = next((address for address in new.recipients
+                        if (new.project or "", address) in found), None)
+            if hit is not None and not new.ignore_suppressions:
+                refused[new.email_id] = hit
+        return refused
 
     async def close(self) -> None:
         """Stop taking requests; publish what was stored."""

@@ -60,6 +60,23 @@ class NewEmail:
     envelope: str | None = None
     #: Its files, stored once beside it.
     attachments: tuple[Attachment, ...] = ()
+    #: Every recipient's address in lower case (to, cc, bcc): what the suppression list is
+    #: checked against.
+    recipients: tuple[str, ...] = ()
+    #: Sent even to suppressed addresses, as the request asked.
+    ignore_suppressions: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """A provider's event about an email, as the API shows it."""
+
+    type: str
+    at: datetime
+    provider: str
+    detail: str | None
+    recipient: str | None
+    bounce: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +112,8 @@ class EmailView:
     sender_name: str | None = None
     #: Every recipient and extra, attachments by name and size.
     envelope: Envelope | None = None
+    #: What the providers reported after accepting it, oldest first.
+    events: list[EventView] = field(default_factory=list)
 
 
-__all__ = ["AttemptView", "EmailView", "NewEmail", "ProviderTry", "Submitter"]
+__all__ = ["AttemptView", "EmailView", "EventView", "NewEmail", "ProviderTry", "Submitter"]

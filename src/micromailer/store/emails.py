@@ -27,7 +27,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.dml import ReturningInsert
 
-from micromailer.domain.attempt import AttemptView, EmailView, NewEmail
+from micromailer.domain.attempt import AttemptView, EmailView, EventView, NewEmail
 from micromailer.domain.audit import AuditKind
 from micromailer.domain.envelope import Envelope
 from micromailer.domain.status import Status
@@ -268,6 +268,11 @@ def _view(row: EmailRow) -> EmailView:
                 error=attempt.error,
             )
             for attempt in row.attempts
+        ],
+        events=[
+            EventView(type=event.type, at=event.at, provider=event.provider,
+                      detail=event.detail, recipient=event.recipient, bounce=event.bounce)
+            for event in row.events
         ],
     )
 

@@ -50,6 +50,11 @@ class WebhookVerifiers:
     def knows(self, provider: str) -> bool:
         return provider in self._sandbox
 
+    @property
+    def names(self) -> list[str]:
+        """The providers with a webhook, in name order."""
+        return sorted(self._sandbox)
+
     def receive(self, provider: str, request: WebhookRequest, now: datetime) -> Received:
         """The request's events; raises ``Unverified`` when no scheme of ``provider`` verifies it
         (the real one's reason when there is one) and ``Malformed`` for an unreadable body."""
