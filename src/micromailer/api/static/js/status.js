@@ -159,8 +159,8 @@ function summary(email) {
       return `A worker is sending it (attempt ${email.attemptCount}).`;
     case 'sent':
       return failedTries
-        ? `Delivered by ${providerName(email.provider)} after ${tries}: failover at work.`
-        : `Delivered by ${providerName(email.provider)} on the first try.`;
+        ? `Accepted by ${providerName(email.provider)} after ${tries}: failover at work.`
+        : `Accepted by ${providerName(email.provider)} on the first try.`;
     case 'failed':
       return `Not delivered: ${email.error || 'every provider refused it.'}`;
     case 'delivered':
