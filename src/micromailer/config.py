@@ -5,6 +5,8 @@ Nothing here is built at import time: callers make a ``Settings()`` and pass it 
 
 from __future__ import annotations
 
+import base64
+import binascii
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -152,6 +154,59 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("RESEND_API_KEY", "MICROMAILER_RESEND_API_KEY"),
     )
+    # -- the providers' event webhooks (docs/providers/<name>.md, "Events") ---------------
+
+    #: SNS topics (ARNs, comma-separated) whose messages ``POST /webhooks/ses`` takes and
+    #: whose subscriptions it confirms by itself; unset: any topic, confirmed by hand.
+    ses_sns_topic_arn: str | None = None
+    #: The Basic credentials, or the ``X-MessageSystems-Webhook-Token``, SparkPost's webhook
+    #: is configured with.
+    sparkpost_webhook_username: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SPARKPOST_WEBHOOK_USERNAME", "MICROMAILER_SPARKPOST_WEBHOOK_USERNAME"
+        ),
+    )
+    sparkpost_webhook_password: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SPARKPOST_WEBHOOK_PASSWORD", "MICROMAILER_SPARKPOST_WEBHOOK_PASSWORD"
+        ),
+    )
+    sparkpost_webhook_token: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SPARKPOST_WEBHOOK_TOKEN", "MICROMAILER_SPARKPOST_WEBHOOK_TOKEN"
+        ),
+    )
+    #: The Basic credentials (in the webhook's URL), or the bearer token, Brevo's webhook is
+    #: configured with.
+    brevo_webhook_username: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "BREVO_WEBHOOK_USERNAME", "MICROMAILER_BREVO_WEBHOOK_USERNAME"
+        ),
+    )
+    brevo_webhook_password: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "BREVO_WEBHOOK_PASSWORD", "MICROMAILER_BREVO_WEBHOOK_PASSWORD"
+        ),
+    )
+    brevo_webhook_token: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "BREVO_WEBHOOK_TOKEN", "MICROMAILER_BREVO_WEBHOOK_TOKEN"
+        ),
+    )
+    #: The signing secret (``whsec_…``) Resend shows for the webhook.
+    resend_webhook_secret: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "RESEND_WEBHOOK_SECRET", "MICROMAILER_RESEND_WEBHOOK_SECRET"
+        ),
+    )
+
     #: ``smtp://user:pass@host:587`` (STARTTLS) or ``smtps://user:pass@host:465`` (TLS).
     smtp_url: SecretUrl = None
     #: A CA certificate file (PEM) trusted for the SMTP server's certificate.
@@ -345,6 +400,35 @@ class Settings(BaseSettings):
                 "an amqp:// URL, or leave the queue type classic"
             )
         return self
+
+    @model_validator(mode="after")
+    def _webhook_passwords_have_users(self) -> Settings:
+        for provider in ("sparkpost", "brevo"):
+            password = getattr(self, f"{provider}_webhook_password")
+            if password is not None and not getattr(self, f"{provider}_webhook_username"):
+                name = provider.upper()
+                raise ValueError(
+                    f"{name}_WEBHOOK_PASSWORD is set without {name}_WEBHOOK_USERNAME: set the "
+                    "user name the webhook's Basic credentials carry, or leave both unset"
+                )
+        return self
+
+    @field_validator("resend_webhook_secret")
+    @classmethod
+    def _resend_secret_is_base64(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        encoded = value.get_secret_value().strip().removeprefix("whsec_")
+        try:
+            decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except binascii.Error:
+            decoded = b""
+        if not decoded:
+            raise ValueError(
+                "RESEND_WEBHOOK_SECRET is not a signing secret: copy the whole whsec_… value "
+                "from the webhook's page in Resend"
+            )
+        return value
 
     # -- derived values -------------------------------------------------------------
 
