@@ -106,7 +106,10 @@ SecretUrl = Annotated[str | None, FROM_FILE]
 class Settings(BaseSettings):
     """Every knob of micromailer. Names are part of the public contract (see DESIGN.md)."""
 
-    model_config = SettingsConfigDict(env_prefix="MICROMAILER_", extra="ignore")
+    # A refused value is never echoed in the error: many settings are secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="MICROMAILER_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Path("./var")
     database_url: SecretUrl = None

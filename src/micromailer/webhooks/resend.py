@@ -92,7 +92,8 @@ class ResendWebhook:
         try:
             # Also refuses a timestamp five minutes away from the wall clock.
             self._webhook.verify(request.body, headers, json_parse=False)
-        except WebhookVerificationError as exc:
+        except (WebhookVerificationError, ValueError) as exc:
+            # ValueError: a signature or a body some versions of the library cannot decode.
             raise Unverified(f"the Svix signature does not verify ({exc})") from None
         body = load_json(request.body)
         if not isinstance(body, dict) or not isinstance(body.get("type"), str):

@@ -59,6 +59,9 @@ DETAIL_FIELDS: dict[str, str] = {
     "Open": "open", "Click": "click", "Subscription": "subscription",
 }
 
+#: The events that happen as SES sends, whose record has no time but the message's.
+AT_SENDING = frozenset({"Send", "Reject", "Rendering Failure"})
+
 #: The text SNS publishes once when SES is given the topic: no event.
 TOPIC_VALIDATED = "Successfully validated SNS topic for Amazon SES event publishing."
 
@@ -119,7 +122,9 @@ def events_of(message: SnsMessage) -> list[ProviderEvent]:
     details = mapping(record.get(DETAIL_FIELDS.get(name, "")))
     mail = mapping(record.get("mail"))
     kind, bounce = EVENTS.get(_key(name, details), (EventType.UNKNOWN, None))
-    at = instant(details.get("timestamp")) or message.timestamp
+    at = (instant(details.get("timestamp"))
+          or (instant(mail.get("timestamp")) if name in AT_SENDING else None)
+          or message.timestamp)
     recipients = _recipients(name, details, mail)
     return [
         ProviderEvent(
@@ -182,7 +187,7 @@ def _recipients(
 def _reason(name: str, details: Mapping[str, Any], entry: Mapping[str, Any]) -> str | None:
     """What the record says about one recipient: a diagnostic, the link, the reason…"""
     reasons = {
-        "Bounce": entry.get("diagnosticCode") or details.get("bounceSubType"),
+        "Bounce": entry.get("diagnosticCode"),
         "Complaint": details.get("complaintFeedbackType") or details.get("complaintSubType"),
         "Delivery": details.get("smtpResponse"),
         "DeliveryDelay": entry.get("diagnosticCode") or details.get("delayType"),
@@ -242,6 +247,7 @@ def _confirm_nothing(url: str) -> None:
 
 
 __all__ = [
+    "AT_SENDING",
     "DETAIL_FIELDS",
     "EVENTS",
     "PROVIDER",

@@ -55,7 +55,7 @@ def record(event: SandboxEvent) -> dict[str, Any]:
         "ts": int(at.timestamp()),
         "message-id": event.message_id,
         "ts_event": int(at.timestamp()),
-        "ts_epoch": int(at.timestamp() * 1000),
+        "ts_epoch": round(at.timestamp() * 1000),
         METADATA_HEADER: json.dumps({"email_id": event.email_id}, separators=(",", ":")),
         "tags": [],
     }

@@ -37,7 +37,7 @@ def signed_request(events: list[SandboxEvent], webhook_url: str, now: datetime
         raise ValueError(f"Resend has no webhook event for {first.type}")
     body = json.dumps(event_body(events)).encode()
     svix_id = "msg_" + event_id("resend", first, 27)
-    signature = Webhook(SANDBOX_SECRET).sign(svix_id, now, body)
+    signature = Webhook(SANDBOX_SECRET).sign(svix_id, now, body.decode("ascii"))
     return SignedRequest(
         url=webhook_url,
         headers={
