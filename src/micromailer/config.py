@@ -52,6 +52,14 @@ ENABLING_VARIABLES: dict[str, str] = {
     "smtp": "MICROMAILER_SMTP_URL",
 }
 
+#: The settings of the providers' event webhooks (``webhooks/<provider>.py``).
+WEBHOOK_SETTINGS: tuple[str, ...] = (
+    "ses_sns_topic_arn",
+    "sparkpost_webhook_username", "sparkpost_webhook_password", "sparkpost_webhook_token",
+    "brevo_webhook_username", "brevo_webhook_password", "brevo_webhook_token",
+    "resend_webhook_secret",
+)
+
 #: Real API origins by provider and region (``MAILGUN_REGION``, ``SPARKPOST_REGION``).
 REGIONAL_BASE_URLS: dict[str, dict[str, str]] = {
     "mailgun": {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"},
@@ -404,6 +412,12 @@ class Settings(BaseSettings):
             )
         return self
 
+    @field_validator(*WEBHOOK_SETTINGS, mode="before")
+    @classmethod
+    def _empty_webhook_setting_is_unset(cls, value: object) -> object:
+        """An empty value is unset, as compose's ``${NAME:-}`` passes it."""
+        return None if isinstance(value, str) and not value.strip() else value
+
     @model_validator(mode="after")
     def _webhook_passwords_have_users(self) -> Settings:
         for provider in ("sparkpost", "brevo"):
@@ -585,6 +599,7 @@ __all__ = [
     "SANDBOX_MAILGUN_DOMAIN",
     "SANDBOX_SES_REGION",
     "STRATEGY_NAMES",
+    "WEBHOOK_SETTINGS",
     "Credential",
     "QueueType",
     "SecretUrl",

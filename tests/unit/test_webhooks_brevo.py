@@ -149,6 +149,8 @@ def test_the_webhook_is_on_with_credentials_or_a_token() -> None:
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
     assert brevo.real(settings()) is None
+    empty = settings(brevo_webhook_username="", brevo_webhook_password="", brevo_webhook_token="")
+    assert brevo.real(empty) is None
     with_token = brevo.real(settings(brevo_webhook_token=TOKEN))
     assert with_token is not None
     assert len(with_token.receive(request(SENT), NOW)) == 1

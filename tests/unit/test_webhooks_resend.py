@@ -245,6 +245,7 @@ def test_the_webhook_is_on_with_its_secret_which_must_be_one() -> None:
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
     assert resend.real(settings()) is None
+    assert resend.real(settings(resend_webhook_secret="")) is None
     scheme = resend.real(settings(resend_webhook_secret=SECRET))
     assert scheme is not None
     assert len(scheme.receive(request(DELIVERED), now())) == 1

@@ -548,6 +548,7 @@ def test_every_event_type_of_the_ses_model_has_a_row() -> None:
 
 def test_ses_webhook_is_on_with_the_ses_provider_or_a_topic() -> None:
     assert ses.real(Settings(_env_file=None)) is None  # type: ignore[call-arg]
+    assert ses.real(Settings(_env_file=None, ses_sns_topic_arn="")) is None  # type: ignore[call-arg]
     assert ses.real(Settings(_env_file=None, ses_region="eu-west-1")) is not None  # type: ignore[call-arg]
     topics = Settings(_env_file=None, ses_sns_topic_arn=f" {TOPIC}, {TOPIC}-2 ")  # type: ignore[call-arg]
     assert ses.real(topics) is not None

@@ -167,6 +167,9 @@ def test_the_webhook_is_on_with_credentials_or_a_token() -> None:
         return Settings(_env_file=None, **values)  # type: ignore[call-arg]
 
     assert sparkpost.real(settings()) is None
+    empty = settings(sparkpost_webhook_username="", sparkpost_webhook_password=" ",
+                     sparkpost_webhook_token="")
+    assert sparkpost.real(empty) is None
     assert sparkpost.real(settings(sparkpost_webhook_username=USER)) is not None
     assert sparkpost.real(settings(sparkpost_webhook_token=TOKEN)) is not None
     with_password = sparkpost.real(settings(sparkpost_webhook_username=USER,
