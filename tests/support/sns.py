@@ -95,7 +95,7 @@ def notification(record: dict[str, Any] | str, *, at: datetime = NOW,
     return fields
 
 
-def request(body: dict[str, str], **headers: str) -> WebhookRequest:
+def request(body: dict[str, Any], **headers: str) -> WebhookRequest:
     kind = {"x-amz-sns-message-type": body.get("Type", "")}
     return WebhookRequest("https://mm.example/webhooks/ses", {**kind, **headers},
                           json.dumps(body).encode())

@@ -87,6 +87,12 @@ def test_a_subject_is_part_of_what_is_signed(signer: Any) -> None:
         scheme.receive(request({**body, "Subject": "Changed"}), NOW)
 
 
+def test_a_null_subject_is_no_subject(signer: Any) -> None:
+    scheme, _ = receiver(signer)
+    body: dict[str, Any] = {**signed(notification(delivery()), signer[0]), "Subject": None}
+    assert len(scheme.receive(request(body), NOW)) == 1
+
+
 def test_a_message_signed_with_another_key_is_refused(signer: Any) -> None:
     scheme, _ = receiver(signer)
     other = rsa.generate_private_key(public_exponent=65537, key_size=2048)
