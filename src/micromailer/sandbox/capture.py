@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import random
 import threading
 from collections import deque
@@ -14,6 +15,8 @@ from datetime import UTC, datetime
 from typing import Any, Protocol
 
 from micromailer.sandbox.faults import FaultInjector, FaultSettings
+
+log = logging.getLogger(__name__)
 
 #: Accepted messages kept per provider; older ones are dropped first.
 DEFAULT_CAPACITY = 10_000
@@ -213,11 +216,17 @@ class ProviderState:
         self.faults = FaultInjector(self.rng)
 
     def _send_events(self, message: CapturedMessage) -> None:
-        if self.outbox is not None:
-            capture = self.capture
+        """Hand ``message`` to the outbox; whatever goes wrong there, the send stays accepted."""
+        if self.outbox is None:
+            return
+        capture = self.capture
+        try:
             self.outbox.schedule(
                 self.name, message, lambda event: capture.note_event(message, event)
             )
+        except Exception:  # the fake has accepted the message: its answer must not change
+            log.exception("the %s fake's events about message %s are not sent", self.name,
+                          message.message_id)
 
     async def injected_fault(self) -> FaultSettings | None:
         """Wait the injected latency, then roll the dice: the fault settings when this send
