@@ -78,6 +78,9 @@ BODY_MARGIN_BYTES = 256 * 1024
 SANDBOX_API_KEY = "sandbox-key"
 
 DEFAULT_SANDBOX_PORT = 8025
+#: Seconds from a fake's acceptance to the events it sends back (``delivered``, then a
+#: complaint as long again later): long enough for the worker to have recorded ``sent``.
+DEFAULT_SANDBOX_EVENTS_DELAY = 2.0
 
 #: Seconds a lease holds beyond its provider tries: the claim's and the outcome's commits, and
 #: the event loop's own delays between them.
@@ -290,6 +293,12 @@ class Settings(BaseSettings):
     #: The fake providers (``MICROMAILER_SANDBOX_URL``). Setting it asks for sandbox mode when
     #: no provider has credentials; ``micromailer run`` sets it for the sandbox it starts.
     sandbox_url: str | None = None
+    #: The service's origin the sandbox fakes send their providers' signed events to
+    #: (``<url>/webhooks/<provider>``), for ``micromailer sandbox`` and the fakes a worker
+    #: starts for test keys; ``micromailer run`` sets it to its own API. Unset: no events.
+    sandbox_events_url: str | None = None
+    #: Seconds from a fake's acceptance to its first event (docs/sandbox.md).
+    sandbox_events_delay: float = Field(default=DEFAULT_SANDBOX_EVENTS_DELAY, ge=0, le=3600)
 
     #: Largest request body; unset (0): follows ``max_message_bytes`` (base64 makes a message
     #: a third larger, plus :data:`BODY_MARGIN_BYTES`).
@@ -357,6 +366,19 @@ class Settings(BaseSettings):
     def _proxies(cls, value: str | None) -> str | None:
         parse_trusted_proxies(value)
         return value
+
+    @field_validator("sandbox_events_url")
+    @classmethod
+    def _events_origin(cls, value: str | None) -> str | None:
+        url = (value or "").strip()
+        if not url:
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(
+                "MICROMAILER_SANDBOX_EVENTS_URL must be the service's http:// or https:// URL, "
+                "such as http://127.0.0.1:8000"
+            )
+        return url.rstrip("/")
 
     @field_validator("providers")
     @classmethod
@@ -587,6 +609,7 @@ def _split(value: str) -> list[str]:
 
 __all__ = [
     "BODY_MARGIN_BYTES",
+    "DEFAULT_SANDBOX_EVENTS_DELAY",
     "DEFAULT_SANDBOX_PORT",
     "DEFAULT_STRATEGY",
     "ENABLING_SETTINGS",

@@ -209,9 +209,9 @@ def email_fields_schema(*, json: bool) -> dict[str, Any]:
                     "`@`, checked by email-validator without any DNS look-up and stored in its "
                     f"normalized form. Special-use domains ({special_use}) are refused: they "
                     "are never real recipients, except the simulator's reserved recipients at "
-                    f"`{SIMULATOR_DOMAIN}` (`delivered@`, `temp-fail@`, `perm-fail@`, `slow@`), "
-                    "which force an outcome in the sandbox and for test keys. Leading and "
-                    "trailing spaces are removed."
+                    f"`{SIMULATOR_DOMAIN}` (`delivered@`, `temp-fail@`, `perm-fail@`, `slow@`, "
+                    "`bounce@`, `complain@`), which force an outcome in the sandbox and for "
+                    "test keys. Leading and trailing spaces are removed."
                 ),
                 "examples": ["jane@example.com"],
             },
