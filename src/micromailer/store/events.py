@@ -4,10 +4,12 @@ and, for a hard bounce or a complaint, the recipient suppressed, all in one tran
 from __future__ import annotations
 
 import json
+import typing
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
@@ -117,11 +119,11 @@ def _move(
         target = status_after(current, event.type)
         if target is None:
             return None
-        moved = session.execute(
+        moved = typing.cast(CursorResult[Any], session.execute(
             update(EmailRow).where(EmailRow.id == email.id, EmailRow.status == current.value)
             .values(status=target.value, updated_at=now)
             .execution_options(synchronize_session=False)
-        ).rowcount
+        )).rowcount
         if moved:
             return StatusChange(email.id, email.project, target, event)
         session.refresh(email)

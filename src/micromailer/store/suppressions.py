@@ -3,11 +3,13 @@ complained, or were added by hand. Addresses are kept in lower case."""
 
 from __future__ import annotations
 
+import typing
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import delete, insert, select, tuple_
+from sqlalchemy import CursorResult, delete, insert, select, tuple_
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -81,9 +83,10 @@ class SuppressionStore(StoreBase):
     def remove(self, project: str, address: str) -> bool:
         """Take ``address`` off ``project``'s list; ``False`` when it was not on it."""
         with self._transaction() as session:
-            return bool(session.execute(delete(SuppressionRow).where(
-                SuppressionRow.project == project,
-                SuppressionRow.address == address.strip().lower())).rowcount)
+            removed = typing.cast(CursorResult[Any], session.execute(
+                delete(SuppressionRow).where(SuppressionRow.project == project,
+                                             SuppressionRow.address == address.strip().lower())))
+            return bool(removed.rowcount)
 
     def suppressed(self, wanted: Sequence[tuple[str, str]]) -> set[tuple[str, str]]:
         """Which of the ``(project, lower-case address)`` pairs are suppressed: one query per
