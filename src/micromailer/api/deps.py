@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from micromailer.api.intake.checks import IntakeCheck, build_intake_checks
 from micromailer.api.intake.idempotency import IdempotencyGuard
 from micromailer.api.score_history import ScoreHistory
+from micromailer.callbacks.urls import Resolver, system_resolver
 from micromailer.config import Settings
 from micromailer.delivery.carriage import Carriage
 from micromailer.delivery.intake import Sender
@@ -24,6 +25,7 @@ from micromailer.security.keyring import KeyRing
 from micromailer.security.principal import Principal, principal_of
 from micromailer.security.rate_limit import RateLimiter, build_rate_limiter
 from micromailer.store.audit import AuditStore
+from micromailer.store.callbacks import CallbackStore
 from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
 from micromailer.store.health_snapshots import HealthSnapshotStore
@@ -48,8 +50,12 @@ class Services:
     audit: AuditLog
     #: ``Idempotency-Key`` on ``POST /email`` (``api/intake/idempotency.py``).
     idempotency: IdempotencyGuard
+    #: The project's callback URLs and their delivery logs (``/callbacks``).
+    callbacks: CallbackStore
     #: Run on every ``POST /email``, in order, before it is decoded (``api/intake/checks.py``).
     intake_checks: list[IntakeCheck] = field(default_factory=list)
+    #: How a callback URL's host is looked up when it is registered.
+    callback_resolver: Resolver = system_resolver
 
     @property
     def sender(self) -> Sender:
@@ -74,6 +80,7 @@ def build_services(settings: Settings) -> Services:
         rate_limiter=build_rate_limiter(settings),
         audit=AuditLog(AuditStore(engine)),
         idempotency=IdempotencyGuard(IdempotencyStore(engine, ttl=settings.idempotency_ttl)),
+        callbacks=CallbackStore(engine),
         intake_checks=build_intake_checks(settings),
     )
 
