@@ -23,11 +23,15 @@ class CallbackIn(BaseModel):
 
     url: str = Field(
         min_length=1, max_length=MAX_URL_LENGTH,
-        description="Where each event is POSTed: an absolute https:// (or http://) URL whose "
-                    "host is, and resolves to, public addresses only.",
+        description="Where each event is POSTed: an absolute https:// (or http://) URL without "
+                    "a user name or password, whose host is, and resolves to, public "
+                    "addresses only (docs/callbacks.md); checked again before every try.",
         examples=["https://app.example.com/hooks/email"],
+        json_schema_extra={"format": "uri", "pattern": "^[hH][tT][tT][pP][sS]?://"},
     )
-    events: list[Annotated[str, Field(max_length=32)]] = Field(
+    # Checked by ``parse_events``, whose sentence names the events; the document lists them.
+    events: list[Annotated[str, Field(max_length=32, json_schema_extra={
+        "enum": [*CALLBACK_EVENTS, ALL_EVENTS]})]] = Field(
         min_length=1, max_length=len(CALLBACK_EVENTS) + 1,
         description=_EVENTS_DESCRIPTION, examples=[["delivered", "bounced", "complained"]],
     )

@@ -25,8 +25,6 @@ IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 #: ``(host, port)`` → the addresses the host resolves to; raises ``OSError`` when it cannot.
 Resolver = Callable[[str, int], Sequence[str]]
 
-#: IPv6 prefixes that carry an IPv4 address in their last 32 bits (NAT64, RFC 6052 / 8215).
-_NAT64 = (ipaddress.IPv6Network("64:ff9b::/96"), ipaddress.IPv6Network("64:ff9b:1::/48"))
 ALLOW_PRIVATE_HINT = "MICROMAILER_CALLBACK_ALLOW_PRIVATE=true"
 
 
@@ -81,8 +79,8 @@ def parse_callback_url(text: str) -> CallbackUrl:
 
 def is_public(address: IPAddress) -> bool:
     """Whether ``address`` is a public unicast address. An IPv4-mapped IPv6 address is judged
-    as its IPv4 address; one that tunnels an IPv4 address (6to4, Teredo, NAT64) must be public
-    itself and carry a public one."""
+    as its IPv4 address; one that tunnels an IPv4 address (6to4, Teredo) must be public itself
+    and carry a public one. NAT64's ``64:ff9b::/96`` lies in the reserved ``::/8``: refused."""
     if isinstance(address, ipaddress.IPv6Address):
         if address.ipv4_mapped is not None:
             return is_public(address.ipv4_mapped)
@@ -101,8 +99,6 @@ def _tunnelled_ipv4(address: ipaddress.IPv6Address) -> ipaddress.IPv4Address | N
         return address.sixtofour
     if address.teredo is not None:
         return address.teredo[1]
-    if any(address in network for network in _NAT64):
-        return ipaddress.IPv4Address(int(address) & 0xFFFFFFFF)
     return None
 
 

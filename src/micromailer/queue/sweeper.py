@@ -71,7 +71,9 @@ class Sweeper(threading.Thread):
         also: Sequence[Callable[[], int]] = (),
     ) -> None:
         super().__init__(name="micromailer-sweeper", daemon=True)
-        self._passes = [partial(sweep_once, store, publish_many, sweep_after), *also]
+        self._passes: list[Callable[[], int]] = [
+            partial(sweep_once, store, publish_many, sweep_after), *also
+        ]
         self._interval = interval
         self._stopped = threading.Event()
 
