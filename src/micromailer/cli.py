@@ -11,6 +11,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -176,10 +177,11 @@ def server_options(
               help="Address the metrics port listens on.")
 def worker(concurrency: int | None, loglevel: str, hostname: str | None, events: bool,
            metrics_port: int | None, metrics_host: str) -> None:
-    """A Celery worker that delivers emails, with the sweeper."""
+    """A Celery worker that delivers emails and callbacks, with the sweeper."""
     from celery.signals import worker_shutdown
 
     from micromailer.queue.batch_publisher import BatchPublisher
+    from micromailer.queue.callback_publisher import CallbackPublisher
     from micromailer.queue.celery_app import QUEUE_NAME, create_celery
     from micromailer.queue.cleanup import Cleaner
     from micromailer.queue.sweeper import Sweeper, sweep_once
@@ -196,9 +198,13 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     if metrics_port is not None:
         _serve_worker_metrics(runtime.metrics.registry, metrics_host, metrics_port)
     publish_many = BatchPublisher(app).publish_many
+    sweep_callbacks = partial(sweep_once, runtime.callback_deliveries,
+                              CallbackPublisher(app).publish_many, settings.sweep_after,
+                              "callback delivery")
     sweep_once(runtime.sweeps, publish_many, settings.sweep_after)
-    Sweeper(runtime.sweeps, publish_many,
-            sweep_after=settings.sweep_after, interval=settings.sweep_interval).start()
+    sweep_callbacks()
+    Sweeper(runtime.sweeps, publish_many, sweep_after=settings.sweep_after,
+            interval=settings.sweep_interval, also=[sweep_callbacks]).start()
     Cleaner.for_settings(settings, runtime.sweeps.engine).start()
     # Celery's start-up banner is text for a console, printed rather than logged.
     quiet = ["--quiet"] if (settings.log_format or JSON) == JSON else []

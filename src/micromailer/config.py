@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from micromailer.callbacks.schedule import parse_retry_schedule
 from micromailer.secret_files import FROM_FILE, SecretFileSettingsSource
 from micromailer.security.hosts import parse_host_patterns
 from micromailer.security.origins import parse_origins
@@ -91,6 +92,10 @@ LEASE_MARGIN = 10.0
 STRATEGY_NAMES: tuple[str, ...] = ("original", "breaker", "priority")
 #: The service's default: the one the simulation favours (docs/selection.md).
 DEFAULT_STRATEGY = "breaker"
+
+#: Seconds between the tries of a callback delivery (``MICROMAILER_CALLBACK_RETRY_SCHEDULE``):
+#: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; the last try comes 27.6 h after the first.
+DEFAULT_CALLBACK_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,36000"
 
 #: How log lines are written (``MICROMAILER_LOG_FORMAT``): one JSON object a line, or text for
 #: a console (``logs.py``).
@@ -333,6 +338,17 @@ class Settings(BaseSettings):
     #: Seconds an ``Idempotency-Key`` replays its first answer.
     idempotency_ttl: float = Field(default=24 * 3600.0, gt=0)
 
+    # -- callbacks to the client (docs/callbacks.md) ------------------------------------
+
+    #: Let callback URLs reach loopback, private, link-local and other non-public addresses
+    #: (a receiver on the same machine or network); off, they are refused (no SSRF).
+    callback_allow_private: bool = False
+    #: Seconds between the tries of one callback delivery, comma-separated; after the last,
+    #: ``failed``. The default spans more than 24 hours (8 tries).
+    callback_retry_schedule: str = DEFAULT_CALLBACK_RETRY_SCHEDULE
+    #: Seconds one callback POST may take in all (connecting included).
+    callback_timeout: float = Field(default=10.0, gt=0, le=60)
+
     @classmethod
     def settings_customise_sources(
         cls,
@@ -379,6 +395,12 @@ class Settings(BaseSettings):
                 "such as http://127.0.0.1:8000"
             )
         return url.rstrip("/")
+
+    @field_validator("callback_retry_schedule")
+    @classmethod
+    def _parsable_retry_schedule(cls, value: str) -> str:
+        parse_retry_schedule(value)
+        return value
 
     @field_validator("providers")
     @classmethod
@@ -609,6 +631,7 @@ def _split(value: str) -> list[str]:
 
 __all__ = [
     "BODY_MARGIN_BYTES",
+    "DEFAULT_CALLBACK_RETRY_SCHEDULE",
     "DEFAULT_SANDBOX_EVENTS_DELAY",
     "DEFAULT_SANDBOX_PORT",
     "DEFAULT_STRATEGY",

@@ -10,8 +10,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from standardwebhooks import Webhook
 
 from micromailer.sandbox.events import SIGNERS
+from tests.support.receiver import CallbackReceiver
 from tests.support.service import EmbeddedService
 
 pytestmark = pytest.mark.e2e
@@ -26,6 +28,7 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[EmbeddedServic
     running = EmbeddedService(
         tmp_path_factory.mktemp("event-loop"), MICROMAILER_PROVIDERS=",".join(WITH_EVENTS),
         MICROMAILER_STRATEGY="original", MICROMAILER_SANDBOX_EVENTS_DELAY="0.3",
+        MICROMAILER_CALLBACK_ALLOW_PRIVATE="true",
     ).start()
     try:
         yield running
@@ -92,6 +95,32 @@ def test_a_bounced_address_is_refused_next_time_unless_the_request_overrides(
     listed = service.http.get(f"{service.url}/suppressions").json()
     assert {(s["address"], s["reason"]) for s in listed} >= {(address, "bounced"),
                                                            (f"complain@{DOMAIN}", "complained")}
+
+
+def test_the_client_is_told_of_the_bounce_by_a_signed_callback(
+    service: EmbeddedService,
+) -> None:
+    for name in WITH_EVENTS:
+        service.set_faults(name)
+    with CallbackReceiver() as receiver:
+        registered = service.http.post(f"{service.url}/callbacks", json={
+            "url": receiver.url, "events": ["sent", "bounced"]}).json()
+        answer = service.post_json(to=f"bounce@{DOMAIN}", subject="told", content="c",
+                                   ignore_suppressions=True)
+        email_id = answer.json()["emailId"]
+        deadline = time.monotonic() + 30
+        while True:  # an earlier test's email may be told too: keep this one's
+            told = [event for event in (
+                Webhook(registered["secret"]).verify(arrival.body, arrival.headers)
+                for arrival in receiver.arrivals()) if event["data"]["emailId"] == email_id]
+            if len(told) >= 2 or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+
+    assert sorted((event["type"], event["data"]["status"]) for event in told) == [
+        ("email.bounced", "bounced"), ("email.sent", "sent")]
+    bounce = next(event["data"] for event in told if event["type"] == "email.bounced")
+    assert (bounce["emailId"], bounce["bounce"]) == (email_id, "hard")
 
 
 def test_a_forged_event_is_refused_and_changes_nothing(service: EmbeddedService) -> None:

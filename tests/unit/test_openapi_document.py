@@ -202,7 +202,7 @@ def test_every_operation_that_needs_a_key_requires_the_scheme_and_no_other_does(
               if "security" not in operation}
     assert public == {("GET", "/"), ("GET", "/healthz"), ("GET", "/readyz"),
                       ("POST", "/webhooks/{provider}")}
-    assert len(keyed) + len(public) == len(operations(document)) == 18
+    assert len(keyed) + len(public) == len(operations(document)) == 23
     for _, path in keyed:
         assert access_for(path) is not Access.PUBLIC
     for _, path in public:

@@ -20,6 +20,7 @@ from micromailer.api.intake import EmailIntake
 from micromailer.api.metrics import RelayCollector, metrics_registry
 from micromailer.api.openapi import install_openapi
 from micromailer.api.routes import (
+    callbacks,
     docs,
     emails,
     health,
@@ -92,6 +93,7 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     install_error_handlers(app)
     install_openapi(app, settings.sender_domain_list())
     app.include_router(emails.router)
+    app.include_router(callbacks.router)
     app.include_router(providers.router)
     app.include_router(health.router)
     app.include_router(metrics.router)

@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from micromailer.api.intake.checks import IntakeCheck, build_intake_checks
 from micromailer.api.intake.idempotency import IdempotencyGuard
 from micromailer.api.score_history import ScoreHistory
+from micromailer.callbacks.urls import Resolver, system_resolver
 from micromailer.config import Settings
 from micromailer.delivery.carriage import Carriage
 from micromailer.delivery.intake import Sender
@@ -17,6 +18,7 @@ from micromailer.delivery.pipeline import IntakePipeline
 from micromailer.health.live import LiveScoreReader
 from micromailer.providers.registry import ADAPTERS
 from micromailer.queue.batch_publisher import BatchPublisher
+from micromailer.queue.callback_publisher import CallbackPublisher
 from micromailer.queue.celery_app import create_celery
 from micromailer.queue.publisher import DeliveryPublisher
 from micromailer.security.audit import AuditLog
@@ -24,6 +26,7 @@ from micromailer.security.keyring import KeyRing
 from micromailer.security.principal import Principal, principal_of
 from micromailer.security.rate_limit import RateLimiter, build_rate_limiter
 from micromailer.store.audit import AuditStore
+from micromailer.store.callbacks import CallbackStore
 from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
 from micromailer.store.events import EventStore
@@ -56,8 +59,14 @@ class Services:
     #: The providers' events (``POST /webhooks/{provider}``): their checks and their store.
     webhooks: WebhookVerifiers
     events: EventStore
+    #: Publishes the callback deliveries the events made, once they are committed.
+    callback_publisher: CallbackPublisher
+    #: The project's callback URLs and their delivery logs (``/callbacks``).
+    callbacks: CallbackStore
     #: Run on every ``POST /email``, in order, before it is decoded (``api/intake/checks.py``).
     intake_checks: list[IntakeCheck] = field(default_factory=list)
+    #: How a callback URL's host is looked up when it is registered.
+    callback_resolver: Resolver = system_resolver
 
     @property
     def sender(self) -> Sender:
@@ -84,10 +93,12 @@ def build_services(settings: Settings) -> Services:
         rate_limiter=build_rate_limiter(settings),
         audit=AuditLog(AuditStore(engine)),
         idempotency=IdempotencyGuard(IdempotencyStore(engine, ttl=settings.idempotency_ttl)),
+        callbacks=CallbackStore(engine),
         intake_checks=build_intake_checks(settings),
         suppressions=suppressions,
         webhooks=WebhookVerifiers(settings),
         events=EventStore(engine),
+        callback_publisher=CallbackPublisher(celery),
     )
 
 

@@ -4,12 +4,15 @@ The claim number (``attempt_count``, one more at each claim) fences every outcom
 applies only while its attempt is still the email's latest claim and the email is not final.
 A worker whose lease ran out and whose email another worker claimed since cannot undo that
 attempt; its tries still go into the history, marked with :data:`STALE_OUTCOME_NOTE`.
+
+An outcome that makes an email ``sent`` or ``failed`` also adds, in the same transaction, a
+delivery for each of its project's callbacks that wants that event (``callback_outbox.py``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -18,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Engine,
     and_,
     bindparam,
     func,
@@ -32,10 +36,16 @@ from micromailer.domain.envelope import Envelope
 from micromailer.domain.message import Address, Attachment, Message
 from micromailer.domain.status import Status
 from micromailer.retry import RECORD_RETRY, STORE_UNREACHABLE
-from micromailer.store.base import StoreBase
+from micromailer.store.base import StoreBase, UtcClock, utcnow
+from micromailer.store.callback_outbox import EmailEvent, enqueue_email_events
 from micromailer.store.models import AttachmentRow, AttemptRow, EmailRow, UTCDateTime
 
 log = logging.getLogger(__name__)
+
+#: Called with the ids of the callback deliveries an outcome added, once they are committed.
+PublishCallbacks = Callable[[Sequence[str]], None]
+#: The statuses whose outcome the email's callbacks are told of.
+_TOLD = (Status.SENT, Status.FAILED)
 
 #: Appended to the error of every try whose attempt's outcome came after a newer claim.
 STALE_OUTCOME_NOTE = "late: a newer attempt had taken the email over, this outcome was not applied"
@@ -70,7 +80,15 @@ class Claim:
 
 class ClaimStore(StoreBase):
     """Claims and outcomes. Each is a conditional ``UPDATE``, so the database decides which
-    of two racing workers wins."""
+    of two racing workers wins. ``publish_callbacks`` gets the callback deliveries the
+    outcomes added, after their commit; what it cannot publish, the sweeper does."""
+
+    def __init__(
+        self, engine: Engine, clock: UtcClock = utcnow,
+        publish_callbacks: PublishCallbacks | None = None,
+    ) -> None:
+        super().__init__(engine, clock)
+        self._publish_callbacks = publish_callbacks
 
     def claim(self, email_id: str, lease_seconds: float) -> Claim | None:
         """Take the email into ``sending`` for ``lease_seconds``, or ``None`` if not ours to send.
@@ -140,12 +158,19 @@ class ClaimStore(StoreBase):
         """
         if not records:
             return []
-        return RECORD_RETRY.call(
+        applied, deliveries = RECORD_RETRY.call(
             partial(self._record_once, records), STORE_UNREACHABLE,
             f"recording {len(records)} outcome(s)",
         )
+        if deliveries and self._publish_callbacks is not None:
+            try:
+                self._publish_callbacks(deliveries)
+            except Exception as exc:  # committed: the sweeper publishes them once overdue
+                log.warning("could not publish %d callback delivery(ies) (%s); the sweeper "
+                            "will", len(deliveries), type(exc).__name__)
+        return applied
 
-    def _record_once(self, records: Sequence[AttemptRecord]) -> list[bool]:
+    def _record_once(self, records: Sequence[AttemptRecord]) -> tuple[list[bool], list[str]]:
         now = self._clock()
         with self.engine.connect() as connection:
             applied = _apply_outcomes(connection, [_outcome_params(r, now) for r in records])
@@ -156,6 +181,10 @@ class ClaimStore(StoreBase):
             ]
             if tries:
                 connection.execute(insert(AttemptRow), tries)
+            told = [_email_event(record, now)
+                    for record, current in zip(records, applied, strict=True)
+                    if current and record.status in _TOLD]
+            deliveries = enqueue_email_events(connection, told, now)
             connection.commit()
         for record, current in zip(records, applied, strict=True):
             if not current:
@@ -165,7 +194,14 @@ class ClaimStore(StoreBase):
                     record.email_id, record.attempt_number, record.status.value,
                     extra={"email_id": record.email_id},
                 )
-        return applied
+        return applied, deliveries
+
+
+def _email_event(record: AttemptRecord, now: datetime) -> EmailEvent:
+    """What the email's callbacks are told of its outcome."""
+    data = ({"provider": record.provider, "providerMessageId": record.provider_message_id}
+            if record.status is Status.SENT else {"error": record.error})
+    return EmailEvent(record.email_id, record.status.value, record.status.value, now, data)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -281,4 +317,4 @@ def _stale_error(error: str | None) -> str:
     return f"{error} ({STALE_OUTCOME_NOTE})" if error else STALE_OUTCOME_NOTE
 
 
-__all__ = ["STALE_OUTCOME_NOTE", "AttemptRecord", "Claim", "ClaimStore"]
+__all__ = ["STALE_OUTCOME_NOTE", "AttemptRecord", "Claim", "ClaimStore", "PublishCallbacks"]

@@ -1,5 +1,6 @@
-"""Provider events into the store: matched to their email, kept once, the status moved forward
-and, for a hard bounce or a complaint, the recipient suppressed, all in one transaction."""
+"""Provider events into the store: matched to their email, kept once, the status moved forward,
+for a hard bounce or a complaint the recipient suppressed, and the project's callbacks told,
+all in one transaction."""
 
 from __future__ import annotations
 
@@ -13,9 +14,11 @@ from sqlalchemy import CursorResult, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, lazyload
 
+from micromailer.callbacks.events import CALLBACK_EVENTS
 from micromailer.domain.events import ProviderEvent, status_after
 from micromailer.domain.status import Status
 from micromailer.store.base import StoreBase
+from micromailer.store.callback_outbox import enqueue_callbacks
 from micromailer.store.models import EmailEventRow, EmailRow
 from micromailer.store.suppressions import suppress_in
 
@@ -42,6 +45,8 @@ class Recorded:
     #: Events of no email this store knows (or, for sandbox events, of a real email).
     unmatched: int = 0
     changes: list[StatusChange] = field(default_factory=list)
+    #: The callback deliveries the events made, to publish once committed.
+    callbacks: list[str] = field(default_factory=list)
 
 
 class EventStore(StoreBase):
@@ -68,11 +73,23 @@ class EventStore(StoreBase):
                 change = _move(session, email, event, now)
                 if change is not None:
                     result.changes.append(change)
+                if event.type.value in CALLBACK_EVENTS:
+                    result.callbacks += enqueue_callbacks(
+                        session, email.project, email.id, event.type.value,
+                        status=change.status.value if change else email.status,
+                        data=_callback_data(event), at=event.at, now=now)
                 if event.suppresses and event.recipient:
                     suppress_in(session, email.project or "", event.recipient,
                                 reason=event.type.value, detail=event.detail,
                                 email_id=email.id, now=now)
         return result
+
+
+def _callback_data(event: ProviderEvent) -> dict[str, str]:
+    """What a callback is told of a provider's event, beside the email's id and status."""
+    data = {"provider": event.provider, "recipient": event.recipient,
+            "bounce": event.bounce.value if event.bounce else None, "detail": event.detail}
+    return {key: value for key, value in data.items() if value is not None}
 
 
 def _email_of(session: Session, event: ProviderEvent) -> EmailRow | None:

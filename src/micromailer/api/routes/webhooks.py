@@ -8,7 +8,7 @@ from fastapi import APIRouter, Path, Request
 from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel
 
-from micromailer.api.deps import ServicesDep
+from micromailer.api.deps import Services, ServicesDep
 from micromailer.api.errors import ApiError
 from micromailer.api.responses import STORE_UNAVAILABLE, error
 from micromailer.store.base import utcnow
@@ -77,8 +77,20 @@ async def receive_events(
                                        sandbox_mode=services.settings.sandbox_mode))
     if recorded.changes:
         log.info("%s events moved %d email(s)", provider, len(recorded.changes))
+    if recorded.callbacks:
+        await run_in_threadpool(_publish, services, recorded.callbacks)
     return WebhookReceipt(received=len(received.events), recorded=recorded.recorded,
                           duplicates=recorded.duplicates, unmatched=recorded.unmatched)
+
+
+def _publish(services: Services, delivery_ids: list[str]) -> None:
+    """Queue the callbacks the events made; if the broker is down, the sweeper will (they are
+    committed), so the provider is not asked to send its events again."""
+    try:
+        services.callback_publisher.publish_many(delivery_ids)
+    except Exception:
+        log.warning("could not queue %d callback deliveries; the sweeper will",
+                    len(delivery_ids), exc_info=True)
 
 
 __all__ = ["MAX_WEBHOOK_BYTES", "router"]
