@@ -152,6 +152,56 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("RESEND_API_KEY", "MICROMAILER_RESEND_API_KEY"),
     )
+    # -- provider event webhooks (docs/providers/<provider>.md, "Events") ------------------
+
+    #: SendGrid's verification key of its signed Event Webhook (base64 DER, as SendGrid shows
+    #: it, or PEM). Not a secret, but read like one, so it may come from a file too.
+    sendgrid_webhook_public_key: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SENDGRID_WEBHOOK_PUBLIC_KEY", "MICROMAILER_SENDGRID_WEBHOOK_PUBLIC_KEY"
+        ),
+    )
+    #: The key Mandrill shows for the webhook (its ``auth_key``): Mandrill signs with it.
+    mandrill_webhook_key: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices("MANDRILL_WEBHOOK_KEY", "MICROMAILER_MANDRILL_WEBHOOK_KEY"),
+    )
+    #: The webhook's URL exactly as registered at Mandrill, which it signs; unset: the URL the
+    #: request came to (set it behind a proxy that changes the scheme, host or path).
+    mandrill_webhook_url: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices("MANDRILL_WEBHOOK_URL", "MICROMAILER_MANDRILL_WEBHOOK_URL"),
+    )
+    #: Mailgun's HTTP webhook signing key (not the API key).
+    mailgun_webhook_signing_key: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "MAILGUN_WEBHOOK_SIGNING_KEY", "MICROMAILER_MAILGUN_WEBHOOK_SIGNING_KEY"
+        ),
+    )
+    #: The basic-auth credentials put in Postmark's webhook URL (``https://user:pass@…``).
+    postmark_webhook_username: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "POSTMARK_WEBHOOK_USERNAME", "MICROMAILER_POSTMARK_WEBHOOK_USERNAME"
+        ),
+    )
+    postmark_webhook_password: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "POSTMARK_WEBHOOK_PASSWORD", "MICROMAILER_POSTMARK_WEBHOOK_PASSWORD"
+        ),
+    )
+    #: A secret Postmark sends in the custom header ``X-Micromailer-Webhook-Token``, beside or
+    #: instead of the basic-auth credentials.
+    postmark_webhook_token: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "POSTMARK_WEBHOOK_TOKEN", "MICROMAILER_POSTMARK_WEBHOOK_TOKEN"
+        ),
+    )
+
     #: ``smtp://user:pass@host:587`` (STARTTLS) or ``smtps://user:pass@host:465`` (TLS).
     smtp_url: SecretUrl = None
     #: A CA certificate file (PEM) trusted for the SMTP server's certificate.
@@ -303,6 +353,42 @@ class Settings(BaseSettings):
                 f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(KNOWN_PROVIDERS)}"
             )
         return value
+
+    @field_validator("sendgrid_webhook_public_key")
+    @classmethod
+    def _sendgrid_webhook_key(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        from micromailer.webhooks.sendgrid_key import load_public_key  # loads cryptography
+
+        try:
+            load_public_key(value.get_secret_value())
+        except ValueError as exc:
+            raise ValueError(f"SENDGRID_WEBHOOK_PUBLIC_KEY is {exc}") from None
+        return value
+
+    @field_validator("mandrill_webhook_url")
+    @classmethod
+    def _mandrill_webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None or not value.get_secret_value().strip():
+            return None
+        if not value.get_secret_value().strip().startswith(("https://", "http://")):
+            raise ValueError(
+                "MANDRILL_WEBHOOK_URL must be the webhook's full URL as registered at Mandrill, "
+                "starting with https://"
+            )
+        return value
+
+    @model_validator(mode="after")
+    def _postmark_webhook_credentials(self) -> Settings:
+        given = [bool(secret and secret.get_secret_value()) for secret in (
+            self.postmark_webhook_username, self.postmark_webhook_password)]
+        if any(given) and not all(given):
+            raise ValueError(
+                "POSTMARK_WEBHOOK_USERNAME and POSTMARK_WEBHOOK_PASSWORD go together: set both "
+                "(the credentials in Postmark's webhook URL), or neither"
+            )
+        return self
 
     @field_validator("rate_limit")
     @classmethod

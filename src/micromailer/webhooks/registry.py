@@ -14,6 +14,7 @@ from datetime import datetime
 
 from micromailer.config import Settings
 from micromailer.domain.events import ProviderEvent
+from micromailer.webhooks import mailgun, mandrill, postmark, sendgrid
 from micromailer.webhooks.base import Unverified, WebhookRequest, WebhookScheme
 
 
@@ -29,6 +30,10 @@ class ProviderWebhook:
 
 #: Every provider that has a webhook module, by name.
 WEBHOOKS: dict[str, ProviderWebhook] = {
+    "sendgrid": ProviderWebhook(real=sendgrid.real, sandbox=sendgrid.sandbox),
+    "mandrill": ProviderWebhook(real=mandrill.real, sandbox=mandrill.sandbox),
+    "mailgun": ProviderWebhook(real=mailgun.real, sandbox=mailgun.sandbox),
+    "postmark": ProviderWebhook(real=postmark.real, sandbox=postmark.sandbox),
 }
 
 

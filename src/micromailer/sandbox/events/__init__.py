@@ -45,8 +45,22 @@ class SignedRequest:
 Signer = Callable[[list[SandboxEvent], str, datetime], SignedRequest]
 
 #: Every provider's signer, by name.
-SIGNERS: dict[str, Signer] = {
-}
+SIGNERS: dict[str, Signer] = {}
+
+
+def _register() -> None:
+    """Fills :data:`SIGNERS`; the provider modules import this one's types, so they come last."""
+    from micromailer.sandbox.events import mailgun, mandrill, postmark, sendgrid
+
+    SIGNERS.update({
+        "sendgrid": sendgrid.signed_request,
+        "mandrill": mandrill.signed_request,
+        "mailgun": mailgun.signed_request,
+        "postmark": postmark.signed_request,
+    })
+
+
+_register()
 
 
 __all__ = ["SIGNERS", "SandboxEvent", "SignedRequest", "Signer"]
