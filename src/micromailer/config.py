@@ -104,7 +104,10 @@ SecretUrl = Annotated[str | None, FROM_FILE]
 class Settings(BaseSettings):
     """Every knob of micromailer. Names are part of the public contract (see DESIGN.md)."""
 
-    model_config = SettingsConfigDict(env_prefix="MICROMAILER_", extra="ignore")
+    # An error never quotes the input: it holds every credential.
+    model_config = SettingsConfigDict(
+        env_prefix="MICROMAILER_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Path("./var")
     database_url: SecretUrl = None
@@ -354,33 +357,25 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("sendgrid_webhook_public_key")
-    @classmethod
-    def _sendgrid_webhook_key(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
-        from micromailer.webhooks.sendgrid_key import load_public_key  # loads cryptography
+    @model_validator(mode="after")
+    def _webhook_secrets(self) -> Settings:
+        """Checked on the whole settings, so that an error never quotes the secret."""
+        key = self.sendgrid_webhook_public_key
+        if key is not None and key.get_secret_value().strip():
+            from micromailer.webhooks.sendgrid_key import load_public_key  # loads cryptography
 
-        try:
-            load_public_key(value.get_secret_value())
-        except ValueError as exc:
-            raise ValueError(f"SENDGRID_WEBHOOK_PUBLIC_KEY is {exc}") from None
-        return value
-
-    @field_validator("mandrill_webhook_url")
-    @classmethod
-    def _mandrill_webhook_url(cls, value: SecretStr | None) -> SecretStr | None:
-        if value is None or not value.get_secret_value().strip():
-            return None
-        if not value.get_secret_value().strip().startswith(("https://", "http://")):
+            try:
+                load_public_key(key.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"SENDGRID_WEBHOOK_PUBLIC_KEY is {exc}") from None
+        url = self.mandrill_webhook_url
+        if url is not None and url.get_secret_value().strip() and not (
+            url.get_secret_value().strip().startswith(("https://", "http://"))
+        ):
             raise ValueError(
                 "MANDRILL_WEBHOOK_URL must be the webhook's full URL as registered at Mandrill, "
                 "starting with https://"
             )
-        return value
-
-    @model_validator(mode="after")
-    def _postmark_webhook_credentials(self) -> Settings:
         given = [bool(secret and secret.get_secret_value()) for secret in (
             self.postmark_webhook_username, self.postmark_webhook_password)]
         if any(given) and not all(given):
