@@ -104,7 +104,7 @@ SecretUrl = Annotated[str | None, FROM_FILE]
 class Settings(BaseSettings):
     """Every knob of micromailer. Names are part of the public contract (see DESIGN.md)."""
 
-    # An error never quotes the input: it holds every credential.
+    # A refused value is never echoed in the error: many settings are secrets.
     model_config = SettingsConfigDict(
         env_prefix="MICROMAILER_", extra="ignore", hide_input_in_errors=True
     )
@@ -184,7 +184,7 @@ class Settings(BaseSettings):
         ),
     )
     #: The basic-auth credentials put in Postmark's webhook URL (``https://user:pass@…``).
-    postmark_webhook_username: Credential = Field(
+    postmark_webhook_username: str | None = Field(
         default=None,
         validation_alias=AliasChoices(
             "POSTMARK_WEBHOOK_USERNAME", "MICROMAILER_POSTMARK_WEBHOOK_USERNAME"
@@ -376,8 +376,9 @@ class Settings(BaseSettings):
                 "MANDRILL_WEBHOOK_URL must be the webhook's full URL as registered at Mandrill, "
                 "starting with https://"
             )
-        given = [bool(secret and secret.get_secret_value()) for secret in (
-            self.postmark_webhook_username, self.postmark_webhook_password)]
+        password = self.postmark_webhook_password
+        given = [bool(self.postmark_webhook_username), bool(
+            password is not None and password.get_secret_value())]
         if any(given) and not all(given):
             raise ValueError(
                 "POSTMARK_WEBHOOK_USERNAME and POSTMARK_WEBHOOK_PASSWORD go together: set both "

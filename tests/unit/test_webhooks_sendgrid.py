@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from pydantic import ValidationError
 
 from micromailer.config import Settings
-from micromailer.domain.events import BounceKind, EventType
+from micromailer.domain.events import BounceKind, EventType, ProviderEvent
 from micromailer.sandbox.events import SIGNERS
 from micromailer.webhooks import sendgrid
 from micromailer.webhooks.base import REPLAY_WINDOW_SECONDS, Malformed, Unverified
@@ -89,6 +89,11 @@ DOCUMENTED_EVENTS: list[dict[str, Any]] = [
      "sg_message_id": "14c5d75ce93.dfd.64b469.filter0001.16648.5515E0B88.0",
      "url": "http://www.sendgrid.com/", "asm_group_id": 10},
 ]
+
+
+def read(record: dict[str, Any]) -> ProviderEvent:
+    """``record`` as the webhook reads it, received at :data:`NOW`."""
+    return parse_event(record, NOW)
 
 
 @pytest.fixture(scope="module")
@@ -234,7 +239,7 @@ def test_a_correctly_signed_batch_outside_the_window_is_a_replay(
 
 
 def test_the_documented_examples_read_as_their_types() -> None:
-    events = [parse_event(record) for record in DOCUMENTED_EVENTS]
+    events = [read(record) for record in DOCUMENTED_EVENTS]
 
     assert [(event.type, event.bounce) for event in events] == [
         (EventType.UNKNOWN, None),
@@ -257,8 +262,9 @@ def test_the_documented_examples_read_as_their_types() -> None:
     assert delivered.recipient == "example@test.com"
     assert delivered.at == datetime(2017, 12, 15, 0, 59, 29, tzinfo=UTC)
     assert delivered.raw == DOCUMENTED_EVENTS[2]
-    assert events[1].detail == "Bounced Address"
-    assert click.detail == "http://www.sendgrid.com/"
+    assert events[1].detail == "dropped: Bounced Address"
+    assert events[5].detail == "bounce (blocked): 500 unknown recipient"
+    assert click.detail == "click: http://www.sendgrid.com/"
 
 
 @pytest.mark.parametrize(("key", "expected"), list(EVENTS.items()), ids=str)
@@ -270,15 +276,15 @@ def test_each_row_of_the_table(
     if kind is not None:
         record["type"] = kind
 
-    event = parse_event(record)
+    event = read(record)
 
     assert (event.type, event.bounce) == expected
 
 
 def test_an_event_sendgrid_adds_later_is_unknown_and_a_bounce_without_type_is_hard() -> None:
-    assert parse_event({"event": "account_status_change", "timestamp": 1}).type \
+    assert read({"event": "account_status_change", "timestamp": 1}).type \
         is EventType.UNKNOWN
-    bounce = parse_event({"event": "bounce", "timestamp": 1})
+    bounce = read({"event": "bounce", "timestamp": 1})
     assert (bounce.type, bounce.bounce) == (EventType.BOUNCED, BounceKind.HARD)
 
 
@@ -297,21 +303,24 @@ def test_the_message_id_is_the_x_message_id_the_adapter_recorded(
     assert message_id(sg_message_id) == expected
 
 
+def test_an_event_without_a_time_is_dated_when_it_is_received() -> None:
+    assert read({"event": "open"}).at == NOW
+
+
 def test_an_event_without_sendgrids_id_gets_the_same_id_each_time() -> None:
     record = {"event": "open", "timestamp": 1513299569, "email": "a@example.com"}
 
-    assert parse_event(dict(record)).event_id == parse_event(dict(record)).event_id
-    assert parse_event(record | {"timestamp": 1513299570}).event_id \
-        != parse_event(record).event_id
+    assert read(dict(record)).event_id == read(dict(record)).event_id
+    assert read(record | {"timestamp": 1513299570}).event_id \
+        != read(record).event_id
 
 
 @pytest.mark.parametrize(("body", "complaint"), [
-    (b"{}", "JSON array"),
-    (b"not json", "JSON array"),
-    (b"[1, 2]", "JSON object"),
-    (json.dumps([{"event": "open"}]).encode(), "timestamp"),
+    (b"{}", "not a SendGrid batch"),
+    (b"not json", "not JSON"),
+    (b"[1, 2]", "not a SendGrid batch"),
     (json.dumps([{"event": "open", "timestamp": 1}] * 1001).encode(), "1001 events"),
-    (b"[" * 100_000 + b"]" * 100_000, "JSON array"),
+    (b"[" * 100_000 + b"]" * 100_000, "not JSON"),
 ])
 def test_a_verified_body_that_is_not_sendgrids_format_is_malformed(
     scheme: SendGridWebhook, private_key: ec.EllipticCurvePrivateKey,
@@ -370,7 +379,7 @@ def test_the_sandbox_signers_batch_is_accepted_and_yields_the_events_it_was_give
     assert [(e.type, e.bounce, e.email_id, e.message_id, e.recipient, e.at) for e in events] == [
         (g.type, g.bounce, g.email_id, g.message_id, g.recipient, g.at) for g in given
     ]
-    assert events[1].detail == "550 5.1.1 no such mailbox"
+    assert events[1].detail == "bounce: 550 5.1.1 no such mailbox"
     assert len({event.event_id for event in events}) == 3
     assert signed_request.body.endswith(b"\r\n")
 

@@ -19,16 +19,8 @@ from typing import Any
 from micromailer.config import Settings
 from micromailer.domain.events import BounceKind, EventType, ProviderEvent
 from micromailer.webhooks.base import REPLAY_WINDOW_SECONDS, Malformed, Unverified, WebhookRequest
-from micromailer.webhooks.records import (
-    Outcome,
-    content_id,
-    field,
-    json_document,
-    outcome,
-    short,
-    text,
-    unix_time,
-)
+from micromailer.webhooks.records import detail, event_key, instant, load_json, raw_key, text
+from micromailer.webhooks.tables import Outcome, field, outcome
 
 PROVIDER = "mailgun"
 
@@ -103,21 +95,22 @@ class MailgunWebhook:
 
     def receive(self, request: WebhookRequest, now: datetime) -> list[ProviderEvent]:
         try:
-            document = json_document(request.body)
-        except ValueError:
+            document = load_json(request.body)
+        except Malformed:
+            # The signature is inside the body: one that is no JSON is unverifiable.
             document = None
         self.verify(document, now)
         data = document.get("event-data")
         if not isinstance(data, dict):
             raise Malformed("no event-data object beside the signature")
-        return [parse_event(data)]
+        return [parse_event(data, now)]
 
     def verify(self, document: Any, now: datetime) -> None:
         """Raises :class:`Unverified` unless ``document`` is signed by Mailgun, recently, and
         its token is new."""
         signature = field(document, "signature")
         timestamp, token, given = (
-            text(field(signature, name)) for name in ("timestamp", "token", "signature")
+            _text(field(signature, name)) for name in ("timestamp", "token", "signature")
         )
         if timestamp is None or token is None or given is None:
             raise Unverified(
@@ -144,9 +137,10 @@ def sign(key: bytes, timestamp: str, token: str) -> str:
     return hmac.new(key, (timestamp + token).encode("utf-8"), hashlib.sha256).hexdigest()
 
 
-def parse_event(data: dict[str, Any]) -> ProviderEvent:
-    """One Mailgun ``event-data`` object in micromailer's vocabulary."""
-    name = text(data.get("event")) or ""
+def parse_event(data: dict[str, Any], now: datetime) -> ProviderEvent:
+    """One Mailgun ``event-data`` object in micromailer's vocabulary (``now`` when it has no
+    time)."""
+    name = text(data.get("event")) or "unknown"
     qualifier = None
     if name == "failed":
         reason = text(data.get("reason")) or ""
@@ -157,14 +151,14 @@ def parse_event(data: dict[str, Any]) -> ProviderEvent:
     return ProviderEvent(
         provider=PROVIDER,
         type=event_type,
-        at=unix_time(data.get("timestamp"), "event-data.timestamp"),
+        at=instant(data.get("timestamp")) or now,
         # Mailgun's id is unique within a day; with the event's own time, for good.
-        event_id=f"{own_id}:{data.get('timestamp')}" if own_id else content_id(data),
+        event_id=event_key(f"{own_id}:{data.get('timestamp')}" if own_id else raw_key(data)),
         email_id=text(field(data, "user-variables", "email_id")),
         message_id=message_id(text(field(data, "message", "headers", "message-id"))),
         recipient=text(data.get("recipient")),
         bounce=bounce,
-        detail=_detail(data),
+        detail=detail(f"{name} ({qualifier})" if qualifier else name, _reason(data)),
         raw=data,
     )
 
@@ -178,12 +172,20 @@ def message_id(header: str | None) -> str | None:
     return header if header.startswith("<") else f"<{header}>"
 
 
-def _detail(data: dict[str, Any]) -> str | None:
+def _reason(data: dict[str, Any]) -> str | None:
     status = data.get("delivery-status")
-    return short(
-        field(status, "description") or field(status, "message")
-        or field(data, "reject", "reason") or data.get("url") or data.get("reason")
+    return (
+        text(field(status, "description")) or text(field(status, "message"))
+        or text(field(data, "reject", "reason")) or text(data.get("url"))
+        or text(data.get("reason"))
     )
+
+
+def _text(value: Any) -> str | None:
+    """A signature field as text: Mailgun writes the timestamp as digits, maybe as a number."""
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value)
+    return text(value)
 
 
 def real(settings: Settings) -> MailgunWebhook | None:

@@ -18,16 +18,15 @@ from micromailer.config import Settings
 from micromailer.domain.events import BounceKind, EventType, ProviderEvent
 from micromailer.webhooks.base import Malformed, Unverified, WebhookRequest
 from micromailer.webhooks.records import (
-    Outcome,
-    content_id,
-    event_list,
-    field,
-    json_document,
-    outcome,
-    short,
+    bounded,
+    detail,
+    event_key,
+    instant,
+    load_json,
+    raw_key,
     text,
-    unix_time,
 )
+from micromailer.webhooks.tables import Outcome, field, outcome
 
 PROVIDER = "mandrill"
 SIGNATURE_HEADER = "X-Mandrill-Signature"
@@ -77,11 +76,10 @@ class MandrillWebhook:
         params = self.verify(request)
         if EVENTS_FIELD not in params:
             raise Malformed(f"no {EVENTS_FIELD} field in the form")
-        try:
-            document = json_document(params[EVENTS_FIELD].encode("utf-8"))
-        except ValueError:
-            raise Malformed(f"{EVENTS_FIELD} is not JSON") from None
-        return [parse_event(record) for record in event_list(document, "Mandrill")]
+        batch = load_json(params[EVENTS_FIELD].encode("utf-8"))
+        if not isinstance(batch, list) or not all(isinstance(item, dict) for item in batch):
+            raise Malformed(f"{EVENTS_FIELD} is not a JSON array of event objects")
+        return [parse_event(record, now) for record in bounded(batch)]
 
     def verify(self, request: WebhookRequest) -> dict[str, str]:
         """The request's form, once its signature is Mandrill's; else :class:`Unverified`."""
@@ -105,21 +103,21 @@ def sign(key: bytes, url: str, params: dict[str, str]) -> str:
     return base64.b64encode(hmac.new(key, signed.encode("utf-8"), hashlib.sha1).digest()).decode()
 
 
-def parse_event(record: dict[str, Any]) -> ProviderEvent:
-    """One Mandrill event record in micromailer's vocabulary."""
-    name = text(record.get("event")) or text(record.get("type")) or ""
+def parse_event(record: dict[str, Any], now: datetime) -> ProviderEvent:
+    """One Mandrill event record in micromailer's vocabulary (``now`` when it has no time)."""
+    name = text(record.get("event")) or text(record.get("type")) or "unknown"
     event_type, bounce = outcome(EVENTS, name)
     msg = record.get("msg")
     return ProviderEvent(
         provider=PROVIDER,
         type=event_type,
-        at=unix_time(record.get("ts"), "ts"),
+        at=instant(record.get("ts")) or now,
         event_id=event_id(record),
         email_id=text(field(msg, "metadata", "email_id")),
         message_id=text(record.get("_id")) or text(field(msg, "_id")),
         recipient=text(field(msg, "email")) or text(field(record, "reject", "email")),
         bounce=bounce,
-        detail=_detail(record, msg),
+        detail=detail(name, _reason(record, msg)),
         raw=record,
     )
 
@@ -128,20 +126,19 @@ def event_id(record: dict[str, Any]) -> str:
     """Mandrill gives its events no id: the hash of the event's own fields (its name, time,
     message id, clicked URL…), without the ``msg`` snapshot of the message's state it carries,
     which may have moved on when Mandrill resends the batch."""
-    own = {name: value for name, value in record.items() if name != "msg"}
-    return content_id(own)
+    return event_key(raw_key({name: value for name, value in record.items() if name != "msg"}))
 
 
-def _detail(record: dict[str, Any], msg: Any) -> str | None:
-    if record.get("url"):
-        return short(record.get("url"))
+def _reason(record: dict[str, Any], msg: Any) -> str | None:
+    """A bounce's description and diagnostic, a deferral's last diagnostic, the clicked URL, a
+    sync event's reason."""
+    if text(record.get("url")):
+        return text(record.get("url"))
     smtp_events = field(msg, "smtp_events")
-    last_diag = (
-        field(smtp_events[-1], "diag") if isinstance(smtp_events, list) and smtp_events else None
-    )
-    return short(field(msg, "bounce_description"), field(msg, "diag") or last_diag) or short(
-        field(record, "reject", "reason")
-    )
+    last = smtp_events[-1] if isinstance(smtp_events, list) and smtp_events else None
+    parts = [text(field(msg, "bounce_description")),
+             text(field(msg, "diag")) or text(field(last, "diag"))]
+    return "; ".join(part for part in parts if part) or text(field(record, "reject", "reason"))
 
 
 def real(settings: Settings) -> MandrillWebhook | None:

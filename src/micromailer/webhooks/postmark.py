@@ -1,6 +1,7 @@
 """Postmark's webhooks: one JSON event per request, unsigned. Postmark proves itself with what
 its webhook settings allow (CONTRACTS.md section 4, "Webhooks"): basic-auth credentials put in
-the webhook's URL, and custom headers; this checks either or both, in constant time.
+the webhook's URL, or a secret in a custom header; either one configured suffices, compared in
+constant time (``credentials.py``).
 
 Postmark signs no time, so a replayed request passes the check: its event comes back with the
 same ``event_id`` and de-duplication keeps it once.
@@ -8,25 +9,15 @@ same ``event_id`` and de-duplication keeps it once.
 
 from __future__ import annotations
 
-import base64
-import binascii
-import hmac
 from datetime import datetime
 from typing import Any
 
 from micromailer.config import Settings
 from micromailer.domain.events import BounceKind, EventType, ProviderEvent
-from micromailer.webhooks.base import Malformed, Unverified, WebhookRequest
-from micromailer.webhooks.records import (
-    Outcome,
-    content_id,
-    field,
-    iso_time,
-    json_document,
-    outcome,
-    short,
-    text,
-)
+from micromailer.webhooks.base import Malformed, WebhookRequest
+from micromailer.webhooks.credentials import HeaderCredentials
+from micromailer.webhooks.records import detail, event_key, instant, load_json, raw_key, text
+from micromailer.webhooks.tables import Outcome, field, outcome
 
 PROVIDER = "postmark"
 #: The custom header that carries ``POSTMARK_WEBHOOK_TOKEN`` (set in Postmark's webhook).
@@ -87,76 +78,44 @@ EVENTS: dict[tuple[str, str | None], Outcome] = {
 
 
 class PostmarkWebhook:
-    """Checks the credentials Postmark is set to send, and reads its event."""
+    """Postmark's events, once the request carries the configured credentials."""
 
     provider = PROVIDER
 
-    def __init__(
-        self, *, username: str | None = None, password: str | None = None,
-        token: str | None = None,
-    ) -> None:
-        if (username is None) != (password is None) or (password is None and token is None):
-            raise ValueError("give a username with a password, a token, or both")
-        self._basic = (
-            f"{username}:{password}".encode() if username is not None else None
-        )
-        self._token = token.encode("utf-8") if token is not None else None
-
-    def __repr__(self) -> str:
-        return f"PostmarkWebhook(basic={self._basic is not None}, token={self._token is not None})"
+    def __init__(self, credentials: HeaderCredentials) -> None:
+        self._credentials = credentials
 
     def receive(self, request: WebhookRequest, now: datetime) -> list[ProviderEvent]:
-        self.verify(request)
-        try:
-            record = json_document(request.body)
-        except ValueError:
-            record = None
+        self._credentials.check(request.headers)
+        record = load_json(request.body)
         if not isinstance(record, dict):
-            raise Malformed("Postmark's webhook body must be one JSON object")
-        return [parse_event(record)]
-
-    def verify(self, request: WebhookRequest) -> None:
-        """Raises :class:`Unverified` unless every configured credential is there."""
-        if self._basic is not None and not _same(_basic_credentials(request), self._basic):
-            raise Unverified("no basic-auth credentials, or not the ones set for Postmark")
-        if self._token is not None:
-            given = request.headers.get(TOKEN_HEADER.lower())
-            if not _same(given.encode("utf-8", "replace") if given else None, self._token):
-                raise Unverified(f"no {TOKEN_HEADER} header, or not the token set for Postmark")
+            raise Malformed("the body is not a Postmark event (one JSON object)")
+        return [parse_event(record, now)]
 
 
-def _basic_credentials(request: WebhookRequest) -> bytes | None:
-    """``user:password`` of the request's basic ``Authorization``; ``None`` without one."""
-    scheme, _, value = request.headers.get("authorization", "").partition(" ")
-    if scheme.lower() != "basic":
-        return None
-    try:
-        return base64.b64decode(value.strip(), validate=True)
-    except (binascii.Error, ValueError):
-        return None
-
-
-def _same(given: bytes | None, expected: bytes) -> bool:
-    return given is not None and hmac.compare_digest(given, expected)
-
-
-def parse_event(record: dict[str, Any]) -> ProviderEvent:
-    """One Postmark event record in micromailer's vocabulary."""
-    kind = text(record.get("RecordType")) or ""
-    event_type, bounce = outcome(EVENTS, (kind, _qualifier(kind, record)))
-    own_id = text(record.get("ID"))
+def parse_event(record: dict[str, Any], now: datetime) -> ProviderEvent:
+    """One Postmark event record in micromailer's vocabulary (``now`` when it has no time)."""
+    kind = text(record.get("RecordType")) or "unknown"
+    qualifier = _qualifier(kind, record)
+    event_type, bounce = outcome(EVENTS, (kind, qualifier))
+    own_id = record.get("ID")
     return ProviderEvent(
         provider=PROVIDER,
         type=event_type,
-        at=_time(kind, record),
+        at=instant(record.get(_TIMES.get(kind, "ReceivedAt"))) or now,
         # Bounces and complaints have an id of their own; the other records, their hash.
-        event_id=f"{kind}:{own_id}" if own_id else content_id(record),
+        event_id=event_key(
+            f"{kind}:{own_id}" if isinstance(own_id, int | str) and own_id != ""
+            else raw_key(record)
+        ),
         email_id=text(field(record, "Metadata", "email_id")),
         message_id=text(record.get("MessageID")),
         recipient=text(record.get("Email")) or text(record.get("Recipient")),
         bounce=bounce,
-        detail=short(
-            record.get("OriginalLink") or record.get("Details") or record.get("Description")
+        detail=detail(
+            f"{kind} ({qualifier})" if qualifier else kind,
+            text(record.get("OriginalLink")) or text(record.get("Details"))
+            or text(record.get("Description")),
         ),
         raw=record,
     )
@@ -172,29 +131,26 @@ def _qualifier(kind: str, record: dict[str, Any]) -> str | None:
     return None
 
 
-def _time(kind: str, record: dict[str, Any]) -> datetime:
-    name = _TIMES.get(kind) or next((n for n in _TIMES.values() if n in record), "ReceivedAt")
-    return iso_time(record.get(name), name)
-
-
 def real(settings: Settings) -> PostmarkWebhook | None:
     """The scheme for ``POSTMARK_WEBHOOK_USERNAME`` + ``POSTMARK_WEBHOOK_PASSWORD`` and/or
     ``POSTMARK_WEBHOOK_TOKEN``; ``None`` when none is set."""
-    username, password, token = (
-        secret.get_secret_value() if secret is not None and secret.get_secret_value() else None
-        for secret in (
-            settings.postmark_webhook_username, settings.postmark_webhook_password,
-            settings.postmark_webhook_token,
-        )
-    )
-    if password is None and token is None:
+    password, token = settings.postmark_webhook_password, settings.postmark_webhook_token
+    password_text = password.get_secret_value() if password is not None else ""
+    token_text = token.get_secret_value() if token is not None else ""
+    if not password_text and not token_text:
         return None
-    return PostmarkWebhook(username=username, password=password, token=token)
+    return PostmarkWebhook(HeaderCredentials(
+        username=(settings.postmark_webhook_username or None) if password_text else None,
+        password=password_text or None,
+        token=token_text or None,
+        token_header=TOKEN_HEADER.lower(),
+        token_prefix="",
+    ))
 
 
 def sandbox() -> PostmarkWebhook:
     """The scheme for the events the sandbox's fake sends."""
-    return PostmarkWebhook(username=SANDBOX_USERNAME, password=SANDBOX_PASSWORD)
+    return PostmarkWebhook(HeaderCredentials(username=SANDBOX_USERNAME, password=SANDBOX_PASSWORD))
 
 
 __all__ = [

@@ -1,145 +1,113 @@
-"""Reading the providers' event records: JSON within bounds, times, stable ids, short details,
-and the lookups of the mapping tables every provider's webhook module keeps."""
+"""Reading a provider's event records, the same way for every provider: a bounded JSON body,
+event times as aware UTC, event ids that stay the same when the provider resends, short
+details."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import math
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
-from typing import Any, TypeVar
+from typing import Any
 
-from micromailer.domain.events import BounceKind, EventType
 from micromailer.webhooks.base import Malformed
 
-#: Most events one request may carry (Mandrill documents batches of up to 1,000).
+#: Most events one request may carry; a body with more is refused.
 MAX_EVENTS = 1000
-#: Longest ``detail`` kept from a provider's text.
-DETAIL_CHARS = 300
+#: Largest body read, in bytes; providers send far less (SNS: 256 KiB; a batch: a few MB).
+MAX_BODY_BYTES = 10 * 1024 * 1024
+#: Longest ``event_id`` kept (the store's key column); a longer one is replaced by its hash.
+MAX_EVENT_ID = 255
+#: Longest ``detail`` kept, in characters.
+MAX_DETAIL = 300
+#: Epoch values above this are milliseconds, not seconds (it is the year 5138 in seconds).
+_MILLISECONDS_FROM = 100_000_000_000
 
-#: What a provider's event becomes: micromailer's type and, for a bounce, its kind.
-Outcome = tuple[EventType, BounceKind | None]
-UNKNOWN: Outcome = (EventType.UNKNOWN, None)
 
-Key = TypeVar("Key")
-
-
-def json_document(body: bytes) -> Any:
-    """The body as JSON; ``ValueError`` when it is not (nesting too deep counts as not)."""
+def load_json(body: bytes) -> Any:
+    """The body as JSON; :class:`Malformed` when it is too large or not JSON."""
+    if len(body) > MAX_BODY_BYTES:
+        raise Malformed(f"the body holds {len(body)} bytes; at most {MAX_BODY_BYTES} are read")
     try:
         return json.loads(body)
-    except RecursionError:
-        raise ValueError("JSON nested too deeply") from None
+    except (UnicodeDecodeError, ValueError, RecursionError):  # too deep is not JSON either
+        raise Malformed("the body is not JSON") from None
 
 
-def event_list(value: Any, provider: str) -> list[dict[str, Any]]:
-    """A provider's batch: a JSON array of at most :data:`MAX_EVENTS` objects, else
-    :class:`Malformed` saying what is wrong."""
-    if not isinstance(value, list):
-        raise Malformed(f"{provider}'s events must be a JSON array of event objects")
-    if len(value) > MAX_EVENTS:
-        raise Malformed(
-            f"{len(value)} events in one request; at most {MAX_EVENTS} are taken: send them in "
-            "smaller batches"
-        )
-    if not all(isinstance(item, dict) for item in value):
-        raise Malformed(f"each of {provider}'s events must be a JSON object")
-    return value
+def bounded(items: Sequence[Any], what: str = "events") -> Sequence[Any]:
+    """``items``, unless there are more than :data:`MAX_EVENTS` of them (:class:`Malformed`)."""
+    if len(items) > MAX_EVENTS:
+        raise Malformed(f"the body carries {len(items)} {what}; at most {MAX_EVENTS} are taken")
+    return items
 
 
-def unix_time(value: Any, name: str) -> datetime:
-    """A Unix time (a number, or a string of one) as an aware UTC datetime; else
-    :class:`Malformed` naming ``name``."""
-    if isinstance(value, bool) or not isinstance(value, str | int | float):
-        raise Malformed(f"{name} must be a Unix time in seconds")
-    try:
-        seconds = float(value)
-        if not math.isfinite(seconds):
-            raise ValueError(name)
-        return datetime.fromtimestamp(seconds, UTC)
-    except (ValueError, OverflowError, OSError):
-        raise Malformed(f"{name} must be a Unix time in seconds") from None
-
-
-def iso_time(value: Any, name: str) -> datetime:
-    """An ISO 8601 time as an aware UTC datetime (a time without offset counts as UTC); else
-    :class:`Malformed` naming ``name``."""
-    if not isinstance(value, str):
-        raise Malformed(f"{name} must be an ISO 8601 time")
-    try:
-        moment = datetime.fromisoformat(value)
-    except ValueError:
-        raise Malformed(f"{name} must be an ISO 8601 time") from None
-    if moment.tzinfo is None:
-        return moment.replace(tzinfo=UTC)
-    return moment.astimezone(UTC)
-
-
-def content_id(record: Mapping[str, Any]) -> str:
-    """An id for an event its provider gives none: the SHA-256 of its canonical JSON, the same
-    each time the provider resends the same record."""
-    canonical = json.dumps(record, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode("utf-8")).hexdigest()
-
-
-def field(record: Any, *path: str) -> Any:
-    """The value at ``path`` in nested JSON objects; ``None`` when a step is missing or is not
-    an object."""
-    value = record
-    for name in path:
-        if not isinstance(value, Mapping):
+def instant(value: Any) -> datetime | None:
+    """An event time as aware UTC: ISO 8601 text (``Z`` or an offset; no offset is UTC), or
+    Unix seconds or milliseconds as a number or digits; ``None`` when it is neither."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, str) and value.strip().isdigit() and len(value) < 20:
+        value = int(value)
+    if isinstance(value, int | float):
+        seconds = value / 1000 if value >= _MILLISECONDS_FROM else value
+        try:
+            return datetime.fromtimestamp(seconds, UTC)
+        except (OverflowError, OSError, ValueError):
             return None
-        value = value.get(name)
-    return value
-
-
-def text(value: Any) -> str | None:
-    """A JSON string or integer as text (metadata may come back as numbers); else ``None``."""
-    if isinstance(value, str):
-        return value or None
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
+    if isinstance(value, str) and len(value) <= 64:
+        try:
+            parsed = datetime.fromisoformat(value.strip())
+        except ValueError:
+            return None
+        return parsed.replace(tzinfo=UTC) if parsed.tzinfo is None else parsed.astimezone(UTC)
     return None
 
 
-def short(*parts: Any) -> str | None:
-    """The non-empty texts among ``parts``, joined and trimmed to :data:`DETAIL_CHARS`."""
-    words = [" ".join(str(part).split()) for part in parts if text(part)]
-    joined = ": ".join(word for word in words if word)
-    if not joined:
-        return None
-    return joined if len(joined) <= DETAIL_CHARS else joined[: DETAIL_CHARS - 1] + "…"
+def raw_key(raw: Mapping[str, Any]) -> str:
+    """An id for an event its provider gives no id: the hash of its record, which a resend
+    repeats word for word."""
+    text = json.dumps(raw, sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
 
-def outcome(table: Mapping[Key, Outcome], key: Key) -> Outcome:
-    """What ``key`` maps to in a provider's table; :data:`UNKNOWN` when it is not listed."""
-    return table.get(key, UNKNOWN)
+def event_key(base: str, recipient: str | None = None) -> str:
+    """``base`` (the provider's id of a record), with ``recipient`` when one record is about
+    several recipients; hashed when longer than :data:`MAX_EVENT_ID`."""
+    key = f"{base}/{recipient}" if recipient is not None else base
+    if len(key) <= MAX_EVENT_ID:
+        return key
+    return "sha256:" + hashlib.sha256(key.encode()).hexdigest()
 
 
-def first_key(table: Mapping[Key, Outcome], wanted: Outcome, provider: str) -> Key:
-    """The first of a provider's records that maps to ``wanted``: how that provider reports it
-    (the sandbox's fakes build their events with it)."""
-    for key, value in table.items():
-        if value == wanted:
-            return key
-    kind = f"{wanted[0]} ({wanted[1]})" if wanted[1] else str(wanted[0])
-    raise ValueError(f"{provider} reports no event that means {kind}")
+def detail(name: str, text: Any = None) -> str:
+    """``"<provider's event name>: <its text>"`` (a reason, a link), cut to :data:`MAX_DETAIL`
+    characters; the name alone when there is no text."""
+    words = " ".join(str(text).split()) if text not in (None, "") else ""
+    sentence = f"{name}: {words}" if words else name
+    return sentence if len(sentence) <= MAX_DETAIL else sentence[: MAX_DETAIL - 1] + "…"
+
+
+def text(value: Any) -> str | None:
+    """``value`` when it is a non-empty string, else ``None``."""
+    return value if isinstance(value, str) and value else None
+
+
+def mapping(value: Any) -> Mapping[str, Any]:
+    """``value`` when it is a JSON object, else an empty one."""
+    return value if isinstance(value, Mapping) else {}
 
 
 __all__ = [
-    "DETAIL_CHARS",
+    "MAX_BODY_BYTES",
+    "MAX_DETAIL",
     "MAX_EVENTS",
-    "UNKNOWN",
-    "Outcome",
-    "content_id",
-    "event_list",
-    "field",
-    "first_key",
-    "iso_time",
-    "json_document",
-    "outcome",
-    "short",
+    "MAX_EVENT_ID",
+    "bounded",
+    "detail",
+    "event_key",
+    "instant",
+    "load_json",
+    "mapping",
+    "raw_key",
     "text",
-    "unix_time",
 ]

@@ -14,18 +14,18 @@ from cryptography.hazmat.primitives.asymmetric import ec
 
 from micromailer.config import Settings
 from micromailer.domain.events import BounceKind, EventType, ProviderEvent
-from micromailer.webhooks.base import REPLAY_WINDOW_SECONDS, Unverified, WebhookRequest
+from micromailer.webhooks.base import REPLAY_WINDOW_SECONDS, Malformed, Unverified, WebhookRequest
 from micromailer.webhooks.records import (
-    Outcome,
-    content_id,
-    event_list,
-    json_document,
-    outcome,
-    short,
+    bounded,
+    detail,
+    event_key,
+    instant,
+    load_json,
+    raw_key,
     text,
-    unix_time,
 )
 from micromailer.webhooks.sendgrid_key import load_public_key
+from micromailer.webhooks.tables import Outcome, outcome
 
 PROVIDER = "sendgrid"
 SIGNATURE_HEADER = "X-Twilio-Email-Event-Webhook-Signature"
@@ -74,11 +74,10 @@ class SendGridWebhook:
 
     def receive(self, request: WebhookRequest, now: datetime) -> list[ProviderEvent]:
         self.verify(request, now)
-        try:
-            document = json_document(request.body)
-        except ValueError:
-            document = None
-        return [parse_event(record) for record in event_list(document, "SendGrid")]
+        batch = load_json(request.body)
+        if not isinstance(batch, list) or not all(isinstance(item, dict) for item in batch):
+            raise Malformed("the body is not a SendGrid batch (a JSON array of event objects)")
+        return [parse_event(record, now) for record in bounded(batch)]
 
     def verify(self, request: WebhookRequest, now: datetime) -> None:
         """Raises :class:`Unverified` unless the signature is SendGrid's and fresh."""
@@ -104,21 +103,24 @@ class SendGridWebhook:
             raise Unverified("the signature is not SendGrid's for this body") from None
 
 
-def parse_event(record: dict[str, Any]) -> ProviderEvent:
-    """One SendGrid event record in micromailer's vocabulary."""
-    name = text(record.get("event")) or ""
+def parse_event(record: dict[str, Any], now: datetime) -> ProviderEvent:
+    """One SendGrid event record in micromailer's vocabulary (``now`` when it has no time)."""
+    name = text(record.get("event")) or "unknown"
     kind = (text(record.get("type")) or "bounce") if name == "bounce" else None
     event_type, bounce = outcome(EVENTS, (name, kind))
     return ProviderEvent(
         provider=PROVIDER,
         type=event_type,
-        at=unix_time(record.get("timestamp"), "timestamp"),
-        event_id=text(record.get("sg_event_id")) or content_id(record),
+        at=instant(record.get("timestamp")) or now,
+        event_id=event_key(text(record.get("sg_event_id")) or raw_key(record)),
         email_id=text(record.get("email_id")),
         message_id=message_id(text(record.get("sg_message_id"))),
         recipient=text(record.get("email")),
         bounce=bounce,
-        detail=short(record.get("reason") or record.get("response") or record.get("url")),
+        detail=detail(
+            f"{name} ({kind})" if kind and kind != name else name,
+            record.get("reason") or record.get("response") or record.get("url"),
+        ),
         raw=record,
     )
 

@@ -44,23 +44,16 @@ class SignedRequest:
 #: ``signed_request(events, webhook_url, now)`` of one provider: a request carrying ``events``.
 Signer = Callable[[list[SandboxEvent], str, datetime], SignedRequest]
 
+# Each provider's module reads the types above, so it is imported once they are defined.
+from micromailer.sandbox.events import mailgun, mandrill, postmark, sendgrid  # noqa: E402
+
 #: Every provider's signer, by name.
-SIGNERS: dict[str, Signer] = {}
-
-
-def _register() -> None:
-    """Fills :data:`SIGNERS`; the provider modules import this one's types, so they come last."""
-    from micromailer.sandbox.events import mailgun, mandrill, postmark, sendgrid
-
-    SIGNERS.update({
-        "sendgrid": sendgrid.signed_request,
-        "mandrill": mandrill.signed_request,
-        "mailgun": mailgun.signed_request,
-        "postmark": postmark.signed_request,
-    })
-
-
-_register()
+SIGNERS: dict[str, Signer] = {
+    "sendgrid": sendgrid.signed_request,
+    "mandrill": mandrill.signed_request,
+    "mailgun": mailgun.signed_request,
+    "postmark": postmark.signed_request,
+}
 
 
 __all__ = ["SIGNERS", "SandboxEvent", "SignedRequest", "Signer"]

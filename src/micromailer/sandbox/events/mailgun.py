@@ -10,9 +10,9 @@ from datetime import datetime
 from typing import Any
 
 from micromailer.sandbox.events import SandboxEvent, SignedRequest
-from micromailer.sandbox.events.digest import event_digest
+from micromailer.sandbox.events.stamps import stable_id
 from micromailer.webhooks.mailgun import EVENTS, SANDBOX_SIGNING_KEY, sign
-from micromailer.webhooks.records import first_key
+from micromailer.webhooks.tables import first_key
 
 #: What a ``failed`` record says, by the qualifier of the mapping table.
 _FAILURES = {
@@ -51,7 +51,9 @@ def event_data(event: SandboxEvent) -> dict[str, Any]:
     name, qualifier = first_key(EVENTS, (event.type, event.bounce), "Mailgun")
     data: dict[str, Any] = {
         "event": name,
-        "id": base64.urlsafe_b64encode(event_digest(event)[:16]).decode("ascii").rstrip("="),
+        "id": base64.urlsafe_b64encode(bytes.fromhex(stable_id(
+            "mailgun", event.message_id, event.type, event.bounce, event.recipient,
+            event.at.isoformat()))).decode("ascii").rstrip("="),
         "timestamp": event.at.timestamp(),
         "log-level": "error" if name == "failed" else "info",
         "recipient": event.recipient,

@@ -17,7 +17,7 @@ from micromailer.webhooks.mandrill import (
     SIGNATURE_HEADER,
     sign,
 )
-from micromailer.webhooks.records import first_key
+from micromailer.webhooks.tables import first_key
 
 #: The message state Mandrill shows in ``msg.state`` after each event.
 _STATES = {

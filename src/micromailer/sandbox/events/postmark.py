@@ -3,16 +3,16 @@ credentials in the webhook's URL, as Postmark's webhook settings put them."""
 
 from __future__ import annotations
 
-import base64
 import json
 from datetime import datetime
 from typing import Any
 from urllib.parse import quote, urlsplit, urlunsplit
 
 from micromailer.sandbox.events import SandboxEvent, SignedRequest
-from micromailer.sandbox.events.digest import event_digest
+from micromailer.sandbox.events.stamps import stable_id
+from micromailer.webhooks.credentials import basic_header
 from micromailer.webhooks.postmark import EVENTS, SANDBOX_PASSWORD, SANDBOX_USERNAME
-from micromailer.webhooks.records import first_key
+from micromailer.webhooks.tables import first_key
 
 #: Postmark's ``TypeCode`` and ``Name`` of each bounce ``Type`` (its bounce API's table).
 BOUNCE_TYPES: dict[str, tuple[int, str]] = {
@@ -39,12 +39,11 @@ def signed_request(events: list[SandboxEvent], webhook_url: str, now: datetime) 
     given here); ``now`` goes unused: Postmark signs nothing."""
     if len(events) != 1:
         raise ValueError(f"Postmark sends one event per request, not {len(events)}: sign each")
-    credentials = f"{SANDBOX_USERNAME}:{SANDBOX_PASSWORD}"
     return SignedRequest(
         url=_with_credentials(webhook_url),
         headers={
             "Content-Type": "application/json",
-            "Authorization": "Basic " + base64.b64encode(credentials.encode()).decode("ascii"),
+            "Authorization": basic_header(SANDBOX_USERNAME, SANDBOX_PASSWORD),
         },
         body=json.dumps(record(events[0])).encode("utf-8"),
     )
@@ -62,7 +61,8 @@ def record(event: SandboxEvent) -> dict[str, Any]:
         bounce_type = qualifier or "SpamComplaint"
         code, name = BOUNCE_TYPES[bounce_type]
         entry.update({
-            "ID": int.from_bytes(event_digest(event)[:6], "big"),
+            "ID": int(stable_id("postmark", event.message_id, event.type, event.bounce,
+                                event.recipient, event.at.isoformat(), length=12), 16),
             "Type": bounce_type, "TypeCode": 512 if kind == "SpamComplaint" else code,
             "Name": name, "Email": event.recipient, "BouncedAt": at,
             "Description": f"{name}.", "Details": event.detail or f"smtp;{name}",

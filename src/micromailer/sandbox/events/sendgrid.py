@@ -12,14 +12,14 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec
 
 from micromailer.sandbox.events import SandboxEvent, SignedRequest
-from micromailer.sandbox.events.digest import event_digest
-from micromailer.webhooks.records import first_key
+from micromailer.sandbox.events.stamps import stable_id
 from micromailer.webhooks.sendgrid import (
     EVENTS,
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     sandbox_private_key,
 )
+from micromailer.webhooks.tables import first_key
 
 #: What SendGrid's records carry when the fake has no text of its own.
 _DEFAULT_DETAIL = {
@@ -77,7 +77,9 @@ def record(event: SandboxEvent) -> dict[str, Any]:
 
 def _event_id(event: SandboxEvent) -> str:
     """22 URL-safe characters like SendGrid's, the same each time ``event`` is sent."""
-    return base64.urlsafe_b64encode(event_digest(event)[:16]).decode("ascii").rstrip("=")
+    digest = bytes.fromhex(stable_id("sendgrid", event.message_id, event.type, event.bounce,
+                                     event.recipient, event.at.isoformat()))
+    return base64.urlsafe_b64encode(digest).decode("ascii").rstrip("=")
 
 
 __all__ = ["record", "signed_request"]
