@@ -10,6 +10,7 @@ import json
 import secrets
 import threading
 from datetime import timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -375,3 +376,16 @@ def test_the_sandbox_key_verifies_nothing_signed_with_a_real_key(key: str) -> No
         MailgunWebhook(key).receive(from_signed(from_sandbox), NOW)
     with pytest.raises(Unverified):
         mailgun.sandbox().receive(received(posted(key, DOCUMENTED_EVENTS["Delivered"])), NOW)
+
+
+def test_the_signing_key_may_come_from_a_mounted_file(
+    key: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    secret = tmp_path / "mailgun-signing-key"
+    secret.write_text(key + "\n")
+    monkeypatch.setenv("MAILGUN_WEBHOOK_SIGNING_KEY_FILE", str(secret))
+
+    scheme = mailgun.real(Settings())
+
+    assert scheme is not None
+    assert scheme.receive(received(posted(key, DOCUMENTED_EVENTS["Delivered"])), NOW)
