@@ -55,6 +55,9 @@ ENABLING_VARIABLES: dict[str, str] = {
 
 #: The settings of the providers' event webhooks (``webhooks/<provider>.py``).
 WEBHOOK_SETTINGS: tuple[str, ...] = (
+    "sendgrid_webhook_public_key", "mandrill_webhook_key", "mandrill_webhook_url",
+    "mailgun_webhook_signing_key",
+    "postmark_webhook_username", "postmark_webhook_password", "postmark_webhook_token",
     "ses_sns_topic_arn",
     "sparkpost_webhook_username", "sparkpost_webhook_password", "sparkpost_webhook_token",
     "brevo_webhook_username", "brevo_webhook_password", "brevo_webhook_token",
@@ -223,6 +226,53 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices(
             "RESEND_WEBHOOK_SECRET", "MICROMAILER_RESEND_WEBHOOK_SECRET"
+        ),
+    )
+    #: SendGrid's verification key of its signed Event Webhook (base64 DER, as SendGrid shows
+    #: it, or PEM). Not a secret, but read like one, so it may come from a file too.
+    sendgrid_webhook_public_key: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SENDGRID_WEBHOOK_PUBLIC_KEY", "MICROMAILER_SENDGRID_WEBHOOK_PUBLIC_KEY"
+        ),
+    )
+    #: The key Mandrill shows for the webhook (its ``auth_key``): Mandrill signs with it.
+    mandrill_webhook_key: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices("MANDRILL_WEBHOOK_KEY", "MICROMAILER_MANDRILL_WEBHOOK_KEY"),
+    )
+    #: The webhook's URL exactly as registered at Mandrill, which it signs; unset: the URL the
+    #: request came to (set it behind a proxy that changes the scheme, host or path).
+    mandrill_webhook_url: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices("MANDRILL_WEBHOOK_URL", "MICROMAILER_MANDRILL_WEBHOOK_URL"),
+    )
+    #: Mailgun's HTTP webhook signing key (not the API key).
+    mailgun_webhook_signing_key: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "MAILGUN_WEBHOOK_SIGNING_KEY", "MICROMAILER_MAILGUN_WEBHOOK_SIGNING_KEY"
+        ),
+    )
+    #: The basic-auth credentials put in Postmark's webhook URL (``https://user:pass@…``).
+    postmark_webhook_username: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "POSTMARK_WEBHOOK_USERNAME", "MICROMAILER_POSTMARK_WEBHOOK_USERNAME"
+        ),
+    )
+    postmark_webhook_password: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "POSTMARK_WEBHOOK_PASSWORD", "MICROMAILER_POSTMARK_WEBHOOK_PASSWORD"
+        ),
+    )
+    #: A secret Postmark sends in the custom header ``X-Micromailer-Webhook-Token``, beside or
+    #: instead of the basic-auth credentials.
+    postmark_webhook_token: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "POSTMARK_WEBHOOK_TOKEN", "MICROMAILER_POSTMARK_WEBHOOK_TOKEN"
         ),
     )
 
@@ -413,6 +463,35 @@ class Settings(BaseSettings):
                 f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(KNOWN_PROVIDERS)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _webhook_secrets(self) -> Settings:
+        """Checked on the whole settings, so that an error never quotes the secret."""
+        key = self.sendgrid_webhook_public_key
+        if key is not None and key.get_secret_value().strip():
+            from micromailer.webhooks.sendgrid_key import load_public_key  # loads cryptography
+
+            try:
+                load_public_key(key.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"SENDGRID_WEBHOOK_PUBLIC_KEY is {exc}") from None
+        url = self.mandrill_webhook_url
+        if url is not None and url.get_secret_value().strip() and not (
+            url.get_secret_value().strip().startswith(("https://", "http://"))
+        ):
+            raise ValueError(
+                "MANDRILL_WEBHOOK_URL must be the webhook's full URL as registered at Mandrill, "
+                "starting with https://"
+            )
+        password = self.postmark_webhook_password
+        given = [bool(self.postmark_webhook_username), bool(
+            password is not None and password.get_secret_value())]
+        if any(given) and not all(given):
+            raise ValueError(
+                "POSTMARK_WEBHOOK_USERNAME and POSTMARK_WEBHOOK_PASSWORD go together: set both "
+                "(the credentials in Postmark's webhook URL), or neither"
+            )
+        return self
 
     @field_validator("rate_limit")
     @classmethod

@@ -30,7 +30,7 @@ def load_json(body: bytes) -> Any:
         raise Malformed(f"the body holds {len(body)} bytes; at most {MAX_BODY_BYTES} are read")
     try:
         return json.loads(body)
-    except (UnicodeDecodeError, ValueError):
+    except (UnicodeDecodeError, ValueError, RecursionError):  # too deep is not JSON either
         raise Malformed("the body is not JSON") from None
 
 

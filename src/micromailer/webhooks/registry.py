@@ -14,7 +14,16 @@ from datetime import datetime
 
 from micromailer.config import Settings
 from micromailer.domain.events import ProviderEvent
-from micromailer.webhooks import brevo, resend, ses, sparkpost
+from micromailer.webhooks import (
+    brevo,
+    mailgun,
+    mandrill,
+    postmark,
+    resend,
+    sendgrid,
+    ses,
+    sparkpost,
+)
 from micromailer.webhooks.base import Unverified, WebhookRequest, WebhookScheme
 
 
@@ -30,6 +39,10 @@ class ProviderWebhook:
 
 #: Every provider that has a webhook module, by name.
 WEBHOOKS: dict[str, ProviderWebhook] = {
+    "sendgrid": ProviderWebhook(real=sendgrid.real, sandbox=sendgrid.sandbox),
+    "mandrill": ProviderWebhook(real=mandrill.real, sandbox=mandrill.sandbox),
+    "mailgun": ProviderWebhook(real=mailgun.real, sandbox=mailgun.sandbox),
+    "postmark": ProviderWebhook(real=postmark.real, sandbox=postmark.sandbox),
     "ses": ProviderWebhook(real=ses.real, sandbox=ses.sandbox),
     "sparkpost": ProviderWebhook(real=sparkpost.real, sandbox=sparkpost.sandbox),
     "brevo": ProviderWebhook(real=brevo.real, sandbox=brevo.sandbox),

@@ -45,10 +45,23 @@ class SignedRequest:
 Signer = Callable[[list[SandboxEvent], str, datetime], SignedRequest]
 
 # Each provider's module reads the types above, so it is imported once they are defined.
-from micromailer.sandbox.events import brevo, resend, ses, sparkpost  # noqa: E402
+from micromailer.sandbox.events import (  # noqa: E402
+    brevo,
+    mailgun,
+    mandrill,
+    postmark,
+    resend,
+    sendgrid,
+    ses,
+    sparkpost,
+)
 
 #: Every provider's signer, by name.
 SIGNERS: dict[str, Signer] = {
+    "sendgrid": sendgrid.signed_request,
+    "mandrill": mandrill.signed_request,
+    "mailgun": mailgun.signed_request,
+    "postmark": postmark.signed_request,
     "ses": ses.signed_request,
     "sparkpost": sparkpost.signed_request,
     "brevo": brevo.signed_request,
