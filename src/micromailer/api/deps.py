@@ -29,6 +29,7 @@ from micromailer.store.engine import make_engine
 from micromailer.store.health_snapshots import HealthSnapshotStore
 from micromailer.store.idempotency import IdempotencyStore
 from micromailer.store.keys import KeyStore
+from micromailer.store.retries import RetryStore
 from micromailer.store.stats import StatsStore
 
 
@@ -46,8 +47,11 @@ class Services:
     keys: KeyRing
     rate_limiter: RateLimiter
     audit: AuditLog
-    #: ``Idempotency-Key`` on ``POST /email`` (``api/intake/idempotency.py``).
+    #: ``Idempotency-Key`` on ``POST /email`` and ``POST /emails``
+    #: (``api/intake/idempotency.py``).
     idempotency: IdempotencyGuard
+    #: ``POST /email/{id}/retry``: a failed email's new delivery cycle.
+    retries: RetryStore
     #: Run on every ``POST /email``, in order, before it is decoded (``api/intake/checks.py``).
     intake_checks: list[IntakeCheck] = field(default_factory=list)
 
@@ -74,6 +78,7 @@ def build_services(settings: Settings) -> Services:
         rate_limiter=build_rate_limiter(settings),
         audit=AuditLog(AuditStore(engine)),
         idempotency=IdempotencyGuard(IdempotencyStore(engine, ttl=settings.idempotency_ttl)),
+        retries=RetryStore(engine),
         intake_checks=build_intake_checks(settings),
     )
 

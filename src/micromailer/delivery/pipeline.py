@@ -2,9 +2,13 @@
 
 Requests that arrive while a commit is in flight are stored together in the next one (one
 ``INSERT``, one commit), and each is answered 202 once the commit holding its email returns:
-a 202 still means "stored". Deliver tasks are published afterwards, in batches, from a thread
-of their own; an email whose publish fails stays ``queued`` for the sweeper. Why the intervals
+a 202 still means "stored". A batch (``POST /emails``) is one group: its emails share a
+commit, never split. Deliver tasks are published afterwards, in batches, from a thread of
+their own; an email whose publish fails stays ``queued`` for the sweeper. Why the intervals
 are what they are: docs/performance.md.
+
+Every email, alone or in a batch, passes :meth:`IntakePipeline.admit` between validation and
+the store: the one place where an email is checked before it is stored.
 """
 
 from __future__ import annotations
@@ -19,7 +23,7 @@ from datetime import datetime
 from anyio import CapacityLimiter, to_thread
 
 from micromailer.delivery.batching import MAX_BATCH, GroupBatcher
-from micromailer.delivery.carriage import Carriage
+from micromailer.delivery.carriage import Carriage, MessageRefused
 from micromailer.delivery.intake import (
     Accepted,
     Sender,
@@ -37,6 +41,8 @@ from micromailer.store.emails import EmailStore
 log = logging.getLogger(__name__)
 
 PublishMany = Callable[[Sequence[str]], None]
+#: Emails stored in one commit, all or none.
+Group = tuple[NewEmail, ...]
 
 #: Seconds from the start of one publish to the start of the next, at the least.
 PUBLISH_INTERVAL = 0.03
@@ -60,8 +66,9 @@ class IntakePipeline:
         self._store = store
         self._sender = sender
         self._carriage = carriage
-        self._writes: GroupBatcher[NewEmail, datetime | None] = GroupBatcher(
-            self._store_batch, "micromailer-intake", max_batch, min_interval=store_interval
+        self._writes: GroupBatcher[Group, datetime | None] = GroupBatcher(
+            self._store_batch, "micromailer-intake", max_batch, min_interval=store_interval,
+            weight=len,
         )
         self._publisher = _PublisherThread(publish_many, max_batch, publish_interval)
         self._render_threads = CapacityLimiter(RENDER_THREADS)
@@ -79,28 +86,86 @@ class IntakePipeline:
         """Store and queue the email; raises ``MessageRefused`` when it is over the limits or
         no provider can carry it, ``ReservationLost`` when its ``Idempotency-Key`` was taken
         over before its commit (nothing is stored then)."""
-        rendered = (
-            await self.render(request.content) if request.content is not None
-            else RenderedContent(request.html or "", request.text or "")
+        [admitted] = await self.admit([request], submission)
+        if isinstance(admitted, str):
+            raise MessageRefused(admitted)
+        with email_context(admitted.email_id):
+            created_at = await self.store_group([admitted])
+        return Accepted(admitted.email_id, created_at)
+
+    async def admit(
+        self, requests: Sequence[EmailRequest], submission: Submission = Submission()
+    ) -> list[NewEmail | str]:
+        """Each validated request rendered into the email to store, or the sentence saying why
+        it cannot be accepted: every email passes here between validation and the store, so a
+        rule about what may be stored belongs here. One request renders as :meth:`render`
+        decides; several in one of the render threads, off the event loop."""
+        if not requests:
+            return []
+        if len(requests) == 1:
+            request = requests[0]
+            rendered = (await self.render(request.content) if request.content is not None
+                        else _own_parts(request))
+            return [self._admit(request, rendered, submission)]
+        return await to_thread.run_sync(
+            self._admit_all, requests, submission, limiter=self._render_threads
         )
+
+    def _admit_all(
+        self, requests: Sequence[EmailRequest], submission: Submission
+    ) -> list[NewEmail | str]:
+        return [self._admit(request, _rendered_here(request), submission) for request in requests]
+
+    def _admit(
+        self, request: EmailRequest, rendered: RenderedContent, submission: Submission
+    ) -> NewEmail | str:
         new = new_email(request, self._sender, rendered, submission)
         if self._carriage is not None:
-            check_carriage(self._carriage, new)
-        with email_context(new.email_id):
-            created_at = await self._writes.submit(new)
-        if created_at is None:
-            raise ReservationLost(new.email_id)
-        return Accepted(new.email_id, created_at)
+            try:
+                check_carriage(self._carriage, new)
+            except MessageRefused as refused:
+                return str(refused)
+        return new
 
-    def _store_batch(self, emails: list[NewEmail]) -> list[datetime | None]:
+    async def store_group(self, emails: Sequence[NewEmail]) -> datetime:
+        """Store ``emails`` in one commit (with whatever else is being stored then) and queue
+        them; when they were committed. Raises ``ReservationLost`` when their
+        ``Idempotency-Key`` was taken over before the commit: then none is stored."""
+        if not emails:
+            raise ValueError("an empty group of emails has nothing to store")
+        created_at = await self._writes.submit(tuple(emails))
+        if created_at is None:
+            raise ReservationLost(emails[0].email_id)
+        return created_at
+
+    def _store_batch(self, groups: list[Group]) -> list[datetime | None]:
+        emails = [new for group in groups for new in group]
         stored = self._store.add_emails(emails)  # a failure reaches every request of it
         self._publisher.submit([new.email_id for new in emails if new.email_id not in stored.lost])
-        return [None if new.email_id in stored.lost else stored.created_at for new in emails]
+        return [
+            None if any(new.email_id in stored.lost for new in group) else stored.created_at
+            for group in groups
+        ]
+
+    def requeue(self, email_id: str) -> None:
+        """Publish ``email_id`` again as a new email is published (a retry by hand): off the
+        request path, and left to the sweeper if the broker cannot take it."""
+        self._publisher.submit([email_id])
 
     async def close(self) -> None:
         """Stop taking requests; publish what was stored."""
         await to_thread.run_sync(self._writes.close)
         await to_thread.run_sync(self._publisher.stop)
+
+
+def _own_parts(request: EmailRequest) -> RenderedContent:
+    """A request's own ``html`` and ``text``, sent as given."""
+    return RenderedContent(request.html or "", request.text or "")
+
+
+def _rendered_here(request: EmailRequest) -> RenderedContent:
+    return (render_markdown(request.content) if request.content is not None
+            else _own_parts(request))
 
 
 class _PublisherThread:
@@ -161,5 +226,5 @@ class _PublisherThread:
 
 __all__ = [
     "PUBLISH_INTERVAL", "RENDER_ON_LOOP_MAX_CHARS", "RENDER_THREADS", "STORE_INTERVAL",
-    "IntakePipeline", "PublishMany",
+    "Group", "IntakePipeline", "PublishMany",
 ]
