@@ -40,7 +40,9 @@ from micromailer.store.migrate import upgrade
 #: Every operation the relay documents, and nothing else.
 OPERATIONS = [
     ("POST", "/email"),
+    ("POST", "/emails"),
     ("GET", "/email/{email_id}"),
+    ("POST", "/email/{email_id}/retry"),
     ("GET", "/emails"),
     ("POST", "/preview"),
     ("GET", "/providers"),

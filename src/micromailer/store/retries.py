@@ -38,6 +38,11 @@ class NotFailed:
     email_id: str
     status: Status
 
+    @property
+    def sentence(self) -> str:
+        """Why it cannot be retried, for the 409 and the CLI."""
+        return f"This email is {self.status.value}; only failed emails can be retried."
+
 
 #: What asking for a retry comes to; ``None`` when no such email is visible to the caller.
 RetryOutcome = CycleStarted | NotFailed | None

@@ -174,17 +174,12 @@ async def retry_email(
             NotFoundBody(email_id=email_id).model_dump(by_alias=True), status_code=404
         )
     if isinstance(outcome, NotFailed):
-        raise ApiError(409, not_retryable(outcome.status.value))
+        raise ApiError(409, outcome.sentence)
     services.intake.requeue(email_id)
     return JSONResponse(
         EmailAccepted(email_id=email_id).model_dump(by_alias=True), status_code=202,
         headers={"Location": f"/email/{email_id}"},
     )
-
-
-def not_retryable(status: str) -> str:
-    """The 409's sentence for an email that is ``status``."""
-    return f"This email is {status}; only failed emails can be retried."
 
 
 @router.get(
@@ -205,4 +200,4 @@ async def read_recent_emails(
     return [EmailSummaryOut.from_view(view) for view in views]
 
 
-__all__ = ["not_retryable", "router"]
+__all__ = ["router"]
