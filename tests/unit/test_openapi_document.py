@@ -201,7 +201,7 @@ def test_every_operation_that_needs_a_key_requires_the_scheme_and_no_other_does(
     public = {(method, path) for method, path, operation in operations(document)
               if "security" not in operation}
     assert public == {("GET", "/"), ("GET", "/healthz"), ("GET", "/readyz")}
-    assert len(keyed) + len(public) == len(operations(document)) == 13
+    assert len(keyed) + len(public) == len(operations(document)) == 15
     for _, path in keyed:
         assert access_for(path) is not Access.PUBLIC
     for _, path in public:

@@ -93,9 +93,11 @@ def _insert_from_json() -> ReturningInsert[str]:
     stored = (
         insert(EmailRow)
         .from_select(
-            [*_NEW_EMAIL_FIELDS, "status", "attempt_count", "due_at", "created_at", "updated_at"],
+            [*_NEW_EMAIL_FIELDS, "status", "attempt_count", "retries", "cycle_start", "due_at",
+             "created_at", "updated_at"],
             select(*(new.c[name] for name in _NEW_EMAIL_FIELDS),
-                   literal(Status.QUEUED.value), literal(0), now, now, now)
+                   literal(Status.QUEUED.value), literal(0), literal(0), literal(0), now, now,
+                   now)
             .where(or_(new.c.kept_key.is_(None), completed)),
         )
         .returning(EmailRow.id)
