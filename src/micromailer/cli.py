@@ -74,15 +74,20 @@ def run(host: str, port: int, sandbox_port: int, access_log: bool) -> None:
         child_env,
         children,
         free_loopback_port,
+        reachable_url,
         spawn,
         wait_until_up,
     )
 
     settings = _settings()
     log_config = _start_logging(settings, CONSOLE)
-    # The children log as this process does, not as their own commands would by default.
-    env: dict[str, str] = {"MICROMAILER_DATA_DIR": str(settings.data_dir),
-                           "MICROMAILER_LOG_FORMAT": settings.log_format or CONSOLE}
+    # The children log as this process does, not as their own commands would by default; the
+    # fakes (the sandbox's, or the worker's for test keys) send their events to this API.
+    env: dict[str, str] = {
+        "MICROMAILER_DATA_DIR": str(settings.data_dir),
+        "MICROMAILER_LOG_FORMAT": settings.log_format or CONSOLE,
+        "MICROMAILER_SANDBOX_EVENTS_URL": settings.sandbox_events_url or reachable_url(host, port),
+    }
     _upgrade(settings)
     with children() as started:
         if not settings.has_credentials:  # the one command that chooses the sandbox itself
@@ -250,9 +255,13 @@ def _finish_deliveries(app: Celery, timeout: float) -> Callable[..., None]:
                    "comma-separated (the name workers reach it by, e.g. sandbox).")
 @click.option("--smtp-port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="Port of the SMTP fake (0: a free one; GET /_sandbox/smtp/server says).")
+@click.option("--events-url", default=None, metavar="URL",
+              help="The service's URL the fakes send their providers' signed events to "
+                   "(<URL>/webhooks/<provider>); default: MICROMAILER_SANDBOX_EVENTS_URL, "
+                   "unset: no events.")
 def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_ms: int,
-            allowed_hosts: str, smtp_port: int) -> None:
-    """The fake providers alone, with fault injection and message capture."""
+            allowed_hosts: str, smtp_port: int, events_url: str | None) -> None:
+    """The fake providers alone, with fault injection, message capture and events."""
     from micromailer.sandbox.server import run_sandbox
     from micromailer.security.hosts import parse_host_patterns
 
@@ -260,11 +269,13 @@ def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_m
         names = parse_host_patterns(allowed_hosts, "--allowed-hosts") if allowed_hosts else []
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    log_config = _start_logging(_settings(), JSON)
+    settings = _settings(sandbox_events_url=events_url) if events_url else _settings()
+    log_config = _start_logging(settings, JSON)
     faults = {"failRate": fail_rate, "status": fault_status, "latencyMs": latency_ms}
     log.info("micromailer sandbox on http://%s:%d", host, port)
     run_sandbox(host, port, faults=faults, allowed_hosts=names, log_config=log_config,
-                smtp_port=smtp_port)
+                smtp_port=smtp_port, events_url=settings.sandbox_events_url,
+                events_delay=settings.sandbox_events_delay)
 
 
 # -- using the service -----------------------------------------------------------------------

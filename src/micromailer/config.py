@@ -5,6 +5,8 @@ Nothing here is built at import time: callers make a ``Settings()`` and pass it 
 
 from __future__ import annotations
 
+import base64
+import binascii
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -50,6 +52,14 @@ ENABLING_VARIABLES: dict[str, str] = {
     "smtp": "MICROMAILER_SMTP_URL",
 }
 
+#: The settings of the providers' event webhooks (``webhooks/<provider>.py``).
+WEBHOOK_SETTINGS: tuple[str, ...] = (
+    "ses_sns_topic_arn",
+    "sparkpost_webhook_username", "sparkpost_webhook_password", "sparkpost_webhook_token",
+    "brevo_webhook_username", "brevo_webhook_password", "brevo_webhook_token",
+    "resend_webhook_secret",
+)
+
 #: Real API origins by provider and region (``MAILGUN_REGION``, ``SPARKPOST_REGION``).
 REGIONAL_BASE_URLS: dict[str, dict[str, str]] = {
     "mailgun": {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"},
@@ -68,6 +78,9 @@ BODY_MARGIN_BYTES = 256 * 1024
 SANDBOX_API_KEY = "sandbox-key"
 
 DEFAULT_SANDBOX_PORT = 8025
+#: Seconds from a fake's acceptance to the events it sends back (``delivered``, then a
+#: complaint as long again later): long enough for the worker to have recorded ``sent``.
+DEFAULT_SANDBOX_EVENTS_DELAY = 2.0
 
 #: Seconds a lease holds beyond its provider tries: the claim's and the outcome's commits, and
 #: the event loop's own delays between them.
@@ -104,7 +117,10 @@ SecretUrl = Annotated[str | None, FROM_FILE]
 class Settings(BaseSettings):
     """Every knob of micromailer. Names are part of the public contract (see DESIGN.md)."""
 
-    model_config = SettingsConfigDict(env_prefix="MICROMAILER_", extra="ignore")
+    # A refused value is never echoed in the error: many settings are secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="MICROMAILER_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Path("./var")
     database_url: SecretUrl = None
@@ -152,6 +168,59 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("RESEND_API_KEY", "MICROMAILER_RESEND_API_KEY"),
     )
+    # -- the providers' event webhooks (docs/providers/<name>.md, "Events") ---------------
+
+    #: SNS topics (ARNs, comma-separated) whose messages ``POST /webhooks/ses`` takes and
+    #: whose subscriptions it confirms by itself; unset: any topic, confirmed by hand.
+    ses_sns_topic_arn: str | None = None
+    #: The Basic credentials, or the ``X-MessageSystems-Webhook-Token``, SparkPost's webhook
+    #: is configured with.
+    sparkpost_webhook_username: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SPARKPOST_WEBHOOK_USERNAME", "MICROMAILER_SPARKPOST_WEBHOOK_USERNAME"
+        ),
+    )
+    sparkpost_webhook_password: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SPARKPOST_WEBHOOK_PASSWORD", "MICROMAILER_SPARKPOST_WEBHOOK_PASSWORD"
+        ),
+    )
+    sparkpost_webhook_token: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SPARKPOST_WEBHOOK_TOKEN", "MICROMAILER_SPARKPOST_WEBHOOK_TOKEN"
+        ),
+    )
+    #: The Basic credentials (in the webhook's URL), or the bearer token, Brevo's webhook is
+    #: configured with.
+    brevo_webhook_username: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "BREVO_WEBHOOK_USERNAME", "MICROMAILER_BREVO_WEBHOOK_USERNAME"
+        ),
+    )
+    brevo_webhook_password: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "BREVO_WEBHOOK_PASSWORD", "MICROMAILER_BREVO_WEBHOOK_PASSWORD"
+        ),
+    )
+    brevo_webhook_token: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "BREVO_WEBHOOK_TOKEN", "MICROMAILER_BREVO_WEBHOOK_TOKEN"
+        ),
+    )
+    #: The signing secret (``whsec_…``) Resend shows for the webhook.
+    resend_webhook_secret: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "RESEND_WEBHOOK_SECRET", "MICROMAILER_RESEND_WEBHOOK_SECRET"
+        ),
+    )
+
     #: ``smtp://user:pass@host:587`` (STARTTLS) or ``smtps://user:pass@host:465`` (TLS).
     smtp_url: SecretUrl = None
     #: A CA certificate file (PEM) trusted for the SMTP server's certificate.
@@ -224,6 +293,12 @@ class Settings(BaseSettings):
     #: The fake providers (``MICROMAILER_SANDBOX_URL``). Setting it asks for sandbox mode when
     #: no provider has credentials; ``micromailer run`` sets it for the sandbox it starts.
     sandbox_url: str | None = None
+    #: The service's origin the sandbox fakes send their providers' signed events to
+    #: (``<url>/webhooks/<provider>``), for ``micromailer sandbox`` and the fakes a worker
+    #: starts for test keys; ``micromailer run`` sets it to its own API. Unset: no events.
+    sandbox_events_url: str | None = None
+    #: Seconds from a fake's acceptance to its first event (docs/sandbox.md).
+    sandbox_events_delay: float = Field(default=DEFAULT_SANDBOX_EVENTS_DELAY, ge=0, le=3600)
 
     #: Largest request body; unset (0): follows ``max_message_bytes`` (base64 makes a message
     #: a third larger, plus :data:`BODY_MARGIN_BYTES`).
@@ -292,6 +367,19 @@ class Settings(BaseSettings):
         parse_trusted_proxies(value)
         return value
 
+    @field_validator("sandbox_events_url")
+    @classmethod
+    def _events_origin(cls, value: str | None) -> str | None:
+        url = (value or "").strip()
+        if not url:
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(
+                "MICROMAILER_SANDBOX_EVENTS_URL must be the service's http:// or https:// URL, "
+                "such as http://127.0.0.1:8000"
+            )
+        return url.rstrip("/")
+
     @field_validator("providers")
     @classmethod
     def _known_providers(cls, value: str | None) -> str | None:
@@ -345,6 +433,41 @@ class Settings(BaseSettings):
                 "an amqp:// URL, or leave the queue type classic"
             )
         return self
+
+    @field_validator(*WEBHOOK_SETTINGS, mode="before")
+    @classmethod
+    def _empty_webhook_setting_is_unset(cls, value: object) -> object:
+        """An empty value is unset, as compose's ``${NAME:-}`` passes it."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _webhook_passwords_have_users(self) -> Settings:
+        for provider in ("sparkpost", "brevo"):
+            password = getattr(self, f"{provider}_webhook_password")
+            if password is not None and not getattr(self, f"{provider}_webhook_username"):
+                name = provider.upper()
+                raise ValueError(
+                    f"{name}_WEBHOOK_PASSWORD is set without {name}_WEBHOOK_USERNAME: set the "
+                    "user name the webhook's Basic credentials carry, or leave both unset"
+                )
+        return self
+
+    @field_validator("resend_webhook_secret")
+    @classmethod
+    def _resend_secret_is_base64(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        encoded = value.get_secret_value().strip().removeprefix("whsec_")
+        try:
+            decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except binascii.Error:
+            decoded = b""
+        if not decoded:
+            raise ValueError(
+                "RESEND_WEBHOOK_SECRET is not a signing secret: copy the whole whsec_… value "
+                "from the webhook's page in Resend"
+            )
+        return value
 
     # -- derived values -------------------------------------------------------------
 
@@ -486,6 +609,7 @@ def _split(value: str) -> list[str]:
 
 __all__ = [
     "BODY_MARGIN_BYTES",
+    "DEFAULT_SANDBOX_EVENTS_DELAY",
     "DEFAULT_SANDBOX_PORT",
     "DEFAULT_STRATEGY",
     "ENABLING_SETTINGS",
@@ -498,6 +622,7 @@ __all__ = [
     "SANDBOX_MAILGUN_DOMAIN",
     "SANDBOX_SES_REGION",
     "STRATEGY_NAMES",
+    "WEBHOOK_SETTINGS",
     "Credential",
     "QueueType",
     "SecretUrl",

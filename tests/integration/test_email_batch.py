@@ -106,6 +106,21 @@ def test_each_bad_item_gets_the_sentence_post_email_gives_and_the_good_ones_go(
     assert captured_subjects(relay) == ["Receipt 0", "Receipt 1"]
 
 
+def test_a_suppressed_recipient_is_refused_in_its_item_alone(relay: Relay) -> None:
+    added = relay.client.post("/suppressions", json={"addresses": ["carol@example.com"]},
+                              headers=relay.as_key("shop"))
+    assert added.status_code == 201
+    suppressed = email(1, to="carol@example.com")
+    alone = relay.client.post("/email", json=suppressed, headers=relay.as_key("shop"))
+    assert alone.status_code == 400
+
+    body = post_batch(relay, [email(0), suppressed, {**suppressed, "ignore_suppressions": True}])
+
+    assert [r["status"] for r in body["results"]] == [202, 400, 202]
+    assert body["results"][1]["error"] == alone.json()["error"]
+    assert stored(relay) == 2
+
+
 def test_every_item_refused_is_a_207_that_stores_nothing(relay: Relay) -> None:
     body = post_batch(relay, BAD_ITEMS)
 

@@ -27,7 +27,9 @@ from micromailer.api.routes import (
     preview,
     providers,
     sandbox,
+    suppressions,
     web,
+    webhooks,
 )
 from micromailer.api.score_history import ReadScores, ScoreHistory, score_history_lifespan
 from micromailer.api.worker_metrics import WorkerMetricsRelay
@@ -95,6 +97,8 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     app.include_router(metrics.router)
     app.include_router(preview.router)
     app.include_router(sandbox.router)
+    app.include_router(suppressions.router)
+    app.include_router(webhooks.router)
     app.include_router(web.router)
     app.include_router(docs.router)
     web.mount_static(app)

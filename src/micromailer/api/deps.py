@@ -26,11 +26,14 @@ from micromailer.security.rate_limit import RateLimiter, build_rate_limiter
 from micromailer.store.audit import AuditStore
 from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
+from micromailer.store.events import EventStore
 from micromailer.store.health_snapshots import HealthSnapshotStore
 from micromailer.store.idempotency import IdempotencyStore
 from micromailer.store.keys import KeyStore
 from micromailer.store.retries import RetryStore
 from micromailer.store.stats import StatsStore
+from micromailer.store.suppressions import SuppressionStore
+from micromailer.webhooks.registry import WebhookVerifiers
 
 
 @dataclass
@@ -52,6 +55,11 @@ class Services:
     idempotency: IdempotencyGuard
     #: ``POST /email/{id}/retry``: a failed email's new delivery cycle.
     retries: RetryStore
+    #: Each project's suppression list (``GET/POST/DELETE /suppressions``).
+    suppressions: SuppressionStore
+    #: The providers' events (``POST /webhooks/{provider}``): their checks and their store.
+    webhooks: WebhookVerifiers
+    events: EventStore
     #: Run on every ``POST /email``, in order, before it is decoded (``api/intake/checks.py``).
     intake_checks: list[IntakeCheck] = field(default_factory=list)
 
@@ -66,13 +74,15 @@ def build_services(settings: Settings) -> Services:
     store = EmailStore(engine)
     celery = create_celery(settings)
     sender = Sender(settings.sender_email, settings.sender_name)
+    suppressions = SuppressionStore(engine)
     return Services(
         settings=settings,
         store=store,
         stats=StatsStore(engine),
         publisher=DeliveryPublisher(celery),
         intake=IntakePipeline(store, BatchPublisher(celery).publish_many, sender,
-                              carriage=carriage_of(settings)),
+                              carriage=carriage_of(settings),
+                              suppressed_among=suppressions.suppressed),
         scores=LiveScoreReader(settings, HealthSnapshotStore(engine).load_health),
         keys=KeyRing(KeyStore(engine).active, require_auth=settings.require_auth),
         rate_limiter=build_rate_limiter(settings),
@@ -80,6 +90,9 @@ def build_services(settings: Settings) -> Services:
         idempotency=IdempotencyGuard(IdempotencyStore(engine, ttl=settings.idempotency_ttl)),
         retries=RetryStore(engine),
         intake_checks=build_intake_checks(settings),
+        suppressions=suppressions,
+        webhooks=WebhookVerifiers(settings),
+        events=EventStore(engine),
     )
 
 

@@ -210,9 +210,9 @@ def email_fields_schema(*, json: bool) -> dict[str, Any]:
                     "`@`, checked by email-validator without any DNS look-up and stored in its "
                     f"normalized form. Special-use domains ({special_use}) are refused: they "
                     "are never real recipients, except the simulator's reserved recipients at "
-                    f"`{SIMULATOR_DOMAIN}` (`delivered@`, `temp-fail@`, `perm-fail@`, `slow@`), "
-                    "which force an outcome in the sandbox and for test keys. Leading and "
-                    "trailing spaces are removed."
+                    f"`{SIMULATOR_DOMAIN}` (`delivered@`, `temp-fail@`, `perm-fail@`, `slow@`, "
+                    "`bounce@`, `complain@`), which force an outcome in the sandbox and for "
+                    "test keys. Leading and trailing spaces are removed."
                 ),
                 "examples": ["jane@example.com"],
             },
@@ -277,6 +277,16 @@ def email_fields_schema(*, json: bool) -> dict[str, Any]:
                 "description": "The plain-text body, sent as given, instead of `content`.",
             },
             "tags": _tags_schema(json=json),
+            "ignore_suppressions": {
+                "type": "boolean" if json else "string",
+                **({} if json else {"enum": ["true", "false", ""]}),
+                "default": False if json else "false",
+                "description": (
+                    "Send even to recipients on the project's suppression list (they bounced "
+                    "hard, complained or were added by hand; docs/events.md). Without it, such "
+                    "a message is refused (400)."
+                ),
+            },
             **({"attachments": _attachments_schema(), "headers": _headers_schema(),
                 "metadata": _metadata_schema()} if json else {}),
         },

@@ -10,6 +10,7 @@ from pydantic.alias_generators import to_camel
 
 from micromailer.domain.attempt import EmailView
 from micromailer.domain.envelope import Envelope
+from micromailer.domain.events import BounceKind, EventType
 from micromailer.domain.message import Address
 from micromailer.domain.status import Status
 from micromailer.domain.validation import MAX_CONTENT_BYTES
@@ -80,6 +81,18 @@ class AttemptOut(CamelModel):
     error: str | None
 
 
+class EventOut(CamelModel):
+    """What a provider reported after accepting the email (docs/events.md)."""
+
+    type: EventType
+    at: datetime
+    provider: str
+    detail: str | None
+    recipient: str | None
+    #: ``hard`` or ``soft``, for a bounce.
+    bounce: BounceKind | None
+
+
 class AddressOut(BaseModel):
     email: str
     name: str | None = None
@@ -132,6 +145,8 @@ class EmailOut(CamelModel):
     error: str | None
     #: Sent with a test key: it went to the sandbox fakes, never to a real provider.
     test: bool = False
+    #: What the providers reported after accepting it (delivered, bounced…), oldest first.
+    events: list[EventOut] = []
 
     @classmethod
     def from_view(cls, view: EmailView) -> EmailOut:
@@ -177,6 +192,12 @@ class EmailOut(CamelModel):
             updated_at=view.updated_at,
             error=view.error,
             test=view.test,
+            events=[
+                EventOut(type=EventType(event.type), at=event.at, provider=event.provider,
+                         detail=event.detail, recipient=event.recipient,
+                         bounce=BounceKind(event.bounce) if event.bounce else None)
+                for event in view.events
+            ],
         )
 
 

@@ -40,9 +40,21 @@ from micromailer.store.emails import EmailStore
 
 log = logging.getLogger(__name__)
 
+
+def suppressed_sentence(address: str) -> str:
+    """Why an email to a suppressed address is refused, and how to send it anyway."""
+    return (
+        f"{address} is on this project's suppression list (it bounced hard, complained or was "
+        "added by hand), so the message was not sent. Remove it with DELETE "
+        "/suppressions/{address}, or send with \"ignore_suppressions\": true."
+    )
+
+
 PublishMany = Callable[[Sequence[str]], None]
 #: Emails stored in one commit, all or none.
 Group = tuple[NewEmail, ...]
+#: Which ``(project, address)`` pairs are suppressed (``SuppressionStore.suppressed``).
+SuppressedAmong = Callable[[Sequence[tuple[str, str]]], set[tuple[str, str]]]
 
 #: Seconds from the start of one publish to the start of the next, at the least.
 PUBLISH_INTERVAL = 0.03
@@ -62,13 +74,20 @@ class IntakePipeline:
 
     def __init__(self, store: EmailStore, publish_many: PublishMany, sender: Sender,
                  max_batch: int = MAX_BATCH, publish_interval: float = PUBLISH_INTERVAL,
-                 store_interval: float = STORE_INTERVAL, carriage: Carriage | None = None) -> None:
+                 store_interval: float = STORE_INTERVAL, carriage: Carriage | None = None,
+                 suppressed_among: SuppressedAmong | None = None) -> None:
         self._store = store
         self._sender = sender
         self._carriage = carriage
+        self._suppressed_among = suppressed_among
         self._writes: GroupBatcher[Group, datetime | None] = GroupBatcher(
             self._store_batch, "micromailer-intake", max_batch, min_interval=store_interval,
             weight=len,
+        )
+        # The suppression lists of requests that arrive together are read in one query.
+        self._lookups: GroupBatcher[Group, dict[str, str]] = GroupBatcher(
+            self._lookup_batch, "micromailer-suppressions", max_batch,
+            min_interval=store_interval, weight=len,
         )
         self._publisher = _PublisherThread(publish_many, max_batch, publish_interval)
         self._render_threads = CapacityLimiter(RENDER_THREADS)
@@ -97,19 +116,22 @@ class IntakePipeline:
         self, requests: Sequence[EmailRequest], submission: Submission = Submission()
     ) -> list[NewEmail | str]:
         """Each validated request rendered into the email to store, or the sentence saying why
-        it cannot be accepted: every email passes here between validation and the store, so a
-        rule about what may be stored belongs here. One request renders as :meth:`render`
-        decides; several in one of the render threads, off the event loop."""
+        it cannot be accepted (over the limits, no provider can carry it, a suppressed
+        recipient): every email passes here between validation and the store, so a rule about
+        what may be stored belongs here. One request renders as :meth:`render` decides;
+        several in one of the render threads, off the event loop."""
         if not requests:
             return []
         if len(requests) == 1:
             request = requests[0]
             rendered = (await self.render(request.content) if request.content is not None
                         else _own_parts(request))
-            return [self._admit(request, rendered, submission)]
-        return await to_thread.run_sync(
-            self._admit_all, requests, submission, limiter=self._render_threads
-        )
+            admitted = [self._admit(request, rendered, submission)]
+        else:
+            admitted = await to_thread.run_sync(
+                self._admit_all, requests, submission, limiter=self._render_threads
+            )
+        return await self._unsuppressed(admitted)
 
     def _admit_all(
         self, requests: Sequence[EmailRequest], submission: Submission
@@ -126,6 +148,42 @@ class IntakePipeline:
             except MessageRefused as refused:
                 return str(refused)
         return new
+
+    async def _unsuppressed(self, admitted: list[NewEmail | str]) -> list[NewEmail | str]:
+        """``admitted`` with each email to an address on its project's suppression list
+        replaced by the sentence refusing it (unless its request said to ignore the list)."""
+        news = tuple(new for new in admitted if isinstance(new, NewEmail)
+                     and new.recipients and not new.ignore_suppressions)
+        if self._suppressed_among is None or not news:
+            return admitted
+        refused = await self._lookups.submit(news)
+        return [
+            suppressed_sentence(refused[new.email_id])
+            if isinstance(new, NewEmail) and new.email_id in refused else new
+            for new in admitted
+        ]
+
+    def _lookup_batch(self, groups: list[Group]) -> list[dict[str, str]]:
+        """The suppressed emails of every group, in one query, each with its address."""
+        refused = self._suppressed([new for group in groups for new in group])
+        return [{new.email_id: refused[new.email_id] for new in group
+                 if new.email_id in refused} for group in groups]
+
+    def _suppressed(self, emails: list[NewEmail]) -> dict[str, str]:
+        """The emails with a recipient on their project's suppression list, each with that
+        address."""
+        assert self._suppressed_among is not None
+        wanted = [(new.project or "", address) for new in emails for address in new.recipients]
+        found = self._suppressed_among(wanted)
+        if not found:
+            return {}
+        refused: dict[str, str] = {}
+        for new in emails:
+            hit = next((address for address in new.recipients
+                        if (new.project or "", address) in found), None)
+            if hit is not None:
+                refused[new.email_id] = hit
+        return refused
 
     async def store_group(self, emails: Sequence[NewEmail]) -> datetime:
         """Store ``emails`` in one commit (with whatever else is being stored then) and queue
@@ -154,6 +212,7 @@ class IntakePipeline:
 
     async def close(self) -> None:
         """Stop taking requests; publish what was stored."""
+        await to_thread.run_sync(self._lookups.close)
         await to_thread.run_sync(self._writes.close)
         await to_thread.run_sync(self._publisher.stop)
 

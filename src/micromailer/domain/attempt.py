@@ -62,6 +62,23 @@ class NewEmail:
     envelope: str | None = None
     #: Its files, stored once beside it.
     attachments: tuple[Attachment, ...] = ()
+    #: Every recipient's address in lower case (to, cc, bcc): what the suppression list is
+    #: checked against.
+    recipients: tuple[str, ...] = ()
+    #: Sent even to suppressed addresses, as the request asked.
+    ignore_suppressions: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """A provider's event about an email, as the API shows it."""
+
+    type: str
+    at: datetime
+    provider: str
+    detail: str | None
+    recipient: str | None
+    bounce: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -101,6 +118,8 @@ class EmailView:
     envelope: Envelope | None = None
     #: Retries by hand, each a new delivery cycle (``POST /email/{id}/retry``).
     retries: int = 0
+    #: What the providers reported after accepting it, oldest first.
+    events: list[EventView] = field(default_factory=list)
 
 
-__all__ = ["AttemptView", "EmailView", "NewEmail", "ProviderTry", "Submitter"]
+__all__ = ["AttemptView", "EmailView", "EventView", "NewEmail", "ProviderTry", "Submitter"]

@@ -107,10 +107,11 @@ class WorkerRuntime:
 
 def sandbox_locator(settings: Settings) -> SandboxLocator:
     """Where test emails' fakes are: ``MICROMAILER_SANDBOX_URL`` (in sandbox mode, the fakes
-    every email goes to), else fakes this worker starts on the first test email."""
+    every email goes to), else fakes this worker starts on the first test email, sending their
+    events back to ``MICROMAILER_SANDBOX_EVENTS_URL`` when it is set."""
     if settings.sandbox_url:
         return FixedSandbox(settings.sandbox_url)
-    return LocalSandbox()
+    return LocalSandbox(settings.sandbox_events_url, settings.sandbox_events_delay)
 
 
 def sandbox_route(settings: Settings, client: AsyncHttpSender) -> SandboxRoute:

@@ -28,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.dml import ReturningInsert
 
-from micromailer.domain.attempt import AttemptView, EmailView, NewEmail
+from micromailer.domain.attempt import AttemptView, EmailView, EventView, NewEmail
 from micromailer.domain.audit import AuditKind
 from micromailer.domain.envelope import Envelope
 from micromailer.domain.idempotency import KeptAnswer, Reservation
@@ -293,6 +293,11 @@ def _view(row: EmailRow) -> EmailView:
             for attempt in row.attempts
         ],
         retries=row.retries,
+        events=[
+            EventView(type=event.type, at=event.at, provider=event.provider,
+                      detail=event.detail, recipient=event.recipient, bounce=event.bounce)
+            for event in row.events
+        ],
     )
 
 

@@ -87,6 +87,9 @@ class EmailRow(Base):
     attempts: Mapped[list[AttemptRow]] = relationship(
         back_populates="email", order_by="AttemptRow.id", lazy="selectin"
     )
+    events: Mapped[list[EmailEventRow]] = relationship(
+        order_by="(EmailEventRow.at, EmailEventRow.id)", lazy="selectin", viewonly=True
+    )
 
     __table_args__ = (
         Index("ix_emails_status_due_at", "status", "due_at"),

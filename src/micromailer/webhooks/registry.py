@@ -14,6 +14,7 @@ from datetime import datetime
 
 from micromailer.config import Settings
 from micromailer.domain.events import ProviderEvent
+from micromailer.webhooks import brevo, resend, ses, sparkpost
 from micromailer.webhooks.base import Unverified, WebhookRequest, WebhookScheme
 
 
@@ -29,6 +30,10 @@ class ProviderWebhook:
 
 #: Every provider that has a webhook module, by name.
 WEBHOOKS: dict[str, ProviderWebhook] = {
+    "ses": ProviderWebhook(real=ses.real, sandbox=ses.sandbox),
+    "sparkpost": ProviderWebhook(real=sparkpost.real, sandbox=sparkpost.sandbox),
+    "brevo": ProviderWebhook(real=brevo.real, sandbox=brevo.sandbox),
+    "resend": ProviderWebhook(real=resend.real, sandbox=resend.sandbox),
 }
 
 
@@ -49,6 +54,11 @@ class WebhookVerifiers:
 
     def knows(self, provider: str) -> bool:
         return provider in self._sandbox
+
+    @property
+    def names(self) -> list[str]:
+        """The providers with a webhook, in name order."""
+        return sorted(self._sandbox)
 
     def receive(self, provider: str, request: WebhookRequest, now: datetime) -> Received:
         """The request's events; raises ``Unverified`` when no scheme of ``provider`` verifies it

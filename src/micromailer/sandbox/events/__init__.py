@@ -44,8 +44,15 @@ class SignedRequest:
 #: ``signed_request(events, webhook_url, now)`` of one provider: a request carrying ``events``.
 Signer = Callable[[list[SandboxEvent], str, datetime], SignedRequest]
 
+# Each provider's module reads the types above, so it is imported once they are defined.
+from micromailer.sandbox.events import brevo, resend, ses, sparkpost  # noqa: E402
+
 #: Every provider's signer, by name.
 SIGNERS: dict[str, Signer] = {
+    "ses": ses.signed_request,
+    "sparkpost": sparkpost.signed_request,
+    "brevo": brevo.signed_request,
+    "resend": resend.signed_request,
 }
 
 
