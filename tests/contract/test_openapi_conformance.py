@@ -42,7 +42,9 @@ from micromailer.store.migrate import upgrade
 #: Every operation the relay documents, and nothing else.
 OPERATIONS = [
     ("POST", "/email"),
+    ("POST", "/emails"),
     ("GET", "/email/{email_id}"),
+    ("POST", "/email/{email_id}/retry"),
     ("GET", "/emails"),
     ("POST", "/preview"),
     ("GET", "/providers"),
@@ -59,10 +61,16 @@ OPERATIONS = [
     ("GET", "/callbacks/{callback_id}"),
     ("DELETE", "/callbacks/{callback_id}"),
     ("GET", "/callbacks/{callback_id}/deliveries"),
+    ("GET", "/suppressions"),
+    ("POST", "/suppressions"),
+    ("GET", "/suppressions/{address}"),
+    ("DELETE", "/suppressions/{address}"),
+    ("POST", "/webhooks/{provider}"),
 ]
-#: Operations whose valid-looking requests the server may refuse with 400 for what no schema
-#: can say: a callback URL whose host leads to a non-public address (docs/callbacks.md).
-BEYOND_THE_SCHEMA = {("POST", "/callbacks")}
+#: Operations whose valid-looking requests the server may refuse for what no schema can say: a
+#: callback URL whose host leads to a non-public address (docs/callbacks.md), a provider's
+#: event that is not signed by the provider (docs/events.md).
+BEYOND_THE_SCHEMA = {("POST", "/callbacks"), ("POST", "/webhooks/{provider}")}
 #: Every name a callback URL holds resolves to this public address here: no DNS is asked.
 PUBLIC_ADDRESS = "93.184.216.34"
 #: Generated requests per operation, at most: hypothesis stops early for an operation with few

@@ -33,6 +33,7 @@ from micromailer.store.events import EventStore
 from micromailer.store.health_snapshots import HealthSnapshotStore
 from micromailer.store.idempotency import IdempotencyStore
 from micromailer.store.keys import KeyStore
+from micromailer.store.retries import RetryStore
 from micromailer.store.stats import StatsStore
 from micromailer.store.suppressions import SuppressionStore
 from micromailer.webhooks.registry import WebhookVerifiers
@@ -52,8 +53,11 @@ class Services:
     keys: KeyRing
     rate_limiter: RateLimiter
     audit: AuditLog
-    #: ``Idempotency-Key`` on ``POST /email`` (``api/intake/idempotency.py``).
+    #: ``Idempotency-Key`` on ``POST /email`` and ``POST /emails``
+    #: (``api/intake/idempotency.py``).
     idempotency: IdempotencyGuard
+    #: ``POST /email/{id}/retry``: a failed email's new delivery cycle.
+    retries: RetryStore
     #: Each project's suppression list (``GET/POST/DELETE /suppressions``).
     suppressions: SuppressionStore
     #: The providers' events (``POST /webhooks/{provider}``): their checks and their store.
@@ -94,6 +98,7 @@ def build_services(settings: Settings) -> Services:
         audit=AuditLog(AuditStore(engine)),
         idempotency=IdempotencyGuard(IdempotencyStore(engine, ttl=settings.idempotency_ttl)),
         callbacks=CallbackStore(engine),
+        retries=RetryStore(engine),
         intake_checks=build_intake_checks(settings),
         suppressions=suppressions,
         webhooks=WebhookVerifiers(settings),

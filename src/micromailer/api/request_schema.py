@@ -15,6 +15,7 @@ from typing import Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
+from micromailer.domain.batch import MAX_BATCH_ITEMS
 from micromailer.domain.header_text import FORBIDDEN_CLASS, HEADER_SPACES, HEADER_TEXT_PATTERN
 from micromailer.domain.message_fields import (
     CONTENT_ID_PATTERN,
@@ -328,6 +329,30 @@ def email_request_body() -> dict[str, Any]:
     }
 
 
+def batch_request_body() -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of ``POST /emails``: JSON only, each item ``POST /email``'s
+    JSON body."""
+    return {
+        "required": True,
+        "description": (
+            "JSON only: an object whose `emails` list holds 1 to "
+            f"{MAX_BATCH_ITEMS} emails, each exactly what `POST /email` takes as JSON. Each is "
+            "validated on its own: an invalid item is refused in the results, the others are "
+            "stored. The whole body is bounded by `MICROMAILER_MAX_BODY_BYTES`."
+        ),
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["emails"],
+            "properties": {"emails": {
+                "type": "array", "minItems": 1, "maxItems": MAX_BATCH_ITEMS,
+                "items": email_fields_schema(json=True),
+                "description": "The emails, each as `POST /email`'s JSON body.",
+            }},
+            "description": "Other fields are ignored.",
+        }}},
+    }
+
+
 __all__ = [
     "ADDRESS_PATTERN",
     "CONTENT_PATTERN",
@@ -336,6 +361,7 @@ __all__ = [
     "MEDIA_TYPES",
     "NON_BLANK_HEADER_PATTERN",
     "WHITESPACE_CLASS",
+    "batch_request_body",
     "email_fields_schema",
     "email_request_body",
 ]

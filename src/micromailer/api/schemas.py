@@ -26,6 +26,31 @@ class EmailAccepted(CamelModel):
     email_id: str
 
 
+class BatchItemAccepted(CamelModel):
+    """An item of a batch stored and queued, as ``POST /email``'s 202 would have said."""
+
+    index: int = Field(description="The item's place in `emails`, from 0.")
+    status: Literal[202] = 202
+    email_id: str
+
+
+class BatchItemRefused(CamelModel):
+    """An item of a batch refused, as ``POST /email``'s 400 would have said: nothing of it
+    was stored."""
+
+    index: int = Field(description="The item's place in `emails`, from 0.")
+    status: Literal[400] = 400
+    error: str = Field(description="One sentence saying what to fix.")
+
+
+class BatchAccepted(CamelModel):
+    """``POST /emails``'s answer: one result per item, in order, and their counts."""
+
+    results: list[BatchItemAccepted | BatchItemRefused]
+    accepted: int
+    refused: int
+
+
 class ErrorDetail(BaseModel):
     field: str | None = None
     message: str
@@ -44,6 +69,10 @@ class NotFoundBody(CamelModel):
 
 class AttemptOut(CamelModel):
     attempt: int
+    cycle: int = Field(
+        default=1, description="The delivery cycle of this try: 1, then one more per retry "
+                               "(`POST /email/{id}/retry`)."
+    )
     provider: str
     started_at: datetime
     finished_at: datetime
@@ -106,6 +135,10 @@ class EmailOut(CamelModel):
     provider: str | None
     provider_message_id: str | None
     attempt_count: int
+    retries: int = Field(
+        default=0, description="Retries asked for with `POST /email/{id}/retry`; each started "
+                               "a new delivery cycle (its attempts carry `cycle`)."
+    )
     attempts: list[AttemptOut]
     created_at: datetime
     updated_at: datetime
@@ -141,9 +174,11 @@ class EmailOut(CamelModel):
             provider=view.provider,
             provider_message_id=view.provider_message_id,
             attempt_count=view.attempt_count,
+            retries=view.retries,
             attempts=[
                 AttemptOut(
                     attempt=a.attempt_number,
+                    cycle=a.cycle,
                     provider=a.provider,
                     started_at=a.started_at,
                     finished_at=a.finished_at,
@@ -266,6 +301,9 @@ class ReadinessOut(BaseModel):
 
 __all__ = [
     "AttemptOut",
+    "BatchAccepted",
+    "BatchItemAccepted",
+    "BatchItemRefused",
     "EmailAccepted",
     "EmailOut",
     "EmailSummaryOut",

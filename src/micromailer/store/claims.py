@@ -65,6 +65,8 @@ class AttemptRecord:
     provider: str | None = None
     provider_message_id: str | None = None
     due_at: datetime | None = None
+    #: The email's delivery cycle this attempt belongs to (one more per retry by hand).
+    cycle: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,6 +78,15 @@ class Claim:
     attempt_number: int
     created_at: datetime
     previous_error: str | None = None
+    #: The email's delivery cycle: 1, then one more per retry by hand (``store/retries.py``).
+    cycle: int = 1
+    #: Attempts made before this cycle; ``MICROMAILER_MAX_ATTEMPTS`` counts from there.
+    cycle_start: int = 0
+
+    @property
+    def attempt_in_cycle(self) -> int:
+        """Which attempt of its cycle this is (1-based): what the retry budget counts."""
+        return self.attempt_number - self.cycle_start
 
 
 class ClaimStore(StoreBase):
@@ -115,7 +126,7 @@ class ClaimStore(StoreBase):
                     updated_at=now,
                 )
                 .returning(*_MESSAGE_COLUMNS, EmailRow.attempt_count, EmailRow.created_at,
-                           EmailRow.error)
+                           EmailRow.error, EmailRow.retries, EmailRow.cycle_start)
             ).all()
             envelopes = {
                 row.id: Envelope.from_json(row.envelope) if row.envelope
@@ -136,17 +147,20 @@ class ClaimStore(StoreBase):
                 row.attempt_count,
                 row.created_at,
                 row.error,
+                cycle=row.retries + 1,
+                cycle_start=row.cycle_start,
             )
             for row in claimed
         }
 
     def retry_record(
         self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], error: str,
-        delay_seconds: float,
+        delay_seconds: float, *, cycle: int = 1,
     ) -> AttemptRecord:
         """Back to ``queued``, due again after ``delay_seconds`` (on this store's clock)."""
         due_at = self._clock() + timedelta(seconds=delay_seconds)
-        return AttemptRecord(email_id, attempt_number, tries, Status.QUEUED, error, due_at=due_at)
+        return AttemptRecord(email_id, attempt_number, tries, Status.QUEUED, error, due_at=due_at,
+                             cycle=cycle)
 
     def record(self, records: Sequence[AttemptRecord]) -> list[bool]:
         """Store attempts' outcomes and tries in one transaction; whether each outcome applied.
@@ -302,6 +316,7 @@ def _attempt_rows(record: AttemptRecord, *, stale: bool) -> list[dict[str, objec
         {
             "email_id": record.email_id,
             "attempt_number": record.attempt_number,
+            "cycle": record.cycle,
             "provider": attempt.provider,
             "started_at": attempt.started_at,
             "finished_at": attempt.finished_at,

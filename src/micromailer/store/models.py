@@ -70,7 +70,13 @@ class EmailRow(Base):
     provider: Mapped[str | None] = mapped_column(String(32))
     provider_message_id: Mapped[str | None] = mapped_column(String(200), index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    #: Claims so far, over every delivery cycle: the number of the latest attempt.
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Retries by hand (``POST /email/{id}/retry``), each the start of a new delivery cycle.
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    #: Claims before the current cycle: its attempts are numbered from ``cycle_start + 1``, and
+    #: ``MICROMAILER_MAX_ATTEMPTS`` counts from there.
+    cycle_start: Mapped[int] = mapped_column(Integer, default=0)
     #: When the email is next expected to be picked up by a worker.
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: While ``sending``: until when the claiming worker holds it.
@@ -210,6 +216,8 @@ class AttemptRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     email_id: Mapped[str] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"), index=True)
     attempt_number: Mapped[int] = mapped_column(Integer)
+    #: The email's delivery cycle it belongs to: 1, then one more per retry by hand.
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
     provider: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -287,7 +295,7 @@ class AuditEventRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    #: ``key.created``, ``key.revoked``, ``email.accepted``, ``auth.refused``.
+    #: ``key.created``, ``key.revoked``, ``email.accepted``, ``email.retried``, ``auth.refused``.
     kind: Mapped[str] = mapped_column(String(32))
     key_name: Mapped[str | None] = mapped_column(String(100))
     project: Mapped[str | None] = mapped_column(String(100))

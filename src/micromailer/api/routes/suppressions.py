@@ -11,9 +11,11 @@ from pydantic import Field, field_validator
 
 from micromailer.api.deps import PrincipalDep, ServicesDep
 from micromailer.api.errors import ApiError
+from micromailer.api.request_schema import ADDRESS_PATTERN
 from micromailer.api.responses import STORE_UNAVAILABLE, error
 from micromailer.api.schemas import CamelModel
 from micromailer.domain.addresses import normalized_address
+from micromailer.domain.validation import MAX_TO_LENGTH
 from micromailer.security.principal import Principal
 from micromailer.store.suppressions import Suppression
 
@@ -40,7 +42,9 @@ class SuppressionOut(CamelModel):
 
 class SuppressionsIn(CamelModel):
     addresses: Annotated[list[str], Field(min_length=1, max_length=MAX_ADDED)] = Field(
-        description=f"The addresses to stop sending to, 1 to {MAX_ADDED}.")
+        description=f"The addresses to stop sending to, 1 to {MAX_ADDED}.",
+        json_schema_extra={"items": {"type": "string", "format": "email",
+                                     "maxLength": MAX_TO_LENGTH, "pattern": ADDRESS_PATTERN}})
     detail: str | None = Field(default=None, max_length=500,
                                description="Why, for whoever reads the list later.")
 
