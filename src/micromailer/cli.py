@@ -11,6 +11,7 @@ import socket
 import sys
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -74,15 +75,20 @@ def run(host: str, port: int, sandbox_port: int, access_log: bool) -> None:
         child_env,
         children,
         free_loopback_port,
+        reachable_url,
         spawn,
         wait_until_up,
     )
 
     settings = _settings()
     log_config = _start_logging(settings, CONSOLE)
-    # The children log as this process does, not as their own commands would by default.
-    env: dict[str, str] = {"MICROMAILER_DATA_DIR": str(settings.data_dir),
-                           "MICROMAILER_LOG_FORMAT": settings.log_format or CONSOLE}
+    # The children log as this process does, not as their own commands would by default; the
+    # fakes (the sandbox's, or the worker's for test keys) send their events to this API.
+    env: dict[str, str] = {
+        "MICROMAILER_DATA_DIR": str(settings.data_dir),
+        "MICROMAILER_LOG_FORMAT": settings.log_format or CONSOLE,
+        "MICROMAILER_SANDBOX_EVENTS_URL": settings.sandbox_events_url or reachable_url(host, port),
+    }
     _upgrade(settings)
     with children() as started:
         if not settings.has_credentials:  # the one command that chooses the sandbox itself
@@ -171,10 +177,11 @@ def server_options(
               help="Address the metrics port listens on.")
 def worker(concurrency: int | None, loglevel: str, hostname: str | None, events: bool,
            metrics_port: int | None, metrics_host: str) -> None:
-    """A Celery worker that delivers emails, with the sweeper."""
+    """A Celery worker that delivers emails and callbacks, with the sweeper."""
     from celery.signals import worker_shutdown
 
     from micromailer.queue.batch_publisher import BatchPublisher
+    from micromailer.queue.callback_publisher import CallbackPublisher
     from micromailer.queue.celery_app import QUEUE_NAME, create_celery
     from micromailer.queue.cleanup import Cleaner
     from micromailer.queue.sweeper import Sweeper, sweep_once
@@ -191,9 +198,13 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     if metrics_port is not None:
         _serve_worker_metrics(runtime.metrics.registry, metrics_host, metrics_port)
     publish_many = BatchPublisher(app).publish_many
+    sweep_callbacks = partial(sweep_once, runtime.callback_deliveries,
+                              CallbackPublisher(app).publish_many, settings.sweep_after,
+                              "callback delivery")
     sweep_once(runtime.sweeps, publish_many, settings.sweep_after)
-    Sweeper(runtime.sweeps, publish_many,
-            sweep_after=settings.sweep_after, interval=settings.sweep_interval).start()
+    sweep_callbacks()
+    Sweeper(runtime.sweeps, publish_many, sweep_after=settings.sweep_after,
+            interval=settings.sweep_interval, also=[sweep_callbacks]).start()
     Cleaner.for_settings(settings, runtime.sweeps.engine).start()
     # Celery's start-up banner is text for a console, printed rather than logged.
     quiet = ["--quiet"] if (settings.log_format or JSON) == JSON else []
@@ -250,9 +261,13 @@ def _finish_deliveries(app: Celery, timeout: float) -> Callable[..., None]:
                    "comma-separated (the name workers reach it by, e.g. sandbox).")
 @click.option("--smtp-port", default=0, show_default=True, type=click.IntRange(0, 65535),
               help="Port of the SMTP fake (0: a free one; GET /_sandbox/smtp/server says).")
+@click.option("--events-url", default=None, metavar="URL",
+              help="The service's URL the fakes send their providers' signed events to "
+                   "(<URL>/webhooks/<provider>); default: MICROMAILER_SANDBOX_EVENTS_URL, "
+                   "unset: no events.")
 def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_ms: int,
-            allowed_hosts: str, smtp_port: int) -> None:
-    """The fake providers alone, with fault injection and message capture."""
+            allowed_hosts: str, smtp_port: int, events_url: str | None) -> None:
+    """The fake providers alone, with fault injection, message capture and events."""
     from micromailer.sandbox.server import run_sandbox
     from micromailer.security.hosts import parse_host_patterns
 
@@ -260,11 +275,13 @@ def sandbox(host: str, port: int, fail_rate: float, fault_status: int, latency_m
         names = parse_host_patterns(allowed_hosts, "--allowed-hosts") if allowed_hosts else []
     except ValueError as exc:
         raise click.UsageError(str(exc)) from None
-    log_config = _start_logging(_settings(), JSON)
+    settings = _settings(sandbox_events_url=events_url) if events_url else _settings()
+    log_config = _start_logging(settings, JSON)
     faults = {"failRate": fail_rate, "status": fault_status, "latencyMs": latency_ms}
     log.info("micromailer sandbox on http://%s:%d", host, port)
     run_sandbox(host, port, faults=faults, allowed_hosts=names, log_config=log_config,
-                smtp_port=smtp_port)
+                smtp_port=smtp_port, events_url=settings.sandbox_events_url,
+                events_delay=settings.sandbox_events_delay)
 
 
 # -- using the service -----------------------------------------------------------------------
@@ -343,6 +360,32 @@ def _print_status(email_id: str, store: Any) -> None:
         click.echo(json.dumps({"status": "notfound", "emailId": email_id}))
         sys.exit(1)
     click.echo(EmailOut.from_view(view).model_dump_json(by_alias=True, indent=2))
+
+
+@main.command()
+@click.argument("email_id")
+def retry(email_id: str) -> None:
+    """Queue a failed email again, a new delivery cycle (as POST /email/ID/retry); print its id."""
+    from micromailer.queue.celery_app import create_celery
+    from micromailer.queue.publisher import DeliveryPublisher
+    from micromailer.store.engine import make_engine
+    from micromailer.store.retries import NotFailed, RetryStore
+
+    settings = _settings()
+    _start_logging(settings, CONSOLE)
+    outcome = RetryStore(make_engine(settings.store_url)).start_cycle(
+        email_id, None, every_project=True
+    )
+    if outcome is None:
+        click.echo(json.dumps({"status": "notfound", "emailId": email_id}))
+        sys.exit(1)
+    if isinstance(outcome, NotFailed):
+        raise click.ClickException(outcome.sentence)
+    try:
+        DeliveryPublisher(create_celery(settings)).publish(email_id)
+    except Exception as exc:  # queued and due: the sweeper publishes it
+        click.echo(f"warning: could not queue it now ({exc}); the sweeper will.", err=True)
+    click.echo(email_id)
 
 
 @main.command()

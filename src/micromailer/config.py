@@ -5,6 +5,8 @@ Nothing here is built at import time: callers make a ``Settings()`` and pass it 
 
 from __future__ import annotations
 
+import base64
+import binascii
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated, Literal
@@ -12,6 +14,7 @@ from typing import Annotated, Literal
 from pydantic import AliasChoices, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
+from micromailer.callbacks.schedule import parse_retry_schedule
 from micromailer.secret_files import FROM_FILE, SecretFileSettingsSource
 from micromailer.security.hosts import parse_host_patterns
 from micromailer.security.origins import parse_origins
@@ -50,6 +53,17 @@ ENABLING_VARIABLES: dict[str, str] = {
     "smtp": "MICROMAILER_SMTP_URL",
 }
 
+#: The settings of the providers' event webhooks (``webhooks/<provider>.py``).
+WEBHOOK_SETTINGS: tuple[str, ...] = (
+    "sendgrid_webhook_public_key", "mandrill_webhook_key", "mandrill_webhook_url",
+    "mailgun_webhook_signing_key",
+    "postmark_webhook_username", "postmark_webhook_password", "postmark_webhook_token",
+    "ses_sns_topic_arn",
+    "sparkpost_webhook_username", "sparkpost_webhook_password", "sparkpost_webhook_token",
+    "brevo_webhook_username", "brevo_webhook_password", "brevo_webhook_token",
+    "resend_webhook_secret",
+)
+
 #: Real API origins by provider and region (``MAILGUN_REGION``, ``SPARKPOST_REGION``).
 REGIONAL_BASE_URLS: dict[str, dict[str, str]] = {
     "mailgun": {"us": "https://api.mailgun.net", "eu": "https://api.eu.mailgun.net"},
@@ -68,6 +82,9 @@ BODY_MARGIN_BYTES = 256 * 1024
 SANDBOX_API_KEY = "sandbox-key"
 
 DEFAULT_SANDBOX_PORT = 8025
+#: Seconds from a fake's acceptance to the events it sends back (``delivered``, then a
+#: complaint as long again later): long enough for the worker to have recorded ``sent``.
+DEFAULT_SANDBOX_EVENTS_DELAY = 2.0
 
 #: Seconds a lease holds beyond its provider tries: the claim's and the outcome's commits, and
 #: the event loop's own delays between them.
@@ -78,6 +95,10 @@ LEASE_MARGIN = 10.0
 STRATEGY_NAMES: tuple[str, ...] = ("original", "breaker", "priority")
 #: The service's default: the one the simulation favours (docs/selection.md).
 DEFAULT_STRATEGY = "breaker"
+
+#: Seconds between the tries of a callback delivery (``MICROMAILER_CALLBACK_RETRY_SCHEDULE``):
+#: 5 s, 5 min, 30 min, 2 h, 5 h, 10 h, 10 h; the last try comes 27.6 h after the first.
+DEFAULT_CALLBACK_RETRY_SCHEDULE = "5,300,1800,7200,18000,36000,36000"
 
 #: How log lines are written (``MICROMAILER_LOG_FORMAT``): one JSON object a line, or text for
 #: a console (``logs.py``).
@@ -104,7 +125,10 @@ SecretUrl = Annotated[str | None, FROM_FILE]
 class Settings(BaseSettings):
     """Every knob of micromailer. Names are part of the public contract (see DESIGN.md)."""
 
-    model_config = SettingsConfigDict(env_prefix="MICROMAILER_", extra="ignore")
+    # A refused value is never echoed in the error: many settings are secrets.
+    model_config = SettingsConfigDict(
+        env_prefix="MICROMAILER_", extra="ignore", hide_input_in_errors=True
+    )
 
     data_dir: Path = Path("./var")
     database_url: SecretUrl = None
@@ -152,6 +176,106 @@ class Settings(BaseSettings):
         default=None,
         validation_alias=AliasChoices("RESEND_API_KEY", "MICROMAILER_RESEND_API_KEY"),
     )
+    # -- the providers' event webhooks (docs/providers/<name>.md, "Events") ---------------
+
+    #: SNS topics (ARNs, comma-separated) whose messages ``POST /webhooks/ses`` takes and
+    #: whose subscriptions it confirms by itself; unset: any topic, confirmed by hand.
+    ses_sns_topic_arn: str | None = None
+    #: The Basic credentials, or the ``X-MessageSystems-Webhook-Token``, SparkPost's webhook
+    #: is configured with.
+    sparkpost_webhook_username: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SPARKPOST_WEBHOOK_USERNAME", "MICROMAILER_SPARKPOST_WEBHOOK_USERNAME"
+        ),
+    )
+    sparkpost_webhook_password: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SPARKPOST_WEBHOOK_PASSWORD", "MICROMAILER_SPARKPOST_WEBHOOK_PASSWORD"
+        ),
+    )
+    sparkpost_webhook_token: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SPARKPOST_WEBHOOK_TOKEN", "MICROMAILER_SPARKPOST_WEBHOOK_TOKEN"
+        ),
+    )
+    #: The Basic credentials (in the webhook's URL), or the bearer token, Brevo's webhook is
+    #: configured with.
+    brevo_webhook_username: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "BREVO_WEBHOOK_USERNAME", "MICROMAILER_BREVO_WEBHOOK_USERNAME"
+        ),
+    )
+    brevo_webhook_password: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "BREVO_WEBHOOK_PASSWORD", "MICROMAILER_BREVO_WEBHOOK_PASSWORD"
+        ),
+    )
+    brevo_webhook_token: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "BREVO_WEBHOOK_TOKEN", "MICROMAILER_BREVO_WEBHOOK_TOKEN"
+        ),
+    )
+    #: The signing secret (``whsec_…``) Resend shows for the webhook.
+    resend_webhook_secret: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "RESEND_WEBHOOK_SECRET", "MICROMAILER_RESEND_WEBHOOK_SECRET"
+        ),
+    )
+    #: SendGrid's verification key of its signed Event Webhook (base64 DER, as SendGrid shows
+    #: it, or PEM). Not a secret, but read like one, so it may come from a file too.
+    sendgrid_webhook_public_key: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "SENDGRID_WEBHOOK_PUBLIC_KEY", "MICROMAILER_SENDGRID_WEBHOOK_PUBLIC_KEY"
+        ),
+    )
+    #: The key Mandrill shows for the webhook (its ``auth_key``): Mandrill signs with it.
+    mandrill_webhook_key: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices("MANDRILL_WEBHOOK_KEY", "MICROMAILER_MANDRILL_WEBHOOK_KEY"),
+    )
+    #: The webhook's URL exactly as registered at Mandrill, which it signs; unset: the URL the
+    #: request came to (set it behind a proxy that changes the scheme, host or path).
+    mandrill_webhook_url: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices("MANDRILL_WEBHOOK_URL", "MICROMAILER_MANDRILL_WEBHOOK_URL"),
+    )
+    #: Mailgun's HTTP webhook signing key (not the API key).
+    mailgun_webhook_signing_key: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "MAILGUN_WEBHOOK_SIGNING_KEY", "MICROMAILER_MAILGUN_WEBHOOK_SIGNING_KEY"
+        ),
+    )
+    #: The basic-auth credentials put in Postmark's webhook URL (``https://user:pass@…``).
+    postmark_webhook_username: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "POSTMARK_WEBHOOK_USERNAME", "MICROMAILER_POSTMARK_WEBHOOK_USERNAME"
+        ),
+    )
+    postmark_webhook_password: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "POSTMARK_WEBHOOK_PASSWORD", "MICROMAILER_POSTMARK_WEBHOOK_PASSWORD"
+        ),
+    )
+    #: A secret Postmark sends in the custom header ``X-Micromailer-Webhook-Token``, beside or
+    #: instead of the basic-auth credentials.
+    postmark_webhook_token: Credential = Field(
+        default=None,
+        validation_alias=AliasChoices(
+            "POSTMARK_WEBHOOK_TOKEN", "MICROMAILER_POSTMARK_WEBHOOK_TOKEN"
+        ),
+    )
+
     #: ``smtp://user:pass@host:587`` (STARTTLS) or ``smtps://user:pass@host:465`` (TLS).
     smtp_url: SecretUrl = None
     #: A CA certificate file (PEM) trusted for the SMTP server's certificate.
@@ -224,6 +348,12 @@ class Settings(BaseSettings):
     #: The fake providers (``MICROMAILER_SANDBOX_URL``). Setting it asks for sandbox mode when
     #: no provider has credentials; ``micromailer run`` sets it for the sandbox it starts.
     sandbox_url: str | None = None
+    #: The service's origin the sandbox fakes send their providers' signed events to
+    #: (``<url>/webhooks/<provider>``), for ``micromailer sandbox`` and the fakes a worker
+    #: starts for test keys; ``micromailer run`` sets it to its own API. Unset: no events.
+    sandbox_events_url: str | None = None
+    #: Seconds from a fake's acceptance to its first event (docs/sandbox.md).
+    sandbox_events_delay: float = Field(default=DEFAULT_SANDBOX_EVENTS_DELAY, ge=0, le=3600)
 
     #: Largest request body; unset (0): follows ``max_message_bytes`` (base64 makes a message
     #: a third larger, plus :data:`BODY_MARGIN_BYTES`).
@@ -257,6 +387,17 @@ class Settings(BaseSettings):
     audit_retention_days: int = Field(default=90, ge=1)
     #: Seconds an ``Idempotency-Key`` replays its first answer.
     idempotency_ttl: float = Field(default=24 * 3600.0, gt=0)
+
+    # -- callbacks to the client (docs/callbacks.md) ------------------------------------
+
+    #: Let callback URLs reach loopback, private, link-local and other non-public addresses
+    #: (a receiver on the same machine or network); off, they are refused (no SSRF).
+    callback_allow_private: bool = False
+    #: Seconds between the tries of one callback delivery, comma-separated; after the last,
+    #: ``failed``. The default spans more than 24 hours (8 tries).
+    callback_retry_schedule: str = DEFAULT_CALLBACK_RETRY_SCHEDULE
+    #: Seconds one callback POST may take in all (connecting included).
+    callback_timeout: float = Field(default=10.0, gt=0, le=60)
 
     @classmethod
     def settings_customise_sources(
@@ -292,6 +433,25 @@ class Settings(BaseSettings):
         parse_trusted_proxies(value)
         return value
 
+    @field_validator("sandbox_events_url")
+    @classmethod
+    def _events_origin(cls, value: str | None) -> str | None:
+        url = (value or "").strip()
+        if not url:
+            return None
+        if not url.startswith(("http://", "https://")):
+            raise ValueError(
+                "MICROMAILER_SANDBOX_EVENTS_URL must be the service's http:// or https:// URL, "
+                "such as http://127.0.0.1:8000"
+            )
+        return url.rstrip("/")
+
+    @field_validator("callback_retry_schedule")
+    @classmethod
+    def _parsable_retry_schedule(cls, value: str) -> str:
+        parse_retry_schedule(value)
+        return value
+
     @field_validator("providers")
     @classmethod
     def _known_providers(cls, value: str | None) -> str | None:
@@ -303,6 +463,35 @@ class Settings(BaseSettings):
                 f"unknown provider(s) {', '.join(unknown)}; known: {', '.join(KNOWN_PROVIDERS)}"
             )
         return value
+
+    @model_validator(mode="after")
+    def _webhook_secrets(self) -> Settings:
+        """Checked on the whole settings, so that an error never quotes the secret."""
+        key = self.sendgrid_webhook_public_key
+        if key is not None and key.get_secret_value().strip():
+            from micromailer.webhooks.sendgrid_key import load_public_key  # loads cryptography
+
+            try:
+                load_public_key(key.get_secret_value())
+            except ValueError as exc:
+                raise ValueError(f"SENDGRID_WEBHOOK_PUBLIC_KEY is {exc}") from None
+        url = self.mandrill_webhook_url
+        if url is not None and url.get_secret_value().strip() and not (
+            url.get_secret_value().strip().startswith(("https://", "http://"))
+        ):
+            raise ValueError(
+                "MANDRILL_WEBHOOK_URL must be the webhook's full URL as registered at Mandrill, "
+                "starting with https://"
+            )
+        password = self.postmark_webhook_password
+        given = [bool(self.postmark_webhook_username), bool(
+            password is not None and password.get_secret_value())]
+        if any(given) and not all(given):
+            raise ValueError(
+                "POSTMARK_WEBHOOK_USERNAME and POSTMARK_WEBHOOK_PASSWORD go together: set both "
+                "(the credentials in Postmark's webhook URL), or neither"
+            )
+        return self
 
     @field_validator("rate_limit")
     @classmethod
@@ -345,6 +534,41 @@ class Settings(BaseSettings):
                 "an amqp:// URL, or leave the queue type classic"
             )
         return self
+
+    @field_validator(*WEBHOOK_SETTINGS, mode="before")
+    @classmethod
+    def _empty_webhook_setting_is_unset(cls, value: object) -> object:
+        """An empty value is unset, as compose's ``${NAME:-}`` passes it."""
+        return None if isinstance(value, str) and not value.strip() else value
+
+    @model_validator(mode="after")
+    def _webhook_passwords_have_users(self) -> Settings:
+        for provider in ("sparkpost", "brevo"):
+            password = getattr(self, f"{provider}_webhook_password")
+            if password is not None and not getattr(self, f"{provider}_webhook_username"):
+                name = provider.upper()
+                raise ValueError(
+                    f"{name}_WEBHOOK_PASSWORD is set without {name}_WEBHOOK_USERNAME: set the "
+                    "user name the webhook's Basic credentials carry, or leave both unset"
+                )
+        return self
+
+    @field_validator("resend_webhook_secret")
+    @classmethod
+    def _resend_secret_is_base64(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is None:
+            return None
+        encoded = value.get_secret_value().strip().removeprefix("whsec_")
+        try:
+            decoded = base64.b64decode(encoded + "=" * (-len(encoded) % 4), validate=True)
+        except binascii.Error:
+            decoded = b""
+        if not decoded:
+            raise ValueError(
+                "RESEND_WEBHOOK_SECRET is not a signing secret: copy the whole whsec_… value "
+                "from the webhook's page in Resend"
+            )
+        return value
 
     # -- derived values -------------------------------------------------------------
 
@@ -486,6 +710,8 @@ def _split(value: str) -> list[str]:
 
 __all__ = [
     "BODY_MARGIN_BYTES",
+    "DEFAULT_CALLBACK_RETRY_SCHEDULE",
+    "DEFAULT_SANDBOX_EVENTS_DELAY",
     "DEFAULT_SANDBOX_PORT",
     "DEFAULT_STRATEGY",
     "ENABLING_SETTINGS",
@@ -498,6 +724,7 @@ __all__ = [
     "SANDBOX_MAILGUN_DOMAIN",
     "SANDBOX_SES_REGION",
     "STRATEGY_NAMES",
+    "WEBHOOK_SETTINGS",
     "Credential",
     "QueueType",
     "SecretUrl",

@@ -79,10 +79,25 @@ def free_loopback_port() -> int:
         return port
 
 
+def reachable_url(host: str, port: int) -> str:
+    """The URL this machine's other processes reach a server bound to ``host:port`` by: the
+    loopback address for a wildcard bind (``0.0.0.0``, ``::``), brackets for IPv6."""
+    wildcards = {"": "127.0.0.1", "0.0.0.0": "127.0.0.1", "::": "::1", "[::]": "::1"}
+    address = wildcards.get(host, host).strip("[]")
+    return f"http://[{address}]:{port}" if ":" in address else f"http://{address}:{port}"
+
+
 def child_env(**overrides: str) -> dict[str, str]:
     env = dict(os.environ)
     env.update(overrides)
     return env
 
 
-__all__ = ["child_env", "children", "free_loopback_port", "spawn", "wait_until_up"]
+__all__ = [
+    "child_env",
+    "children",
+    "free_loopback_port",
+    "reachable_url",
+    "spawn",
+    "wait_until_up",
+]

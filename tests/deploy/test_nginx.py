@@ -148,12 +148,13 @@ def test_an_email_posted_through_nginx_is_accepted_and_sent(deployment: Deployme
     with deployment.client() as client:
         email_id = post_email(client, "Through nginx")
         deadline = time.monotonic() + 60
-        while (body := client.get(f"/email/{email_id}").json())["status"] not in {"sent",
-                                                                                   "failed"}:
+        # the sandbox's delivery event may move it on from `sent` before a poll sees it
+        while (body := client.get(f"/email/{email_id}").json())["status"] not in {
+                "sent", "delivered", "failed"}:
             assert time.monotonic() < deadline, body
             time.sleep(0.3)
 
-    assert body["status"] == "sent", body
+    assert body["status"] in {"sent", "delivered"}, body
     subjects = [m["subject"] for m in deployment.cluster.sandbox_client.captured("sendgrid")]
     assert "Through nginx" in subjects
 

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session
 
+from micromailer.delivery.batch import tie_to_key
 from micromailer.domain.attempt import NewEmail, Submitter
 from micromailer.domain.idempotency import (
     Conflict,
@@ -234,3 +235,33 @@ def test_each_stored_email_has_its_accepted_audit_row_in_the_same_commit(
     row = rows[open_one.email_id]
     assert (row.key_name, row.project, row.client, row.idempotency_key) == (
         None, None, None, None)
+
+
+def test_a_batch_completes_its_key_once_with_its_answer_and_stores_every_email(
+    stores: KeyStores,
+) -> None:
+    reservation = stores.keys.reserve(asked())
+    assert isinstance(reservation, Reservation)
+    batch = tie_to_key([make_new_email() for _ in range(3)], reservation, '{"results":[]}')
+
+    stored = stores.emails.add_emails([*batch, make_new_email()])
+
+    assert stored.lost == frozenset()
+    assert stores.count(EmailRow) == 4
+    replay = stores.keys.reserve(asked())
+    assert replay == Replay(207, '{"results":[]}', batch[0].email_id)
+
+
+def test_a_batch_whose_key_was_taken_over_stores_none_of_its_emails(stores: KeyStores) -> None:
+    slow = stores.keys.reserve(asked())
+    assert isinstance(slow, Reservation)
+    stores.clock.advance(LEASE_SECONDS)
+    assert isinstance(stores.keys.reserve(asked()), Reservation)
+    batch = tie_to_key([make_new_email() for _ in range(3)], slow, '{"results":[]}')
+    neighbour = make_new_email()
+
+    stored = stores.emails.add_emails([*batch, neighbour])
+
+    assert stored.lost == {new.email_id for new in batch}
+    assert stores.count(EmailRow) == 1
+    assert stores.emails.get_email(neighbour.email_id) is not None

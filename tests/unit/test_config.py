@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+from pydantic import ValidationError
+
 from micromailer.config import KNOWN_PROVIDERS, SANDBOX_API_KEY, Settings
 
 
@@ -39,3 +42,29 @@ def test_credentials_win_over_a_sandbox_url() -> None:
     assert live.unconfigured_reason() is None
     assert live.provider_names() == ["sendgrid"]
     assert live.base_url("sendgrid") == "https://api.sendgrid.com"
+
+
+def test_the_sandbox_events_url_is_unset_by_default_and_read_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    assert (settings().sandbox_events_url, settings().sandbox_events_delay) == (None, 2.0)
+    monkeypatch.setenv("MICROMAILER_SANDBOX_EVENTS_URL", " http://127.0.0.1:8000/ ")
+    monkeypatch.setenv("MICROMAILER_SANDBOX_EVENTS_DELAY", "0.1")
+
+    assert (settings().sandbox_events_url, settings().sandbox_events_delay) == (
+        "http://127.0.0.1:8000", 0.1
+    )
+
+
+@pytest.mark.parametrize(
+    ("values", "sentence"),
+    [
+        ({"sandbox_events_url": "127.0.0.1:8000"}, "must be the service's http:// or https://"),
+        ({"sandbox_events_delay": -1}, "greater than or equal to 0"),
+    ],
+)
+def test_a_bad_sandbox_events_setting_is_refused_with_a_sentence(
+    values: dict[str, Any], sentence: str
+) -> None:
+    with pytest.raises(ValidationError, match=sentence):
+        settings(**values)

@@ -200,8 +200,9 @@ def test_every_operation_that_needs_a_key_requires_the_scheme_and_no_other_does(
              if operation.get("security") == [{SECURITY_SCHEME: []}]}
     public = {(method, path) for method, path, operation in operations(document)
               if "security" not in operation}
-    assert public == {("GET", "/"), ("GET", "/healthz"), ("GET", "/readyz")}
-    assert len(keyed) + len(public) == len(operations(document)) == 13
+    assert public == {("GET", "/"), ("GET", "/healthz"), ("GET", "/readyz"),
+                      ("POST", "/webhooks/{provider}")}
+    assert len(keyed) + len(public) == len(operations(document)) == 25
     for _, path in keyed:
         assert access_for(path) is not Access.PUBLIC
     for _, path in public:
@@ -211,7 +212,9 @@ def test_every_operation_that_needs_a_key_requires_the_scheme_and_no_other_does(
 def test_every_keyed_operation_documents_the_key_gate_answers(document: dict[str, Any]) -> None:
     for method, path, operation in operations(document):
         if "security" not in operation:
-            assert not {"401", "429"} & set(operation["responses"]), (method, path)
+            # The webhooks' 401 is their provider's signature check, not the key gate's.
+            gate = {"429"} if path == "/webhooks/{provider}" else {"401", "429"}
+            assert not gate & set(operation["responses"]), (method, path)
             continue
         responses = operation["responses"]
         for status in ("401", "403", "429", "503"):
@@ -268,3 +271,27 @@ def test_post_email_documents_the_idempotency_key_and_its_409(document: dict[str
         assert not schema.is_valid(refused), refused
     assert operation["responses"]["409"]["content"]["application/json"]["schema"] == ERROR_REF
     assert "Idempotency-Key" in operation["responses"]["409"]["description"]
+
+
+def test_a_batch_item_is_post_emails_json_body_with_the_same_sender_domains(
+    tmp_path: Path,
+) -> None:
+    settings = Settings(data_dir=tmp_path, sender_domains="example.org",  # type: ignore[call-arg]
+                        _env_file=None)
+    paths = create_app(settings).openapi()["paths"]
+    single = paths["/email"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    batch = paths["/emails"]["post"]["requestBody"]["content"]
+    assert list(batch) == ["application/json"]
+    emails = batch["application/json"]["schema"]["properties"]["emails"]
+    assert emails["items"] == single
+    assert (emails["minItems"], emails["maxItems"]) == (1, 500)
+    assert single["properties"]["from"]["pattern"]
+    assert "207" in paths["/emails"]["post"]["responses"]
+
+
+def test_retry_documents_its_202_404_and_409(document: dict[str, Any]) -> None:
+    responses = document["paths"]["/email/{email_id}/retry"]["post"]["responses"]
+    assert responses["202"]["headers"]["Location"]
+    assert responses["404"]["content"]["application/json"]["schema"] == {
+        "$ref": "#/components/schemas/NotFoundBody"}
+    assert "only a failed email can be retried" in responses["409"]["description"]

@@ -35,6 +35,8 @@ def reveal(value: SecretStr | str | None) -> str | None:
     ("MICROMAILER_DATABASE_URL", "database_url"),
     ("MICROMAILER_BROKER_URL", "broker_url"),
     ("MICROMAILER_REDIS_URL", "redis_url"),
+    ("SPARKPOST_WEBHOOK_TOKEN", "sparkpost_webhook_token"),
+    ("BREVO_WEBHOOK_TOKEN", "brevo_webhook_token"),
 ])
 def test_each_credential_can_come_from_the_file_its_FILE_variable_names(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, variable: str, attribute: str,
@@ -173,3 +175,18 @@ def test_a_command_refuses_to_start_with_the_sentence_and_no_traceback(tmp_path:
     assert "invalid configuration: MANDRILL_API_KEY_FILE and MANDRILL_API_KEY are both set" \
         in result.output
     assert SECRET not in result.output and "Traceback" not in result.output
+
+
+def test_the_webhook_secrets_come_from_files_too(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw"
+    password = tmp_path / "password"
+    password.write_text(SECRET + "\n")
+    monkeypatch.setenv("RESEND_WEBHOOK_SECRET_FILE", str(secret_file(tmp_path, secret + "\n")))
+    monkeypatch.setenv("BREVO_WEBHOOK_USERNAME", "hook")
+    monkeypatch.setenv("BREVO_WEBHOOK_PASSWORD_FILE", str(password))
+
+    settings = Settings()
+    assert reveal(settings.resend_webhook_secret) == secret
+    assert reveal(settings.brevo_webhook_password) == SECRET

@@ -22,12 +22,14 @@ from micromailer.sandbox.simulator import Simulation, simulate
 RESERVED = [recipient.address for recipient in ReservedRecipient]
 
 
-def test_the_four_reserved_recipients_and_their_addresses() -> None:
+def test_the_six_reserved_recipients_and_their_addresses() -> None:
     assert RESERVED == [
         "delivered@simulator.micromailer.test",
         "temp-fail@simulator.micromailer.test",
         "perm-fail@simulator.micromailer.test",
         "slow@simulator.micromailer.test",
+        "bounce@simulator.micromailer.test",
+        "complain@simulator.micromailer.test",
     ]
 
 
@@ -67,8 +69,12 @@ def test_every_other_special_use_domain_is_still_refused_by_both(address: str) -
     assert not re.search(ADDRESS_PATTERN, address)
 
 
-def test_simulate_leaves_ordinary_and_delivered_recipients_alone() -> None:
-    simulation = asyncio.run(simulate(["a@example.com", ReservedRecipient.DELIVERED.address]))
+def test_simulate_leaves_ordinary_delivered_bounce_and_complain_recipients_alone() -> None:
+    """``bounce@`` and ``complain@`` are accepted: their outcome comes later, as events."""
+    simulation = asyncio.run(simulate([
+        "a@example.com", ReservedRecipient.DELIVERED.address, ReservedRecipient.BOUNCE.address,
+        ReservedRecipient.COMPLAIN.address,
+    ]))
 
     assert simulation == Simulation()
 

@@ -20,6 +20,7 @@ from micromailer.api.intake import EmailIntake
 from micromailer.api.metrics import RelayCollector, metrics_registry
 from micromailer.api.openapi import install_openapi
 from micromailer.api.routes import (
+    callbacks,
     docs,
     emails,
     health,
@@ -27,7 +28,9 @@ from micromailer.api.routes import (
     preview,
     providers,
     sandbox,
+    suppressions,
     web,
+    webhooks,
 )
 from micromailer.api.score_history import ReadScores, ScoreHistory, score_history_lifespan
 from micromailer.api.worker_metrics import WorkerMetricsRelay
@@ -90,11 +93,14 @@ def create_app(settings: Settings | None = None, *, services: Services | None = 
     install_error_handlers(app)
     install_openapi(app, settings.sender_domain_list())
     app.include_router(emails.router)
+    app.include_router(callbacks.router)
     app.include_router(providers.router)
     app.include_router(health.router)
     app.include_router(metrics.router)
     app.include_router(preview.router)
     app.include_router(sandbox.router)
+    app.include_router(suppressions.router)
+    app.include_router(webhooks.router)
     app.include_router(web.router)
     app.include_router(docs.router)
     web.mount_static(app)

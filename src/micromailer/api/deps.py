@@ -10,6 +10,7 @@ from fastapi import Depends, Request
 from micromailer.api.intake.checks import IntakeCheck, build_intake_checks
 from micromailer.api.intake.idempotency import IdempotencyGuard
 from micromailer.api.score_history import ScoreHistory
+from micromailer.callbacks.urls import Resolver, system_resolver
 from micromailer.config import Settings
 from micromailer.delivery.carriage import Carriage
 from micromailer.delivery.intake import Sender
@@ -17,6 +18,7 @@ from micromailer.delivery.pipeline import IntakePipeline
 from micromailer.health.live import LiveScoreReader
 from micromailer.providers.registry import ADAPTERS
 from micromailer.queue.batch_publisher import BatchPublisher
+from micromailer.queue.callback_publisher import CallbackPublisher
 from micromailer.queue.celery_app import create_celery
 from micromailer.queue.publisher import DeliveryPublisher
 from micromailer.security.audit import AuditLog
@@ -24,12 +26,17 @@ from micromailer.security.keyring import KeyRing
 from micromailer.security.principal import Principal, principal_of
 from micromailer.security.rate_limit import RateLimiter, build_rate_limiter
 from micromailer.store.audit import AuditStore
+from micromailer.store.callbacks import CallbackStore
 from micromailer.store.emails import EmailStore
 from micromailer.store.engine import make_engine
+from micromailer.store.events import EventStore
 from micromailer.store.health_snapshots import HealthSnapshotStore
 from micromailer.store.idempotency import IdempotencyStore
 from micromailer.store.keys import KeyStore
+from micromailer.store.retries import RetryStore
 from micromailer.store.stats import StatsStore
+from micromailer.store.suppressions import SuppressionStore
+from micromailer.webhooks.registry import WebhookVerifiers
 
 
 @dataclass
@@ -46,10 +53,24 @@ class Services:
     keys: KeyRing
     rate_limiter: RateLimiter
     audit: AuditLog
-    #: ``Idempotency-Key`` on ``POST /email`` (``api/intake/idempotency.py``).
+    #: ``Idempotency-Key`` on ``POST /email`` and ``POST /emails``
+    #: (``api/intake/idempotency.py``).
     idempotency: IdempotencyGuard
+    #: ``POST /email/{id}/retry``: a failed email's new delivery cycle.
+    retries: RetryStore
+    #: Each project's suppression list (``GET/POST/DELETE /suppressions``).
+    suppressions: SuppressionStore
+    #: The providers' events (``POST /webhooks/{provider}``): their checks and their store.
+    webhooks: WebhookVerifiers
+    events: EventStore
+    #: Publishes the callback deliveries the events made, once they are committed.
+    callback_publisher: CallbackPublisher
+    #: The project's callback URLs and their delivery logs (``/callbacks``).
+    callbacks: CallbackStore
     #: Run on every ``POST /email``, in order, before it is decoded (``api/intake/checks.py``).
     intake_checks: list[IntakeCheck] = field(default_factory=list)
+    #: How a callback URL's host is looked up when it is registered.
+    callback_resolver: Resolver = system_resolver
 
     @property
     def sender(self) -> Sender:
@@ -62,19 +83,27 @@ def build_services(settings: Settings) -> Services:
     store = EmailStore(engine)
     celery = create_celery(settings)
     sender = Sender(settings.sender_email, settings.sender_name)
+    suppressions = SuppressionStore(engine)
     return Services(
         settings=settings,
         store=store,
         stats=StatsStore(engine),
         publisher=DeliveryPublisher(celery),
         intake=IntakePipeline(store, BatchPublisher(celery).publish_many, sender,
-                              carriage=carriage_of(settings)),
+                              carriage=carriage_of(settings),
+                              suppressed_among=suppressions.suppressed),
         scores=LiveScoreReader(settings, HealthSnapshotStore(engine).load_health),
         keys=KeyRing(KeyStore(engine).active, require_auth=settings.require_auth),
         rate_limiter=build_rate_limiter(settings),
         audit=AuditLog(AuditStore(engine)),
         idempotency=IdempotencyGuard(IdempotencyStore(engine, ttl=settings.idempotency_ttl)),
+        callbacks=CallbackStore(engine),
+        retries=RetryStore(engine),
         intake_checks=build_intake_checks(settings),
+        suppressions=suppressions,
+        webhooks=WebhookVerifiers(settings),
+        events=EventStore(engine),
+        callback_publisher=CallbackPublisher(celery),
     )
 
 

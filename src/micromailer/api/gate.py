@@ -77,7 +77,9 @@ class KeyGate:
 
         async def send_with_budget(message: Message) -> None:
             if message["type"] == "http.response.start":
-                MutableHeaders(scope=message).update(rate_headers)
+                headers = MutableHeaders(scope=message)
+                for name, value in rate_headers.items():  # a batch's own count is newer
+                    headers.setdefault(name, value)
             await send(message)
 
         await self.app(scope, receive, send_with_budget)

@@ -64,20 +64,33 @@ def install_openapi(app: FastAPI, sender_domains: Sequence[str] = ()) -> None:
 
 
 def with_sender_domains(document: dict[str, Any], domains: Sequence[str]) -> dict[str, Any]:
-    """``POST /email``'s ``from`` limited to the deployment's sender domains (a special-use
-    domain, such as the default ``localhost``, leaves no ``from`` valid)."""
-    body = document["paths"]["/email"]["post"]["requestBody"]["content"]
+    """``from`` limited to the deployment's sender domains, in ``POST /email``'s body and in
+    each item of ``POST /emails``'s (a special-use domain, such as the default ``localhost``,
+    leaves no ``from`` valid)."""
     pattern = sender_pattern(domains)
-    for media in body.values():
-        field = media["schema"]["properties"]["from"]
+    for schema in _email_schemas(document):
+        field = schema["properties"]["from"]
         if pattern is None:
-            media["schema"]["properties"]["from"] = {
+            schema["properties"]["from"] = {
                 "not": {}, "description": field["description"]
                 + " This deployment's sender domains are special-use names: no `from` is valid."
             }
         else:
             field["pattern"] = pattern
     return document
+
+
+def _email_schemas(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every schema of one email's fields: ``POST /email``'s, one per media type, and the
+    items of ``POST /emails``'s list."""
+    paths = document["paths"]
+    schemas = [media["schema"]
+               for media in paths["/email"]["post"]["requestBody"]["content"].values()]
+    batch = paths.get("/emails", {}).get("post")
+    if batch is not None:
+        schemas += [media["schema"]["properties"]["emails"]["items"]
+                    for media in batch["requestBody"]["content"].values()]
+    return schemas
 
 
 def without_validation_errors(document: dict[str, Any]) -> dict[str, Any]:

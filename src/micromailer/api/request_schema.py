@@ -15,6 +15,7 @@ from typing import Any
 
 from email_validator import SPECIAL_USE_DOMAIN_NAMES
 
+from micromailer.domain.batch import MAX_BATCH_ITEMS
 from micromailer.domain.header_text import FORBIDDEN_CLASS, HEADER_SPACES, HEADER_TEXT_PATTERN
 from micromailer.domain.message_fields import (
     CONTENT_ID_PATTERN,
@@ -209,9 +210,9 @@ def email_fields_schema(*, json: bool) -> dict[str, Any]:
                     "`@`, checked by email-validator without any DNS look-up and stored in its "
                     f"normalized form. Special-use domains ({special_use}) are refused: they "
                     "are never real recipients, except the simulator's reserved recipients at "
-                    f"`{SIMULATOR_DOMAIN}` (`delivered@`, `temp-fail@`, `perm-fail@`, `slow@`), "
-                    "which force an outcome in the sandbox and for test keys. Leading and "
-                    "trailing spaces are removed."
+                    f"`{SIMULATOR_DOMAIN}` (`delivered@`, `temp-fail@`, `perm-fail@`, `slow@`, "
+                    "`bounce@`, `complain@`), which force an outcome in the sandbox and for "
+                    "test keys. Leading and trailing spaces are removed."
                 ),
                 "examples": ["jane@example.com"],
             },
@@ -276,6 +277,16 @@ def email_fields_schema(*, json: bool) -> dict[str, Any]:
                 "description": "The plain-text body, sent as given, instead of `content`.",
             },
             "tags": _tags_schema(json=json),
+            "ignore_suppressions": {
+                "type": "boolean" if json else "string",
+                **({} if json else {"enum": ["true", "false", ""]}),
+                "default": False if json else "false",
+                "description": (
+                    "Send even to recipients on the project's suppression list (they bounced "
+                    "hard, complained or were added by hand; docs/events.md). Without it, such "
+                    "a message is refused (400)."
+                ),
+            },
             **({"attachments": _attachments_schema(), "headers": _headers_schema(),
                 "metadata": _metadata_schema()} if json else {}),
         },
@@ -318,6 +329,30 @@ def email_request_body() -> dict[str, Any]:
     }
 
 
+def batch_request_body() -> dict[str, Any]:
+    """The OpenAPI ``requestBody`` of ``POST /emails``: JSON only, each item ``POST /email``'s
+    JSON body."""
+    return {
+        "required": True,
+        "description": (
+            "JSON only: an object whose `emails` list holds 1 to "
+            f"{MAX_BATCH_ITEMS} emails, each exactly what `POST /email` takes as JSON. Each is "
+            "validated on its own: an invalid item is refused in the results, the others are "
+            "stored. The whole body is bounded by `MICROMAILER_MAX_BODY_BYTES`."
+        ),
+        "content": {"application/json": {"schema": {
+            "type": "object",
+            "required": ["emails"],
+            "properties": {"emails": {
+                "type": "array", "minItems": 1, "maxItems": MAX_BATCH_ITEMS,
+                "items": email_fields_schema(json=True),
+                "description": "The emails, each as `POST /email`'s JSON body.",
+            }},
+            "description": "Other fields are ignored.",
+        }}},
+    }
+
+
 __all__ = [
     "ADDRESS_PATTERN",
     "CONTENT_PATTERN",
@@ -326,6 +361,7 @@ __all__ = [
     "MEDIA_TYPES",
     "NON_BLANK_HEADER_PATTERN",
     "WHITESPACE_CLASS",
+    "batch_request_body",
     "email_fields_schema",
     "email_request_body",
 ]

@@ -10,6 +10,7 @@ from pydantic.alias_generators import to_camel
 
 from micromailer.domain.attempt import EmailView
 from micromailer.domain.envelope import Envelope
+from micromailer.domain.events import BounceKind, EventType
 from micromailer.domain.message import Address
 from micromailer.domain.status import Status
 from micromailer.domain.validation import MAX_CONTENT_BYTES
@@ -23,6 +24,31 @@ class CamelModel(BaseModel):
 class EmailAccepted(CamelModel):
     status: Literal["queued"] = "queued"
     email_id: str
+
+
+class BatchItemAccepted(CamelModel):
+    """An item of a batch stored and queued, as ``POST /email``'s 202 would have said."""
+
+    index: int = Field(description="The item's place in `emails`, from 0.")
+    status: Literal[202] = 202
+    email_id: str
+
+
+class BatchItemRefused(CamelModel):
+    """An item of a batch refused, as ``POST /email``'s 400 would have said: nothing of it
+    was stored."""
+
+    index: int = Field(description="The item's place in `emails`, from 0.")
+    status: Literal[400] = 400
+    error: str = Field(description="One sentence saying what to fix.")
+
+
+class BatchAccepted(CamelModel):
+    """``POST /emails``'s answer: one result per item, in order, and their counts."""
+
+    results: list[BatchItemAccepted | BatchItemRefused]
+    accepted: int
+    refused: int
 
 
 class ErrorDetail(BaseModel):
@@ -43,12 +69,28 @@ class NotFoundBody(CamelModel):
 
 class AttemptOut(CamelModel):
     attempt: int
+    cycle: int = Field(
+        default=1, description="The delivery cycle of this try: 1, then one more per retry "
+                               "(`POST /email/{id}/retry`)."
+    )
     provider: str
     started_at: datetime
     finished_at: datetime
     outcome: str
     status_code: int | None
     error: str | None
+
+
+class EventOut(CamelModel):
+    """What a provider reported after accepting the email (docs/events.md)."""
+
+    type: EventType
+    at: datetime
+    provider: str
+    detail: str | None
+    recipient: str | None
+    #: ``hard`` or ``soft``, for a bounce.
+    bounce: BounceKind | None
 
 
 class AddressOut(BaseModel):
@@ -93,12 +135,18 @@ class EmailOut(CamelModel):
     provider: str | None
     provider_message_id: str | None
     attempt_count: int
+    retries: int = Field(
+        default=0, description="Retries asked for with `POST /email/{id}/retry`; each started "
+                               "a new delivery cycle (its attempts carry `cycle`)."
+    )
     attempts: list[AttemptOut]
     created_at: datetime
     updated_at: datetime
     error: str | None
     #: Sent with a test key: it went to the sandbox fakes, never to a real provider.
     test: bool = False
+    #: What the providers reported after accepting it (delivered, bounced…), oldest first.
+    events: list[EventOut] = []
 
     @classmethod
     def from_view(cls, view: EmailView) -> EmailOut:
@@ -126,9 +174,11 @@ class EmailOut(CamelModel):
             provider=view.provider,
             provider_message_id=view.provider_message_id,
             attempt_count=view.attempt_count,
+            retries=view.retries,
             attempts=[
                 AttemptOut(
                     attempt=a.attempt_number,
+                    cycle=a.cycle,
                     provider=a.provider,
                     started_at=a.started_at,
                     finished_at=a.finished_at,
@@ -142,6 +192,12 @@ class EmailOut(CamelModel):
             updated_at=view.updated_at,
             error=view.error,
             test=view.test,
+            events=[
+                EventOut(type=EventType(event.type), at=event.at, provider=event.provider,
+                         detail=event.detail, recipient=event.recipient,
+                         bounce=BounceKind(event.bounce) if event.bounce else None)
+                for event in view.events
+            ],
         )
 
 
@@ -245,6 +301,9 @@ class ReadinessOut(BaseModel):
 
 __all__ = [
     "AttemptOut",
+    "BatchAccepted",
+    "BatchItemAccepted",
+    "BatchItemRefused",
     "EmailAccepted",
     "EmailOut",
     "EmailSummaryOut",

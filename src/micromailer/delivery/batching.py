@@ -7,6 +7,9 @@ idle one still answers at once: nothing waits for a batch to fill.
 With a ``min_interval``, batches start at least that far apart: an item submitted after a quiet
 spell still runs at once, but under load the items of a few milliseconds go together, fewer
 and larger batches for the same work (the API's intake: docs/performance.md).
+
+With a ``weight``, ``max_batch`` bounds the items' total weight rather than their number (an
+item heavier than it runs alone): the intake's items are groups of emails, weighed by size.
 """
 
 from __future__ import annotations
@@ -24,6 +27,8 @@ MAX_BATCH = 256
 
 #: Runs one batch; returns one result per item, in order.
 RunBatch = Callable[[list[Item]], Sequence[Result]]
+#: What one item counts for against ``max_batch``.
+Weigh = Callable[[Item], int]
 
 
 class GroupBatcher(Generic[Item, Result]):
@@ -31,10 +36,11 @@ class GroupBatcher(Generic[Item, Result]):
 
     def __init__(
         self, run_batch: RunBatch[Item, Result], name: str, max_batch: int,
-        *, min_interval: float = 0.0,
+        *, min_interval: float = 0.0, weight: Weigh[Item] | None = None,
     ) -> None:
         self._run_batch = run_batch
         self._max_batch = max_batch
+        self._weight = weight
         self._min_interval = min_interval
         self._last_start = float("-inf")
         self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
@@ -57,8 +63,9 @@ class GroupBatcher(Generic[Item, Result]):
                 if wait > 0:
                     await asyncio.sleep(wait)
                 self._last_start = loop.time()
-            batch = self._pending[: self._max_batch]
-            del self._pending[: self._max_batch]
+            size = self._next_size()
+            batch = self._pending[:size]
+            del self._pending[:size]
             items = [item for item, _ in batch]
             try:
                 results = await loop.run_in_executor(self._executor, self._run_batch, items)
@@ -71,8 +78,21 @@ class GroupBatcher(Generic[Item, Result]):
                 if not future.done():
                     future.set_result(result)
 
+    def _next_size(self) -> int:
+        """How many pending items the next batch takes: at most ``max_batch`` of them, or of
+        their weight (at least one item)."""
+        if self._weight is None:
+            return self._max_batch
+        total = count = 0
+        for item, _ in self._pending:
+            total += self._weight(item)
+            if count and total > self._max_batch:
+                break
+            count += 1
+        return count
+
     def close(self) -> None:
         self._executor.shutdown(wait=True)
 
 
-__all__ = ["MAX_BATCH", "GroupBatcher", "RunBatch"]
+__all__ = ["MAX_BATCH", "GroupBatcher", "RunBatch", "Weigh"]

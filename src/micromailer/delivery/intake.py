@@ -76,6 +76,9 @@ def new_email(
         ),
         envelope=None if request.plain else stored_envelope(envelope_of(request)),
         attachments=request.attachments,
+        recipients=tuple(item.email.lower() for item in (*request.to, *request.cc,
+                                                          *request.bcc)),
+        ignore_suppressions=request.ignore_suppressions,
     )
 
 

@@ -17,7 +17,7 @@ import threading
 from collections.abc import Callable
 from typing import Protocol
 
-from micromailer.config import SANDBOX_API_KEY
+from micromailer.config import DEFAULT_SANDBOX_EVENTS_DELAY, SANDBOX_API_KEY
 from micromailer.domain.message import Message
 
 from .dispatcher import Dispatcher
@@ -56,19 +56,28 @@ class LocalSandbox:
     """The fakes in this process, started the first time their URL is asked for: on a free
     loopback port, in a thread of their own (``sandbox/server.py``'s ``SandboxThread``),
     accepting only ``SANDBOX_API_KEY``. The web stack they need is imported then too, so a
-    worker with real credentials and no test traffic never loads it nor opens the port."""
+    worker with real credentials and no test traffic never loads it nor opens the port.
+    With ``events_url`` (``MICROMAILER_SANDBOX_EVENTS_URL``: the API's origin) they send their
+    events back to the service there, ``events_delay`` seconds after accepting a message."""
 
-    def __init__(self) -> None:
+    def __init__(
+        self, events_url: str | None = None, events_delay: float = DEFAULT_SANDBOX_EVENTS_DELAY
+    ) -> None:
         self._lock = threading.Lock()
         self._stop: Callable[[], None] | None = None
         self._url: str | None = None
+        self._events_url = events_url
+        self._events_delay = events_delay
 
     def url(self) -> str:
         with self._lock:
             if self._url is None:
                 from micromailer.sandbox import PROVIDERS, SandboxThread
 
-                thread = SandboxThread(api_keys=dict.fromkeys(PROVIDERS, SANDBOX_API_KEY)).start()
+                thread = SandboxThread(
+                    api_keys=dict.fromkeys(PROVIDERS, SANDBOX_API_KEY),
+                    events_url=self._events_url, events_delay=self._events_delay,
+                ).start()
                 self._url, self._stop = thread.url, thread.stop
                 log.info("started the sandbox fakes for test emails at %s", self._url)
             return self._url

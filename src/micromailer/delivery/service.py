@@ -129,23 +129,26 @@ class DeliveryService:
 
     def settle(self, claim: Claim, report: AttemptReport) -> Settlement:
         """The attempt's outcome: sent, failed for good, or queued again after a delay."""
-        email_id, attempt = claim.message.email_id, claim.attempt_number
+        email_id, attempt, cycle = claim.message.email_id, claim.attempt_number, claim.cycle
         tries, verdict = report.tries, report.verdict
         if isinstance(verdict, Delivered):
             record = AttemptRecord(email_id, attempt, tries, Status.SENT, None,
                                    provider=verdict.provider,
-                                   provider_message_id=verdict.message_id)
+                                   provider_message_id=verdict.message_id, cycle=cycle)
             return Settlement(record, Status.SENT)
         if isinstance(verdict, Undeliverable):
-            record = AttemptRecord(email_id, attempt, tries, Status.FAILED, verdict.error)
+            record = AttemptRecord(email_id, attempt, tries, Status.FAILED, verdict.error,
+                                   cycle=cycle)
             return Settlement(record, Status.FAILED)
         history = attempt_history(claim.previous_error, attempt, verdict.error)
-        delay = self._policy.retry_in(attempt, retry_after=verdict.retry_after)
+        # The budget is per delivery cycle: a retry by hand starts it again.
+        made = claim.attempt_in_cycle
+        delay = self._policy.retry_in(made, retry_after=verdict.retry_after)
         if delay is None:
-            error = f"gave up after {attempt} attempts: {history}"
-            record = AttemptRecord(email_id, attempt, tries, Status.FAILED, error)
+            error = f"gave up after {made} attempts: {history}"
+            record = AttemptRecord(email_id, attempt, tries, Status.FAILED, error, cycle=cycle)
             return Settlement(record, Status.FAILED)
-        record = self._store.retry_record(email_id, attempt, tries, history, delay)
+        record = self._store.retry_record(email_id, attempt, tries, history, delay, cycle=cycle)
         return Settlement(record, Status.QUEUED, delay)
 
     # The batches run in their own threads: the store's round trips never stall the event

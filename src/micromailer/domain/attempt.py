@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from micromailer.domain.envelope import Envelope
-from micromailer.domain.idempotency import KeptAnswer
+from micromailer.domain.idempotency import KeptAnswer, Reservation
 from micromailer.domain.message import Attachment
 from micromailer.domain.status import Outcome, Status
 
@@ -53,13 +53,32 @@ class NewEmail:
     test: bool = False
     #: Who sent it, for the audit log.
     submitter: Submitter = field(default_factory=Submitter)
-    #: The ``Idempotency-Key`` reserved for it, completed with this answer in its commit.
-    idempotency: KeptAnswer | None = None
+    #: The ``Idempotency-Key`` reserved for its request: a :class:`KeptAnswer` completes it
+    #: with that answer in the email's commit; a bare :class:`Reservation` (the other emails of
+    #: a batch) stores the email only if another email of the same commit completes the key.
+    idempotency: KeptAnswer | Reservation | None = None
     #: Every recipient and extra as JSON (``domain/envelope.py``); ``None`` for one ``to``
     #: recipient and nothing else.
     envelope: str | None = None
     #: Its files, stored once beside it.
     attachments: tuple[Attachment, ...] = ()
+    #: Every recipient's address in lower case (to, cc, bcc): what the suppression list is
+    #: checked against.
+    recipients: tuple[str, ...] = ()
+    #: Sent even to suppressed addresses, as the request asked.
+    ignore_suppressions: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class EventView:
+    """A provider's event about an email, as the API shows it."""
+
+    type: str
+    at: datetime
+    provider: str
+    detail: str | None
+    recipient: str | None
+    bounce: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,6 +90,8 @@ class AttemptView:
     outcome: str
     status_code: int | None
     error: str | None
+    #: The email's delivery cycle the try belongs to: 1, then one more per retry by hand.
+    cycle: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,6 +116,10 @@ class EmailView:
     sender_name: str | None = None
     #: Every recipient and extra, attachments by name and size.
     envelope: Envelope | None = None
+    #: Retries by hand, each a new delivery cycle (``POST /email/{id}/retry``).
+    retries: int = 0
+    #: What the providers reported after accepting it, oldest first.
+    events: list[EventView] = field(default_factory=list)
 
 
-__all__ = ["AttemptView", "EmailView", "NewEmail", "ProviderTry", "Submitter"]
+__all__ = ["AttemptView", "EmailView", "EventView", "NewEmail", "ProviderTry", "Submitter"]

@@ -11,6 +11,8 @@ class AuditKind(StrEnum):
     KEY_CREATED = "key.created"
     KEY_REVOKED = "key.revoked"
     EMAIL_ACCEPTED = "email.accepted"
+    #: A failed email queued again by hand (``POST /email/{id}/retry``).
+    EMAIL_RETRIED = "email.retried"
     #: One refused authentication, recorded as it happened.
     AUTH_REFUSED = "auth.refused"
     #: How many more refused authentications a minute held than were recorded one by one.

@@ -14,10 +14,7 @@ import re
 from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
-from typing import TYPE_CHECKING
-
-if TYPE_CHECKING:
-    from micromailer.domain.validation import EmailRequest
+from typing import Any, Protocol
 
 MAX_KEY_LENGTH = 255
 #: 1 to 255 printable ASCII characters, the space included (as Stripe takes them).
@@ -34,7 +31,14 @@ def valid_key(key: str) -> bool:
     return _KEY.fullmatch(key) is not None
 
 
-def fingerprint(request: EmailRequest, *, test: bool = False) -> str:
+class Fingerprinted(Protocol):
+    """A validated request an ``Idempotency-Key`` can be held for: an email or a batch."""
+
+    def canonical(self) -> dict[str, Any]:
+        """The request as JSON-ready data, the same whatever encoding it came in."""
+
+
+def fingerprint(request: Fingerprinted, *, test: bool = False) -> str:
     """SHA-256 (hex) of the validated request in canonical form: the same fields give the same
     fingerprint whatever their order or encoding (JSON, a form, multipart), where the raw
     bytes would not. ``test``: sent with a test key, another request than with a live one."""
@@ -109,6 +113,7 @@ __all__ = [
     "MAX_KEY_LENGTH",
     "Conflict",
     "ConflictReason",
+    "Fingerprinted",
     "KeptAnswer",
     "KeyOutcome",
     "KeyRequest",

@@ -1,8 +1,9 @@
 """The simulator's reserved recipients: addresses whose outcome is fixed in advance.
 
 Integration tests send to them through the sandbox fakes (sandbox mode, or any email sent with
-a test key) to get each outcome on demand; ``sandbox/simulator.py`` makes every fake honour
-them. The domain is ``.test``, reserved by RFC 2606: no real mailbox can ever be behind it.
+a test key) to get each outcome on demand: ``sandbox/simulator.py`` makes every fake answer
+them, ``sandbox/event_plan.py`` report their events after acceptance. The domain is
+``.test``, reserved by RFC 2606: no real mailbox can ever be behind it.
 """
 
 from __future__ import annotations
@@ -24,6 +25,10 @@ class ReservedRecipient(StrEnum):
     PERM_FAIL = "perm-fail"
     #: The provider answers after a few seconds, then accepts.
     SLOW = "slow"
+    #: Accepted, then reported back as a hard bounce (no such mailbox): ``bounced``.
+    BOUNCE = "bounce"
+    #: Accepted, reported delivered, then marked as spam by its reader: ``complained``.
+    COMPLAIN = "complain"
 
     @property
     def address(self) -> str:

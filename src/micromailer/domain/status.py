@@ -6,16 +6,21 @@ from enum import StrEnum
 
 
 class Status(StrEnum):
-    """Where an email stands. ``sent`` and ``failed`` are final."""
+    """Where an email stands. From ``sent`` on, delivery is over: the provider's events may
+    still move it to ``delivered``, ``bounced`` or ``complained``."""
 
     QUEUED = "queued"
     SENDING = "sending"
     SENT = "sent"
     FAILED = "failed"
+    DELIVERED = "delivered"
+    BOUNCED = "bounced"
+    COMPLAINED = "complained"
 
     @property
     def is_final(self) -> bool:
-        return self in (Status.SENT, Status.FAILED)
+        """Whether no worker will try it again (a ``failed`` email may be retried by hand)."""
+        return self not in (Status.QUEUED, Status.SENDING)
 
 
 class Outcome(StrEnum):

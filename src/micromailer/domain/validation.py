@@ -97,6 +97,8 @@ class EmailRequest(BaseModel):
     headers: tuple[tuple[str, str], ...] = ()
     tags: tuple[str, ...] = ()
     metadata: tuple[tuple[str, str], ...] = ()
+    #: Send even to addresses on the project's suppression list.
+    ignore_suppressions: bool = False
 
     @field_validator("to", mode="plain")
     @classmethod
@@ -184,6 +186,17 @@ class EmailRequest(BaseModel):
     def _check_metadata(cls, value: object) -> tuple[tuple[str, str], ...]:
         return () if _absent(value) else parse_metadata(_form_json("metadata", value))
 
+    @field_validator("ignore_suppressions", mode="plain")
+    @classmethod
+    def _check_ignore_suppressions(cls, value: object) -> bool:
+        if _absent(value):
+            return False
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.strip().lower() in ("true", "false"):
+            return value.strip().lower() == "true"
+        raise problem("`ignore_suppressions` must be true or false.")
+
     @model_validator(mode="after")
     def _name_the_first_recipient(self) -> EmailRequest:
         first = self.to[0]
@@ -209,6 +222,7 @@ class EmailRequest(BaseModel):
                 for item in self.attachments
             ],
             "headers": self.headers, "tags": self.tags, "metadata": self.metadata,
+            "ignore_suppressions": self.ignore_suppressions,
         }
 
     @property

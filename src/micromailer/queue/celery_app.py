@@ -1,4 +1,5 @@
-"""The Celery app: JSON only, late acks, one durable queue (classic or quorum), one task."""
+"""The Celery app: JSON only, late acks, one durable queue (classic or quorum), two tasks:
+``deliver`` (an email) and ``callback`` (one try of a callback delivery)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from typing import Any
 from celery import Celery
 
 from micromailer.config import Settings
+from micromailer.queue.callback_task import register_callback_task
 from micromailer.queue.declaration import delayed_countdown, deliver_queue
 from micromailer.queue.names import DELIVER_TASK, QUEUE_NAME
 from micromailer.queue.sqlite_transport import broker_settings
@@ -15,7 +17,7 @@ from micromailer.retry import PUBLISH_RETRY_POLICY, STORE_UNREACHABLE, TASK_STOR
 
 
 def create_celery(settings: Settings) -> Celery:
-    """A Celery app for ``settings``; the deliver task is registered on it."""
+    """A Celery app for ``settings``; the deliver and callback tasks are registered on it."""
     app = Celery("micromailer", set_as_current=False)
     app.conf.update(
         **broker_settings(settings.celery_broker_url),
@@ -39,6 +41,7 @@ def create_celery(settings: Settings) -> Celery:
         enable_utc=True,
     )
     _register_deliver(app, settings)
+    register_callback_task(app)
     return app
 
 

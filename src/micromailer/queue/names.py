@@ -1,10 +1,12 @@
-"""The deliver task's and queue's names: a leaf module, so that the publishers, the message
+"""The tasks' and the queue's names: a leaf module, so that the publishers, the message
 builder and the Celery app all import them without importing one another."""
 
 from __future__ import annotations
 
-#: The task every message on the queue runs: ``deliver(email_id)``.
+#: The task that delivers one email: ``deliver(email_id)``.
 DELIVER_TASK = "micromailer.deliver"
+#: The task that makes one try of one callback delivery: ``callback(delivery_id)``.
+CALLBACK_TASK = "micromailer.callback"
 #: The one durable queue the API publishes to and the workers consume.
 QUEUE_NAME = "micromailer"
 #: The quorum queue's exchange: a topic exchange, as Celery's native delayed delivery needs,
@@ -12,4 +14,4 @@ QUEUE_NAME = "micromailer"
 #: held one can declare the other.
 QUORUM_EXCHANGE = "micromailer.topic"
 
-__all__ = ["DELIVER_TASK", "QUEUE_NAME", "QUORUM_EXCHANGE"]
+__all__ = ["CALLBACK_TASK", "DELIVER_TASK", "QUEUE_NAME", "QUORUM_EXCHANGE"]

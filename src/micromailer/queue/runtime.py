@@ -1,4 +1,5 @@
-"""What a worker process holds: store, providers, health board, and the delivery service."""
+"""What a worker process holds: store, providers, health board, the delivery service and the
+callback deliverer."""
 
 from __future__ import annotations
 
@@ -8,6 +9,10 @@ from dataclasses import dataclass
 from celery import Celery
 from sqlalchemy import Engine
 
+from micromailer.callbacks.deliverer import CallbackDeliverer
+from micromailer.callbacks.metrics import CallbackMetrics
+from micromailer.callbacks.schedule import RetrySchedule
+from micromailer.callbacks.sender import CallbackSender
 from micromailer.config import Settings
 from micromailer.delivery.dispatcher import Dispatcher
 from micromailer.delivery.metrics import DeliveryMetrics
@@ -29,9 +34,11 @@ from micromailer.providers.registry import (
     build_sandbox_adapters,
     make_async_http_client,
 )
+from micromailer.queue.callback_publisher import CallbackPublisher
 from micromailer.queue.exporter import worker_registry
 from micromailer.queue.publisher import DeliveryPublisher
 from micromailer.retry import DeliveryRetryPolicy
+from micromailer.store.callback_deliveries import CallbackDeliveryStore
 from micromailer.store.claims import ClaimStore
 from micromailer.store.engine import make_engine
 from micromailer.store.health_snapshots import HealthSnapshotStore
@@ -64,12 +71,17 @@ class WorkerRuntime:
     http_client: AsyncHttpSender
     #: What ``MICROMAILER_WORKER_METRICS_PORT`` serves (``queue/exporter.py``).
     metrics: DeliveryMetrics
+    #: One try of a callback delivery (the ``callback`` task), and the sweeper's store for them.
+    callbacks: CallbackDeliverer
+    callback_deliveries: CallbackDeliveryStore
 
     @classmethod
     def build(cls, settings: Settings, app: Celery) -> WorkerRuntime:
         # The delivery service's two batch threads, the sweeper and the snapshots share it.
         engine = make_engine(settings.store_url, pool_size=4)
-        claims, sweeps = ClaimStore(engine), SweepStore(engine)
+        callback_publisher = CallbackPublisher(app)
+        claims = ClaimStore(engine, publish_callbacks=callback_publisher.publish_many)
+        sweeps = SweepStore(engine)
         client = make_async_http_client(settings)
         adapters = build_adapters(settings, client)
         board = make_board(
@@ -102,15 +114,26 @@ class WorkerRuntime:
                  names, "sandbox" if settings.sandbox_mode else "live credentials",
                  f"at {settings.sandbox_url}" if settings.sandbox_url
                  else "started in this process on the first one", settings.lease_seconds)
-        return cls(settings, claims, sweeps, board, publisher, service, client, metrics)
+        callback_deliveries = CallbackDeliveryStore(engine)
+        callbacks = CallbackDeliverer(
+            callback_deliveries,
+            CallbackSender(timeout=settings.callback_timeout,
+                           allow_private=settings.callback_allow_private),
+            RetrySchedule.parse(settings.callback_retry_schedule),
+            callback_publisher.schedule,
+            CallbackMetrics(metrics.registry),
+        )
+        return cls(settings, claims, sweeps, board, publisher, service, client, metrics,
+                   callbacks, callback_deliveries)
 
 
 def sandbox_locator(settings: Settings) -> SandboxLocator:
     """Where test emails' fakes are: ``MICROMAILER_SANDBOX_URL`` (in sandbox mode, the fakes
-    every email goes to), else fakes this worker starts on the first test email."""
+    every email goes to), else fakes this worker starts on the first test email, sending their
+    events back to ``MICROMAILER_SANDBOX_EVENTS_URL`` when it is set."""
     if settings.sandbox_url:
         return FixedSandbox(settings.sandbox_url)
-    return LocalSandbox()
+    return LocalSandbox(settings.sandbox_events_url, settings.sandbox_events_delay)
 
 
 def sandbox_route(settings: Settings, client: AsyncHttpSender) -> SandboxRoute:

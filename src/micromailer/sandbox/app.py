@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import random
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import APIRouter, FastAPI, Request
@@ -25,6 +27,7 @@ from micromailer.sandbox import (
     sparkpost,
 )
 from micromailer.sandbox.capture import DEFAULT_CAPACITY, Clock, ProviderState, utc_now
+from micromailer.sandbox.event_sender import EventSender
 from micromailer.sandbox.faults import FaultInputError, FaultSettings, parse_fault_settings
 from micromailer.security.hosts import HostPolicy
 from micromailer.security.sites import SiteGuard
@@ -51,6 +54,7 @@ def create_sandbox_app(
     clock: Clock = utc_now,
     capacity: int = DEFAULT_CAPACITY,
     hosts: HostPolicy | None = None,
+    events: EventSender | None = None,
 ) -> FastAPI:
     """Build the sandbox.
 
@@ -64,6 +68,9 @@ def create_sandbox_app(
     As the API, the sandbox answers only the ``Host`` names of ``hosts`` (by default the
     localhost names) and no other site's page, so that a rebound DNS name or a page in the
     user's browser cannot drive it.
+
+    ``events`` sends each accepted message's events back to the service (``event_sender.py``);
+    the app owns it from then on: its shutdown, or :func:`close_sandbox_events`, closes it.
     """
     keys = api_keys or {}
     unknown = sorted(set(keys) - set(PROVIDERS))
@@ -77,9 +84,16 @@ def create_sandbox_app(
             rng=random.Random(f"{seed}:{name}") if seed is not None else random.Random(),
             clock=clock,
             capacity=capacity,
+            outbox=events,
         )
         for name in PROVIDERS
     }
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        yield
+        await asyncio.to_thread(close_sandbox_events, app)
+
     app = FastAPI(
         title="micromailer sandbox",
         version=__version__,
@@ -87,7 +101,9 @@ def create_sandbox_app(
         # The API reference's pages and files, from the package (api/routes/docs.py).
         docs_url=None,
         redoc_url=None,
+        lifespan=lifespan,
     )
+    app.state.events = events
     for name, settings in starting_faults.items():
         states[name].faults.configure(settings)
     app.state.sandbox = states
@@ -99,6 +115,14 @@ def create_sandbox_app(
     app.add_middleware(SiteGuard, hosts=hosts or HostPolicy.local(),
                        hosts_setting="`micromailer sandbox --allowed-hosts`")
     return app
+
+
+def close_sandbox_events(app: FastAPI) -> None:
+    """Stop the app's event sender, if it has one (events still waiting are not sent); for
+    servers that run the app without its lifespan. Closing twice is harmless."""
+    events: EventSender | None = getattr(app.state, "events", None)
+    if events is not None:
+        events.close()
 
 
 def _starting_faults(faults: Mapping[str, Any]) -> dict[str, FaultSettings]:
@@ -163,7 +187,7 @@ def _control_router(states: dict[str, ProviderState]) -> APIRouter:
     async def read_messages(provider: str) -> JSONResponse:
         if provider not in states:
             return _unknown(provider)
-        return JSONResponse([message.to_json() for message in states[provider].capture.messages()])
+        return JSONResponse(states[provider].capture.messages_json())
 
     @router.delete("/{provider}/messages")
     async def delete_messages(provider: str) -> JSONResponse:
@@ -182,4 +206,4 @@ def _control_router(states: dict[str, ProviderState]) -> APIRouter:
     return router
 
 
-__all__ = ["PROVIDERS", "create_sandbox_app"]
+__all__ = ["PROVIDERS", "close_sandbox_events", "create_sandbox_app"]

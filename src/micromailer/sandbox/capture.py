@@ -1,18 +1,22 @@
-"""The state of one fake provider: accepted messages (bounded), counters, faults and ids."""
+"""The state of one fake provider: accepted messages (bounded), counters, faults and ids, and
+the events sent back about each message."""
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import logging
 import random
 import threading
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Protocol
 
 from micromailer.sandbox.faults import FaultInjector, FaultSettings
+
+log = logging.getLogger(__name__)
 
 #: Accepted messages kept per provider; older ones are dropped first.
 DEFAULT_CAPACITY = 10_000
@@ -46,6 +50,30 @@ class CapturedAttachment:
 
 
 @dataclass(frozen=True, slots=True)
+class SentEvent:
+    """One event a fake sent back about a captured message, and what the webhook answered."""
+
+    type: str
+    at: datetime
+    #: The webhook's HTTP status; ``None`` when it could not be reached (or signing failed).
+    status: int | None
+    tries: int
+    bounce: str | None = None
+    #: Why the event did not get a 2xx, in a few words.
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "type": self.type,
+            "bounce": self.bounce,
+            "at": self.at.isoformat(),
+            "status": self.status,
+            "tries": self.tries,
+            "error": self.error,
+        }
+
+
+@dataclass(frozen=True, slots=True)
 class CapturedMessage:
     """One accepted recipient of one send request, as the fake received it, with what the
     request said of the whole message (its other recipients, attachments, headers…)."""
@@ -70,6 +98,8 @@ class CapturedMessage:
     attachments: tuple[CapturedAttachment, ...] = ()
     headers: dict[str, str] = field(default_factory=dict)
     tags: tuple[str, ...] = ()
+    #: The events sent back so far, oldest first; written under :class:`Capture`'s lock.
+    events: list[SentEvent] = field(default_factory=list, compare=False)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -94,17 +124,33 @@ class CapturedMessage:
         }
 
 
+class EventOutbox(Protocol):
+    """Where a fake's accepted messages go to have their events sent back
+    (``sandbox/event_sender.py``)."""
+
+    def schedule(
+        self, provider: str, message: CapturedMessage, report: Callable[[SentEvent], None]
+    ) -> None:
+        """Plan ``message``'s events; call ``report`` as each is sent. Never blocks."""
+        ...
+
+
 class Capture:
     """Accepted messages, newest last, and the accepted/rejected counters.
 
     Counts are per recipient: an accepted recipient adds one to ``accepted``; a refused
     recipient, or a request refused as a whole (injected fault, bad key, invalid body), adds
-    one to ``rejected``.
+    one to ``rejected``. ``on_record`` is told of each accepted message, after it is kept.
     """
 
-    def __init__(self, capacity: int = DEFAULT_CAPACITY) -> None:
+    def __init__(
+        self,
+        capacity: int = DEFAULT_CAPACITY,
+        on_record: Callable[[CapturedMessage], None] | None = None,
+    ) -> None:
         self._messages: deque[CapturedMessage] = deque(maxlen=capacity)
         self._lock = threading.Lock()
+        self._on_record = on_record
         self.accepted = 0
         self.rejected = 0
 
@@ -112,6 +158,13 @@ class Capture:
         with self._lock:
             self._messages.append(message)
             self.accepted += 1
+        if self._on_record is not None:
+            self._on_record(message)
+
+    def note_event(self, message: CapturedMessage, event: SentEvent) -> None:
+        """Add an event sent back about ``message`` to its record."""
+        with self._lock:
+            message.events.append(event)
 
     def count_rejected(self, n: int = 1) -> None:
         with self._lock:
@@ -120,6 +173,15 @@ class Capture:
     def messages(self) -> list[CapturedMessage]:
         with self._lock:
             return list(self._messages)
+
+    def messages_json(self) -> list[dict[str, Any]]:
+        """Every message as ``GET /_sandbox/{provider}/messages`` shows it, with its events."""
+        with self._lock:
+            kept = [(message, tuple(message.events)) for message in self._messages]
+        return [
+            {**message.to_json(), "events": [event.to_json() for event in events]}
+            for message, events in kept
+        ]
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -142,12 +204,29 @@ class ProviderState:
     rng: random.Random
     clock: Clock = utc_now
     capacity: int = DEFAULT_CAPACITY
+    #: Sends each accepted message's events back; ``None``: the fake sends none.
+    outbox: EventOutbox | None = None
     capture: Capture = field(init=False)
     faults: FaultInjector = field(init=False)
 
     def __post_init__(self) -> None:
-        self.capture = Capture(self.capacity)
+        self.capture = Capture(
+            self.capacity, on_record=self._send_events if self.outbox is not None else None
+        )
         self.faults = FaultInjector(self.rng)
+
+    def _send_events(self, message: CapturedMessage) -> None:
+        """Hand ``message`` to the outbox; whatever goes wrong there, the send stays accepted."""
+        if self.outbox is None:
+            return
+        capture = self.capture
+        try:
+            self.outbox.schedule(
+                self.name, message, lambda event: capture.note_event(message, event)
+            )
+        except Exception:  # the fake has accepted the message: its answer must not change
+            log.exception("the %s fake's events about message %s are not sent", self.name,
+                          message.message_id)
 
     async def injected_fault(self) -> FaultSettings | None:
         """Wait the injected latency, then roll the dice: the fault settings when this send
@@ -184,6 +263,8 @@ __all__ = [
     "CapturedAttachment",
     "CapturedMessage",
     "Clock",
+    "EventOutbox",
     "ProviderState",
+    "SentEvent",
     "utc_now",
 ]

@@ -12,7 +12,9 @@ from typing import Any
 
 import uvicorn
 
-from micromailer.sandbox.app import create_sandbox_app
+from micromailer.config import DEFAULT_SANDBOX_EVENTS_DELAY
+from micromailer.sandbox.app import close_sandbox_events, create_sandbox_app
+from micromailer.sandbox.event_sender import EventSender
 from micromailer.sandbox.smtp_server import SmtpFakeServer, start_sandbox_smtp
 from micromailer.security.hosts import HostPolicy
 
@@ -30,22 +32,35 @@ def run_sandbox(
     log_level: str = "info",
     log_config: dict[str, Any] | None = None,
     smtp_port: int = 0,
+    events_url: str | None = None,
+    events_delay: float = DEFAULT_SANDBOX_EVENTS_DELAY,
 ) -> None:
     """Serve the sandbox until interrupted (Ctrl-C / SIGTERM). See :func:`create_sandbox_app`;
     it answers the localhost names, ``host`` and the ``allowed_hosts`` (normalised entries of
     :func:`~micromailer.security.hosts.parse_host_patterns`). ``log_config``: uvicorn's logging
     (``logs.logging_config``); ``None`` leaves the process's as it is. The SMTP fake listens
-    on ``host:smtp_port`` (``0``: a free port), advertised at ``GET /_sandbox/smtp/server``."""
+    on ``host:smtp_port`` (``0``: a free port), advertised at ``GET /_sandbox/smtp/server``.
+    With ``events_url`` (the service's origin) the fakes send their events back there,
+    ``events_delay`` seconds after accepting a message (docs/sandbox.md)."""
     hosts = HostPolicy.local(host, extra=allowed_hosts)
-    app = create_sandbox_app(api_keys, seed, faults=faults, hosts=hosts)
+    app = create_sandbox_app(api_keys, seed, faults=faults, hosts=hosts,
+                             events=_event_sender(events_url, events_delay))
     smtp = start_sandbox_smtp(app, host, smtp_port)
     if smtp.endpoint is not None:
         log.info("SMTP fake on %s:%d (STARTTLS: %s)", smtp.endpoint.host, smtp.endpoint.port,
                  "yes" if smtp.endpoint.starttls else "no: cryptography is not installed")
+    if events_url:
+        log.info("sandbox events go to %s/webhooks/<provider>, %g s after acceptance",
+                 events_url.rstrip("/"), events_delay)
     try:
         uvicorn.run(app, host=host, port=port, log_level=log_level, log_config=log_config)
     finally:
         smtp.stop()
+        close_sandbox_events(app)
+
+
+def _event_sender(url: str | None, delay: float) -> EventSender | None:
+    return EventSender(url, delay=delay) if url else None
 
 
 class SandboxThread:
@@ -58,7 +73,9 @@ class SandboxThread:
 
     or ``sandbox = SandboxThread().start()`` … ``sandbox.stop()``. ``port=0`` picks a free
     port; ``.url`` is ``http://127.0.0.1:<port>`` once started. The SMTP fake runs beside it
-    on a free port (``.smtp``), advertised at ``GET /_sandbox/smtp/server``.
+    on a free port (``.smtp``), advertised at ``GET /_sandbox/smtp/server``. With
+    ``events_url`` the fakes send their events back to the service there (see
+    :func:`run_sandbox`); :meth:`stop` stops them.
     """
 
     def __init__(
@@ -70,9 +87,12 @@ class SandboxThread:
         host: str = "127.0.0.1",
         port: int = 0,
         startup_timeout: float = 10.0,
+        events_url: str | None = None,
+        events_delay: float = DEFAULT_SANDBOX_EVENTS_DELAY,
     ) -> None:
         self.app = create_sandbox_app(api_keys, seed, faults=faults,
-                                      hosts=HostPolicy.local(host))
+                                      hosts=HostPolicy.local(host),
+                                      events=_event_sender(events_url, events_delay))
         self.host = host
         self._requested_port = port
         self._startup_timeout = startup_timeout
@@ -122,7 +142,8 @@ class SandboxThread:
         return self
 
     def stop(self, timeout: float = 5.0) -> None:
-        """Shut the server down; requests still sleeping on injected latency are cut short."""
+        """Shut the server down; requests still sleeping on injected latency are cut short,
+        events not yet sent are dropped."""
         if self.smtp is not None:
             self.smtp.stop()
             self.smtp = None
@@ -135,6 +156,7 @@ class SandboxThread:
             server.force_exit = True
             thread.join(timeout / 2)
         self._server = self._thread = None
+        close_sandbox_events(self.app)  # lifespan="off": the app's own shutdown does not run
 
     def __enter__(self) -> SandboxThread:
         return self.start()

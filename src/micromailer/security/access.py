@@ -17,7 +17,9 @@ _PUBLIC_PATHS = frozenset({
     "/", "/docs", "/redoc", "/redoc/redoc.standalone.js", "/openapi.json", "/healthz",
     "/readyz", "/favicon.ico",
 })
-_PUBLIC_PREFIXES = ("/static/",)
+#: The providers' event webhooks carry no API key: each request is checked by its provider's
+#: own signature or credentials instead (``webhooks/``).
+_PUBLIC_PREFIXES = ("/static/", "/webhooks/")
 #: For admin keys only: every project's counts, and the sandbox's controls and captures.
 _ADMIN_PATHS = frozenset({"/metrics", "/sandbox"})
 _ADMIN_PREFIXES = ("/sandbox/",)

@@ -1,7 +1,8 @@
 """Rate limits per API key (``MICROMAILER_RATE_LIMIT``, or the key's own ``--rate``).
 
 Every keyed request counts once in a fixed window per limit (``rate_window.py``), in this
-process's memory or in Redis when ``MICROMAILER_REDIS_URL`` is set (``rate_store.py``). While
+process's memory or in Redis when ``MICROMAILER_REDIS_URL`` is set (``rate_store.py``); a batch's
+accepted emails beyond the first count one more each (``api/intake/batch.py``). While
 authentication is off, each client address has the budget a key would have. Each answer carries
 the ``RateLimit`` and ``RateLimit-Policy`` headers (``rate_headers.py``); one over the limit is
 refused by the gate with 429 and ``Retry-After``.
@@ -74,8 +75,11 @@ class RateLimiter:
         self._warned_at = -math.inf
         self._bad_rates: set[str] = set()
 
-    async def hit(self, principal: Principal, client: str | None) -> RateVerdict | None:
-        """Count one request; ``None`` when no limit applies (or the counters are unreachable)."""
+    async def hit(
+        self, principal: Principal, client: str | None, cost: int = 1
+    ) -> RateVerdict | None:
+        """Count one request, as ``cost`` (a batch's emails beyond the request's own); ``None``
+        when no limit applies (or the counters are unreachable)."""
         policy = self._policy(principal)
         if policy is None or self._paused():
             return None
@@ -84,7 +88,7 @@ class RateLimiter:
             else f"client:{client or 'unknown'}"
         )
         try:
-            counts = await self._count(policy, identity)
+            counts = await self._count(policy, identity, cost)
         except STORAGE_FAILURES as exc:
             self._failed(exc)
             return None
@@ -97,10 +101,12 @@ class RateLimiter:
         """Release the limiter's connections."""
         await self.store.release()
 
-    async def _count(self, policy: RatePolicy, identity: str) -> Sequence[WindowCount]:
+    async def _count(
+        self, policy: RatePolicy, identity: str, cost: int
+    ) -> Sequence[WindowCount]:
         """One storage call per limit, one after the other: concurrent calls would save a
         round trip's wait but cost more CPU in tasks than they save (bench.rate_limit_cost)."""
-        return [await self._counter.hit(quota.item, identity) for quota in policy.quotas]
+        return [await self._counter.hit(quota.item, identity, cost) for quota in policy.quotas]
 
     def _verdict(self, policy: RatePolicy, counts: Sequence[WindowCount]) -> RateVerdict:
         now = self._clock()

@@ -53,15 +53,16 @@ class WindowCounter:
         self._gathering: dict[str, _Group] = {}
         self._in_flight: dict[str, asyncio.Future[tuple[int, float]]] = {}
 
-    async def hit(self, item: RateLimitItem, identity: str) -> WindowCount:
-        """Count one request of ``identity`` against ``item``; storage errors propagate."""
+    async def hit(self, item: RateLimitItem, identity: str, cost: int = 1) -> WindowCount:
+        """Count one request of ``identity`` against ``item``, as ``cost`` requests (a batch's
+        emails); storage errors propagate."""
         key = item.key_for(identity)
         group = self._gathering.get(key)
         if group is None:
             group = self._gathering[key] = _Group(asyncio.get_running_loop().create_future())
             # A task of its own, so that a client leaving cannot leave the others waiting.
             group.task = asyncio.get_running_loop().create_task(self._count(item, key, group))
-        group.size += 1
+        group.size += cost
         place = group.size
         total, ends_at = await asyncio.shield(group.counted)
         return WindowCount(total - group.size + place, ends_at)

@@ -4,12 +4,15 @@ The claim number (``attempt_count``, one more at each claim) fences every outcom
 applies only while its attempt is still the email's latest claim and the email is not final.
 A worker whose lease ran out and whose email another worker claimed since cannot undo that
 attempt; its tries still go into the history, marked with :data:`STALE_OUTCOME_NOTE`.
+
+An outcome that makes an email ``sent`` or ``failed`` also adds, in the same transaction, a
+delivery for each of its project's callbacks that wants that event (``callback_outbox.py``).
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import partial
@@ -18,6 +21,7 @@ from typing import Any
 from sqlalchemy import (
     ColumnElement,
     Connection,
+    Engine,
     and_,
     bindparam,
     func,
@@ -32,10 +36,16 @@ from micromailer.domain.envelope import Envelope
 from micromailer.domain.message import Address, Attachment, Message
 from micromailer.domain.status import Status
 from micromailer.retry import RECORD_RETRY, STORE_UNREACHABLE
-from micromailer.store.base import StoreBase
+from micromailer.store.base import StoreBase, UtcClock, utcnow
+from micromailer.store.callback_outbox import EmailEvent, enqueue_email_events
 from micromailer.store.models import AttachmentRow, AttemptRow, EmailRow, UTCDateTime
 
 log = logging.getLogger(__name__)
+
+#: Called with the ids of the callback deliveries an outcome added, once they are committed.
+PublishCallbacks = Callable[[Sequence[str]], None]
+#: The statuses whose outcome the email's callbacks are told of.
+_TOLD = (Status.SENT, Status.FAILED)
 
 #: Appended to the error of every try whose attempt's outcome came after a newer claim.
 STALE_OUTCOME_NOTE = "late: a newer attempt had taken the email over, this outcome was not applied"
@@ -55,6 +65,8 @@ class AttemptRecord:
     provider: str | None = None
     provider_message_id: str | None = None
     due_at: datetime | None = None
+    #: The email's delivery cycle this attempt belongs to (one more per retry by hand).
+    cycle: int = 1
 
 
 @dataclass(frozen=True, slots=True)
@@ -66,11 +78,28 @@ class Claim:
     attempt_number: int
     created_at: datetime
     previous_error: str | None = None
+    #: The email's delivery cycle: 1, then one more per retry by hand (``store/retries.py``).
+    cycle: int = 1
+    #: Attempts made before this cycle; ``MICROMAILER_MAX_ATTEMPTS`` counts from there.
+    cycle_start: int = 0
+
+    @property
+    def attempt_in_cycle(self) -> int:
+        """Which attempt of its cycle this is (1-based): what the retry budget counts."""
+        return self.attempt_number - self.cycle_start
 
 
 class ClaimStore(StoreBase):
     """Claims and outcomes. Each is a conditional ``UPDATE``, so the database decides which
-    of two racing workers wins."""
+    of two racing workers wins. ``publish_callbacks`` gets the callback deliveries the
+    outcomes added, after their commit; what it cannot publish, the sweeper does."""
+
+    def __init__(
+        self, engine: Engine, clock: UtcClock = utcnow,
+        publish_callbacks: PublishCallbacks | None = None,
+    ) -> None:
+        super().__init__(engine, clock)
+        self._publish_callbacks = publish_callbacks
 
     def claim(self, email_id: str, lease_seconds: float) -> Claim | None:
         """Take the email into ``sending`` for ``lease_seconds``, or ``None`` if not ours to send.
@@ -97,7 +126,7 @@ class ClaimStore(StoreBase):
                     updated_at=now,
                 )
                 .returning(*_MESSAGE_COLUMNS, EmailRow.attempt_count, EmailRow.created_at,
-                           EmailRow.error)
+                           EmailRow.error, EmailRow.retries, EmailRow.cycle_start)
             ).all()
             envelopes = {
                 row.id: Envelope.from_json(row.envelope) if row.envelope
@@ -118,17 +147,20 @@ class ClaimStore(StoreBase):
                 row.attempt_count,
                 row.created_at,
                 row.error,
+                cycle=row.retries + 1,
+                cycle_start=row.cycle_start,
             )
             for row in claimed
         }
 
     def retry_record(
         self, email_id: str, attempt_number: int, tries: Sequence[ProviderTry], error: str,
-        delay_seconds: float,
+        delay_seconds: float, *, cycle: int = 1,
     ) -> AttemptRecord:
         """Back to ``queued``, due again after ``delay_seconds`` (on this store's clock)."""
         due_at = self._clock() + timedelta(seconds=delay_seconds)
-        return AttemptRecord(email_id, attempt_number, tries, Status.QUEUED, error, due_at=due_at)
+        return AttemptRecord(email_id, attempt_number, tries, Status.QUEUED, error, due_at=due_at,
+                             cycle=cycle)
 
     def record(self, records: Sequence[AttemptRecord]) -> list[bool]:
         """Store attempts' outcomes and tries in one transaction; whether each outcome applied.
@@ -140,12 +172,19 @@ class ClaimStore(StoreBase):
         """
         if not records:
             return []
-        return RECORD_RETRY.call(
+        applied, deliveries = RECORD_RETRY.call(
             partial(self._record_once, records), STORE_UNREACHABLE,
             f"recording {len(records)} outcome(s)",
         )
+        if deliveries and self._publish_callbacks is not None:
+            try:
+                self._publish_callbacks(deliveries)
+            except Exception as exc:  # committed: the sweeper publishes them once overdue
+                log.warning("could not publish %d callback delivery(ies) (%s); the sweeper "
+                            "will", len(deliveries), type(exc).__name__)
+        return applied
 
-    def _record_once(self, records: Sequence[AttemptRecord]) -> list[bool]:
+    def _record_once(self, records: Sequence[AttemptRecord]) -> tuple[list[bool], list[str]]:
         now = self._clock()
         with self.engine.connect() as connection:
             applied = _apply_outcomes(connection, [_outcome_params(r, now) for r in records])
@@ -156,6 +195,10 @@ class ClaimStore(StoreBase):
             ]
             if tries:
                 connection.execute(insert(AttemptRow), tries)
+            told = [_email_event(record, now)
+                    for record, current in zip(records, applied, strict=True)
+                    if current and record.status in _TOLD]
+            deliveries = enqueue_email_events(connection, told, now)
             connection.commit()
         for record, current in zip(records, applied, strict=True):
             if not current:
@@ -165,7 +208,14 @@ class ClaimStore(StoreBase):
                     record.email_id, record.attempt_number, record.status.value,
                     extra={"email_id": record.email_id},
                 )
-        return applied
+        return applied, deliveries
+
+
+def _email_event(record: AttemptRecord, now: datetime) -> EmailEvent:
+    """What the email's callbacks are told of its outcome."""
+    data = ({"provider": record.provider, "providerMessageId": record.provider_message_id}
+            if record.status is Status.SENT else {"error": record.error})
+    return EmailEvent(record.email_id, record.status.value, record.status.value, now, data)
 
 
 def _claimable(now: datetime) -> ColumnElement[bool]:
@@ -266,6 +316,7 @@ def _attempt_rows(record: AttemptRecord, *, stale: bool) -> list[dict[str, objec
         {
             "email_id": record.email_id,
             "attempt_number": record.attempt_number,
+            "cycle": record.cycle,
             "provider": attempt.provider,
             "started_at": attempt.started_at,
             "finished_at": attempt.finished_at,
@@ -281,4 +332,4 @@ def _stale_error(error: str | None) -> str:
     return f"{error} ({STALE_OUTCOME_NOTE})" if error else STALE_OUTCOME_NOTE
 
 
-__all__ = ["STALE_OUTCOME_NOTE", "AttemptRecord", "Claim", "ClaimStore"]
+__all__ = ["STALE_OUTCOME_NOTE", "AttemptRecord", "Claim", "ClaimStore", "PublishCallbacks"]

@@ -18,6 +18,7 @@ from sqlalchemy import (
     bindparam,
     cast,
     column,
+    exists,
     func,
     insert,
     literal,
@@ -27,9 +28,10 @@ from sqlalchemy import (
 )
 from sqlalchemy.sql.dml import ReturningInsert
 
-from micromailer.domain.attempt import AttemptView, EmailView, NewEmail
+from micromailer.domain.attempt import AttemptView, EmailView, EventView, NewEmail
 from micromailer.domain.audit import AuditKind
 from micromailer.domain.envelope import Envelope
+from micromailer.domain.idempotency import KeptAnswer, Reservation
 from micromailer.domain.status import Status
 from micromailer.store.base import StoreBase
 from micromailer.store.models import (
@@ -62,9 +64,10 @@ _KEYS = typing.cast(Table, IdempotencyKeyRow.__table__)
 
 def _insert_from_json() -> ReturningInsert[str]:
     """One statement for a whole group (PostgreSQL), whatever its size, from one JSON
-    parameter, an array of one object per email: each email's ``Idempotency-Key`` completed
-    with its answer, the email stored if it has no key or completed it, and its
-    ``email.accepted`` audit row; it returns the ids stored. The parameter is one string:
+    parameter, an array of one object per email: each ``Idempotency-Key`` completed with its
+    answer (by the email that carries the answer), an email stored if it has no key or its key
+    was completed here, and its ``email.accepted`` audit row; it returns the ids stored. The
+    parameter is one string:
     encoding it is one ``json.dumps``, where array parameters cost the driver a pass in Python
     over every value."""
     names = [*_NEW_EMAIL_FIELDS, *_SUBMITTER_FIELDS, *_KEPT_FIELDS]
@@ -76,19 +79,26 @@ def _insert_from_json() -> ReturningInsert[str]:
     kept = (
         update(_KEYS)
         .where(_KEYS.c.project == new.c.kept_project, _KEYS.c.key == new.c.kept_key,
-               _KEYS.c.created_at == new.c.kept_reserved_at, _KEYS.c.status_code.is_(None))
+               _KEYS.c.created_at == new.c.kept_reserved_at, _KEYS.c.status_code.is_(None),
+               new.c.kept_status.is_not(None))
         .values(status_code=new.c.kept_status, response_body=new.c.kept_body,
                 email_id=new.c.id)
-        .returning(_KEYS.c.email_id)
+        .returning(_KEYS.c.project, _KEYS.c.key, _KEYS.c.created_at)
         .cte("kept")
+    )
+    completed = exists().where(
+        kept.c.project == new.c.kept_project, kept.c.key == new.c.kept_key,
+        kept.c.created_at == new.c.kept_reserved_at,
     )
     stored = (
         insert(EmailRow)
         .from_select(
-            [*_NEW_EMAIL_FIELDS, "status", "attempt_count", "due_at", "created_at", "updated_at"],
+            [*_NEW_EMAIL_FIELDS, "status", "attempt_count", "retries", "cycle_start", "due_at",
+             "created_at", "updated_at"],
             select(*(new.c[name] for name in _NEW_EMAIL_FIELDS),
-                   literal(Status.QUEUED.value), literal(0), now, now, now)
-            .where(or_(new.c.kept_key.is_(None), new.c.id.in_(select(kept.c.email_id)))),
+                   literal(Status.QUEUED.value), literal(0), literal(0), literal(0), now, now,
+                   now)
+            .where(or_(new.c.kept_key.is_(None), completed)),
         )
         .returning(EmailRow.id)
         .cte("stored")
@@ -135,14 +145,21 @@ def _submitter_values(new: NewEmail) -> dict[str, str | None]:
 
 
 def _kept_values(new: NewEmail) -> dict[str, str | int | None]:
-    kept = new.idempotency
-    if kept is None:
+    reservation = _reservation(new)
+    if reservation is None:
         return dict.fromkeys(_KEPT_FIELDS)
+    kept = new.idempotency if isinstance(new.idempotency, KeptAnswer) else None
     return {
-        "kept_project": kept.reservation.project, "kept_key": kept.reservation.key,
-        "kept_reserved_at": kept.reservation.reserved_at.isoformat(),
-        "kept_status": kept.status_code, "kept_body": kept.body,
+        "kept_project": reservation.project, "kept_key": reservation.key,
+        "kept_reserved_at": reservation.reserved_at.isoformat(),
+        "kept_status": kept.status_code if kept else None, "kept_body": kept.body if kept else None,
     }
+
+
+def _reservation(new: NewEmail) -> Reservation | None:
+    """The ``Idempotency-Key`` reservation ``new`` is stored under, if any."""
+    tie = new.idempotency
+    return tie.reservation if isinstance(tie, KeptAnswer) else tie
 
 
 class EmailStore(StoreBase):
@@ -155,7 +172,8 @@ class EmailStore(StoreBase):
     def add_emails(self, news: Sequence[NewEmail]) -> StoredEmails:
         """Store queued emails, each with its ``email.accepted`` audit row and completing its
         ``Idempotency-Key``, in one commit: either all of that is stored or none. An email
-        whose key was taken over meanwhile is not stored (``lost``); the others are."""
+        whose key was taken over meanwhile is not stored (``lost``), nor any email tied to
+        that key (a batch's); the others are."""
         now = self._clock()
         if not news:
             return StoredEmails(now)
@@ -174,9 +192,13 @@ class EmailStore(StoreBase):
                 ))
             return StoredEmails(now, frozenset(new.email_id for new in news) - stored)
         with self.engine.begin() as connection:
+            completed = {
+                new.idempotency.reservation for new in news
+                if isinstance(new.idempotency, KeptAnswer) and _complete(connection, new)
+            }
             lost = frozenset(
                 new.email_id for new in news
-                if new.idempotency is not None and not _complete(connection, new)
+                if (reservation := _reservation(new)) is not None and reservation not in completed
             )
             kept = [new for new in news if new.email_id not in lost]
             if kept:
@@ -204,7 +226,7 @@ class EmailStore(StoreBase):
 
 def _complete(connection: Connection, new: NewEmail) -> bool:
     """Complete ``new``'s key with its answer, if its reservation still holds it."""
-    assert new.idempotency is not None
+    assert isinstance(new.idempotency, KeptAnswer)
     reservation = new.idempotency.reservation
     result = connection.execute(
         update(_KEYS)
@@ -266,8 +288,15 @@ def _view(row: EmailRow) -> EmailView:
                 outcome=attempt.outcome,
                 status_code=attempt.status_code,
                 error=attempt.error,
+                cycle=attempt.cycle,
             )
             for attempt in row.attempts
+        ],
+        retries=row.retries,
+        events=[
+            EventView(type=event.type, at=event.at, provider=event.provider,
+                      detail=event.detail, recipient=event.recipient, bounce=event.bounce)
+            for event in row.events
         ],
     )
 

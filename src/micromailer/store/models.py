@@ -1,5 +1,5 @@
-"""SQLAlchemy models: emails, their attempts, the providers' health snapshots, and the
-security tables (API keys, idempotency keys, the audit log)."""
+"""SQLAlchemy models: emails, their attempts and events, the providers' health snapshots,
+the security tables (API keys, idempotency keys, the audit log), suppressions and callbacks."""
 
 from __future__ import annotations
 
@@ -68,9 +68,15 @@ class EmailRow(Base):
 
     status: Mapped[str] = mapped_column(String(16))
     provider: Mapped[str | None] = mapped_column(String(32))
-    provider_message_id: Mapped[str | None] = mapped_column(String(200))
+    provider_message_id: Mapped[str | None] = mapped_column(String(200), index=True)
     error: Mapped[str | None] = mapped_column(Text)
+    #: Claims so far, over every delivery cycle: the number of the latest attempt.
     attempt_count: Mapped[int] = mapped_column(Integer, default=0)
+    #: Retries by hand (``POST /email/{id}/retry``), each the start of a new delivery cycle.
+    retries: Mapped[int] = mapped_column(Integer, default=0)
+    #: Claims before the current cycle: its attempts are numbered from ``cycle_start + 1``, and
+    #: ``MICROMAILER_MAX_ATTEMPTS`` counts from there.
+    cycle_start: Mapped[int] = mapped_column(Integer, default=0)
     #: When the email is next expected to be picked up by a worker.
     due_at: Mapped[datetime] = mapped_column(UTCDateTime())
     #: While ``sending``: until when the claiming worker holds it.
@@ -81,11 +87,108 @@ class EmailRow(Base):
     attempts: Mapped[list[AttemptRow]] = relationship(
         back_populates="email", order_by="AttemptRow.id", lazy="selectin"
     )
+    events: Mapped[list[EmailEventRow]] = relationship(
+        order_by="(EmailEventRow.at, EmailEventRow.id)", lazy="selectin", viewonly=True
+    )
 
     __table_args__ = (
         Index("ix_emails_status_due_at", "status", "due_at"),
         Index("ix_emails_created_at", "created_at"),
         Index("ix_emails_project_created_at", "project", "created_at"),
+    )
+
+
+class EmailEventRow(Base):
+    """One provider event about an email (``domain/events.py``), kept once however often the
+    provider sends it."""
+
+    __tablename__ = "email_events"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    email_id: Mapped[str] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"), index=True)
+    provider: Mapped[str] = mapped_column(String(32))
+    #: The provider's identity of the event (``ProviderEvent.event_id``): the de-duplication key.
+    event_key: Mapped[str] = mapped_column(String(255))
+    #: An ``EventType``.
+    type: Mapped[str] = mapped_column(String(16))
+    #: ``hard`` or ``soft`` for a bounce.
+    bounce: Mapped[str | None] = mapped_column(String(8))
+    recipient: Mapped[str | None] = mapped_column(String(320))
+    detail: Mapped[str | None] = mapped_column(Text)
+    #: When the provider says it happened.
+    at: Mapped[datetime] = mapped_column(UTCDateTime())
+    received_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    #: The provider's own record of the event, as JSON.
+    raw: Mapped[str] = mapped_column(Text)
+
+    __table_args__ = (
+        UniqueConstraint("provider", "event_key", name="uq_email_events_provider_key"),
+    )
+
+
+class SuppressionRow(Base):
+    """An address a project no longer sends to: it bounced hard, complained, or was added."""
+
+    __tablename__ = "suppressions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
+    #: ``""`` when authentication is off (one list for everyone).
+    project: Mapped[str] = mapped_column(String(100))
+    #: Lower case.
+    address: Mapped[str] = mapped_column(String(320))
+    #: ``bounced``, ``complained`` or ``manual``.
+    reason: Mapped[str] = mapped_column(String(16))
+    detail: Mapped[str | None] = mapped_column(Text)
+    #: The email whose event put it here.
+    email_id: Mapped[str | None] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        UniqueConstraint("project", "address", name="uq_suppressions_project_address"),
+    )
+
+
+class CallbackRow(Base):
+    """A URL of a project's that is told of its emails' status changes."""
+
+    __tablename__ = "callbacks"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    project: Mapped[str] = mapped_column(String(100), index=True)
+    url: Mapped[str] = mapped_column(String(2048))
+    #: The event types it wants, comma-separated.
+    events: Mapped[str] = mapped_column(String(255))
+    #: The Standard Webhooks signing secret (``whsec_…``); shown to the client once.
+    secret: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    deleted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+
+class CallbackDeliveryRow(Base):
+    """One event POSTed (or still to be) to one callback URL, with its tries so far."""
+
+    __tablename__ = "callback_deliveries"
+
+    #: The ``webhook-id`` header: the same on every retry of this delivery.
+    id: Mapped[str] = mapped_column(String(40), primary_key=True)
+    callback_id: Mapped[str] = mapped_column(ForeignKey("callbacks.id", ondelete="CASCADE"))
+    email_id: Mapped[str | None] = mapped_column(String(36))
+    event: Mapped[str] = mapped_column(String(16))
+    #: The JSON body, exactly as signed.
+    payload: Mapped[str] = mapped_column(Text)
+    #: ``pending``, ``delivered`` or ``failed`` (given up).
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    #: When the next try is due, while ``pending``.
+    next_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    last_status_code: Mapped[int | None] = mapped_column(Integer)
+    last_error: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    delivered_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    __table_args__ = (
+        Index("ix_callback_deliveries_callback_created", "callback_id", "created_at"),
+        Index("ix_callback_deliveries_status_next_at", "status", "next_at"),
     )
 
 
@@ -113,6 +216,8 @@ class AttemptRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     email_id: Mapped[str] = mapped_column(ForeignKey("emails.id", ondelete="CASCADE"), index=True)
     attempt_number: Mapped[int] = mapped_column(Integer)
+    #: The email's delivery cycle it belongs to: 1, then one more per retry by hand.
+    cycle: Mapped[int] = mapped_column(Integer, default=1)
     provider: Mapped[str] = mapped_column(String(32))
     started_at: Mapped[datetime] = mapped_column(UTCDateTime())
     finished_at: Mapped[datetime] = mapped_column(UTCDateTime())
@@ -190,7 +295,7 @@ class AuditEventRow(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=True)
     at: Mapped[datetime] = mapped_column(UTCDateTime(), index=True)
-    #: ``key.created``, ``key.revoked``, ``email.accepted``, ``auth.refused``.
+    #: ``key.created``, ``key.revoked``, ``email.accepted``, ``email.retried``, ``auth.refused``.
     kind: Mapped[str] = mapped_column(String(32))
     key_name: Mapped[str | None] = mapped_column(String(100))
     project: Mapped[str | None] = mapped_column(String(100))
@@ -207,8 +312,12 @@ __all__ = [
     "AttemptRow",
     "AuditEventRow",
     "Base",
+    "CallbackDeliveryRow",
+    "CallbackRow",
+    "EmailEventRow",
     "EmailRow",
     "IdempotencyKeyRow",
     "ProviderHealthRow",
+    "SuppressionRow",
     "UTCDateTime",
 ]

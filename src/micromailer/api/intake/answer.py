@@ -9,7 +9,7 @@ One writer for every answer of the intake, in the app's shapes: ``{"status": "qu
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 
 from starlette.types import Send
 
@@ -17,6 +17,8 @@ from micromailer.delivery.intake import ACCEPTED_STATUS, accepted_body
 from micromailer.domain.idempotency import Replay
 
 Header = tuple[bytes, bytes]
+#: Writes a request's answer.
+Answer = Callable[[Send], Awaitable[None]]
 
 
 class IntakeRefused(Exception):
@@ -83,4 +85,4 @@ def _dumps(content: object) -> bytes:
     ).encode("utf-8")
 
 
-__all__ = ["IntakeRefused", "send_accepted", "send_json", "send_refusal", "send_replay"]
+__all__ = ["Answer", "IntakeRefused", "send_accepted", "send_json", "send_refusal", "send_replay"]

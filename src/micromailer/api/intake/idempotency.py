@@ -1,5 +1,6 @@
-"""``Idempotency-Key`` on ``POST /email``: the key reserved before the email is stored, the
-first answer replayed, a conflicting request refused (409), a refused request's key released.
+"""``Idempotency-Key`` on ``POST /email`` and ``POST /emails``: the key reserved before the
+emails are stored, the first answer replayed, a conflicting request refused (409), a refused
+request's key released.
 
 Reservations of requests that arrive together are made together (one statement on
 PostgreSQL, one commit on SQLite); the fingerprints are hashed in that batch's thread, not on
@@ -20,6 +21,7 @@ from micromailer.domain.idempotency import (
     KEY_SYNTAX,
     Conflict,
     ConflictReason,
+    Fingerprinted,
     KeyOutcome,
     KeyRequest,
     Replay,
@@ -27,7 +29,6 @@ from micromailer.domain.idempotency import (
     fingerprint,
     valid_key,
 )
-from micromailer.domain.validation import EmailRequest
 from micromailer.store.idempotency import IdempotencyStore
 
 log = logging.getLogger(__name__)
@@ -68,7 +69,7 @@ def conflict_refusal(reason: ConflictReason) -> IntakeRefused:
 class _Asked:
     project: str
     key: str
-    request: EmailRequest
+    request: Fingerprinted
     test: bool
 
 
@@ -83,9 +84,10 @@ class IdempotencyGuard:
         )
 
     async def claim(
-        self, project: str | None, key: str, request: EmailRequest, *, test: bool = False
+        self, project: str | None, key: str, request: Fingerprinted, *, test: bool = False
     ) -> Reservation | Replay:
-        """``project`` is the caller's (``None`` without authentication: one namespace)."""
+        """``project`` is the caller's (``None`` without authentication: one namespace);
+        ``request`` an email or a batch, which never share a fingerprint."""
         outcome = await self._reserves.submit(_Asked(project or "", key, request, test))
         if isinstance(outcome, Conflict):
             raise conflict_refusal(outcome.reason)

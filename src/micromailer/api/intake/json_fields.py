@@ -64,6 +64,25 @@ TOO_DEEP = (
 
 def decode_json(body: bytes) -> dict[str, object]:
     """The object in ``body``; :class:`IntakeRefused` (400) with a sentence otherwise."""
+    data = _parse(body)
+    if not isinstance(data, dict):
+        raise IntakeRefused(
+            400, "The JSON body must be an object with `to`, `subject` and `content` fields."
+        )
+    if _deeper_than(data, MAX_DEPTH):
+        raise IntakeRefused(400, TOO_DEEP)
+    return data
+
+
+def decode_json_value(body: bytes) -> object:
+    """The JSON value in ``body``, under the same rules; what it must be is the caller's."""
+    data = _parse(body)
+    if isinstance(data, _CONTAINERS) and _deeper_than(data, MAX_DEPTH):
+        raise IntakeRefused(400, TOO_DEEP)
+    return data
+
+
+def _parse(body: bytes) -> object:
     try:
         text = body.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -86,19 +105,13 @@ def decode_json(body: bytes) -> dict[str, object]:
         raise IntakeRefused(
             400, f"The body is not valid JSON ({exc}); send a JSON object."
         ) from None
-    if not isinstance(data, dict):
-        raise IntakeRefused(
-            400, "The JSON body must be an object with `to`, `subject` and `content` fields."
-        )
-    if _deeper_than(data, MAX_DEPTH):
-        raise IntakeRefused(400, TOO_DEEP)
     return data
 
 
-def _deeper_than(data: dict[str, object], limit: int) -> bool:
+def _deeper_than(data: dict[str, object] | list[object], limit: int) -> bool:
     """Whether arrays and objects nest more than ``limit`` levels, ``data`` being level 1."""
     level = 1
-    values: Iterable[object] = data.values()
+    values: Iterable[object] = data.values() if isinstance(data, dict) else data
     while containers := [value for value in values if isinstance(value, _CONTAINERS)]:
         level += 1
         if level > limit:
@@ -110,4 +123,4 @@ def _deeper_than(data: dict[str, object], limit: int) -> bool:
     return False
 
 
-__all__ = ["MAX_DEPTH", "MAX_INTEGER_DIGITS", "TOO_DEEP", "decode_json"]
+__all__ = ["MAX_DEPTH", "MAX_INTEGER_DIGITS", "TOO_DEEP", "decode_json", "decode_json_value"]

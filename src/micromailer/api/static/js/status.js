@@ -1,11 +1,29 @@
-// Following one email: GET /email/{id} until it is sent or failed, with its timeline of tries.
+// Following one email: GET /email/{id} until it is settled, with its timeline of tries and of
+// what the providers reported after accepting it (delivered, opened, bounced…).
 
 import {
   api, ApiError, clock, fileSize, h, providerName, replace, showAlert,
 } from './dom.js';
 
-const FINAL = new Set(['sent', 'failed']);
+// No event moves these further; ``sent`` and ``delivered`` may still hear of a bounce or a
+// complaint, so they are polled slower, for a while.
+const FINAL = new Set(['failed', 'bounced', 'complained']);
+const SETTLING = new Set(['sent', 'delivered']);
 const POLL_MS = 500;
+const SETTLING_POLL_MS = 2000;
+const SETTLING_POLLS = 90;
+
+const EVENTS = {
+  delivered: 'delivered',
+  deferred: 'deferred',
+  bounced: 'bounced',
+  dropped: 'dropped',
+  complained: 'marked as spam',
+  opened: 'opened',
+  clicked: 'clicked',
+  unsubscribed: 'unsubscribed',
+  unknown: 'reported',
+};
 
 const OUTCOMES = {
   sent: 'sent',
@@ -34,6 +52,7 @@ export class EmailFollower {
     clearTimeout(this.timer);
     this.emailId = emailId;
     this.lastStatus = null;
+    this.settlingPolls = 0;
     document.getElementById('email-empty').hidden = true;
     document.getElementById('email-body').hidden = false;
     document.getElementById('email-id').textContent = emailId;
@@ -70,7 +89,14 @@ export class EmailFollower {
       this.lastStatus = email.status;
       this.onChange(email);
     }
-    if (!FINAL.has(email.status)) this.timer = setTimeout(() => this.poll(), POLL_MS);
+    if (SETTLING.has(email.status)) {
+      this.settlingPolls += 1;
+      if (this.settlingPolls <= SETTLING_POLLS) {
+        this.timer = setTimeout(() => this.poll(), SETTLING_POLL_MS);
+      }
+    } else if (!FINAL.has(email.status)) {
+      this.timer = setTimeout(() => this.poll(), POLL_MS);
+    }
   }
 }
 
@@ -83,8 +109,10 @@ function render(email) {
   document.getElementById('email-subject').textContent = email.subject;
   renderAttachments(email.attachments);
   document.getElementById('email-summary').textContent = summary(email);
-  replace(document.getElementById('timeline'), email.attempts.map(attemptItem));
-  document.getElementById('timeline-empty').hidden = email.attempts.length > 0;
+  const events = Array.isArray(email.events) ? email.events : [];
+  replace(document.getElementById('timeline'),
+    [...email.attempts.map(attemptItem), ...events.map(eventItem)]);
+  document.getElementById('timeline-empty').hidden = email.attempts.length + events.length > 0;
 }
 
 /** Every recipient, by field, and the reply-to addresses. An API without ``recipients``
@@ -131,10 +159,16 @@ function summary(email) {
       return `A worker is sending it (attempt ${email.attemptCount}).`;
     case 'sent':
       return failedTries
-        ? `Delivered by ${providerName(email.provider)} after ${tries}: failover at work.`
-        : `Delivered by ${providerName(email.provider)} on the first try.`;
+        ? `Accepted by ${providerName(email.provider)} after ${tries}: failover at work.`
+        : `Accepted by ${providerName(email.provider)} on the first try.`;
     case 'failed':
       return `Not delivered: ${email.error || 'every provider refused it.'}`;
+    case 'delivered':
+      return `${providerName(email.provider)} delivered it to the recipient's mail server.`;
+    case 'bounced':
+      return 'The recipient\'s mail server refused it (bounced); see the events below.';
+    case 'complained':
+      return 'The recipient marked it as spam: the address is now suppressed.';
     default:
       return '';
   }
@@ -152,4 +186,18 @@ function attemptItem(attempt) {
       h('span', { class: 'try-meta' },
         `attempt ${attempt.attempt} · ${clock(attempt.startedAt)} · ${took} ms${code}`)),
     attempt.error ? h('p', { class: 'try-error' }, attempt.error) : null);
+}
+
+/** A provider's report after accepting the email: what, when, and the provider's words. */
+function eventItem(event) {
+  const kind = event.bounce ? `${EVENTS[event.type] || event.type} (${event.bounce})`
+    : EVENTS[event.type] || event.type;
+  const who = event.recipient ? ` · ${event.recipient}` : '';
+  return h('li', { class: `try event event-${event.type}`, 'data-provider': event.provider,
+    'data-event': event.type },
+    h('div', { class: 'try-head' },
+      h('span', { class: 'try-provider' }, providerName(event.provider)),
+      h('span', { class: `outcome event-type-${event.type}` }, kind),
+      h('span', { class: 'try-meta' }, `event · ${clock(event.at)}${who}`)),
+    event.detail ? h('p', { class: 'try-detail' }, event.detail) : null);
 }
