@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.http_server import ServedInThread
 
 
 @dataclass(frozen=True, slots=True)
@@ -21,22 +22,17 @@ class CapturedRequest:
     body: bytes
 
 
-class CapturingServer:
+class CapturingServer(ServedInThread):
     """``with CapturingServer() as server:`` … ``server.url``, ``server.requests``."""
 
     def __init__(self) -> None:
         self.requests: list[CapturedRequest] = []
         self._lock = threading.Lock()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="capturing-server", daemon=True
-        )
+        ServedInThread.__init__(self, self._handler(), "capturing-server")
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
     def received(self) -> list[CapturedRequest]:
         with self._lock:
@@ -64,26 +60,6 @@ class CapturingServer:
                 pass
 
         return Handler
-
-    def start(self) -> CapturingServer:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> CapturingServer:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 __all__ = ["CapturedRequest", "CapturingServer"]

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.http_server import ServedInThread
 
 
 @dataclass(frozen=True, slots=True)
@@ -17,7 +18,7 @@ class ReceivedRequest:
     body: bytes
 
 
-class EventReceiver:
+class EventReceiver(ServedInThread):
     """``with EventReceiver() as receiver:`` … ``receiver.url``, ``receiver.wait_for(n)``.
 
     ``statuses`` are the answers in order (``[503, 200]``: the first request gets 503, every
@@ -29,16 +30,11 @@ class EventReceiver:
         self._statuses = list(statuses)
         self._requests: list[ReceivedRequest] = []
         self._arrived = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", port), self._handler())
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="event-receiver", daemon=True
-        )
+        ServedInThread.__init__(self, self._handler(), "event-receiver", port=port)
 
     @property
     def url(self) -> str:
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
+        return self.origin
 
     def received(self) -> list[ReceivedRequest]:
         with self._arrived:
@@ -76,26 +72,6 @@ class EventReceiver:
                 pass
 
         return Handler
-
-    def start(self) -> EventReceiver:
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
-        self._thread.join(5)
-
-    def __enter__(self) -> EventReceiver:
-        return self.start()
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self.stop()
 
 
 __all__ = ["EventReceiver", "ReceivedRequest"]

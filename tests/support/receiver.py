@@ -11,8 +11,9 @@ import ssl
 import threading
 import time
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from types import TracebackType
+from http.server import BaseHTTPRequestHandler
+
+from tests.support.http_server import ServedInThread
 
 
 @dataclass(frozen=True, slots=True)
@@ -27,7 +28,7 @@ class Arrival:
     answered: int
 
 
-class CallbackReceiver:
+class CallbackReceiver(ServedInThread):
     """``with CallbackReceiver(fail_first=2) as receiver:`` … ``receiver.url``."""
 
     def __init__(
@@ -40,23 +41,11 @@ class CallbackReceiver:
         self.redirect_to = redirect_to
         self._arrivals: list[Arrival] = []
         self._lock = threading.Condition()
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._server.daemon_threads = True
-        self._scheme = "http"
-        if tls is not None:
-            self._server.socket = tls.wrap_socket(self._server.socket, server_side=True)
-            self._scheme = "https"
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, name="callback-receiver", daemon=True
-        )
-
-    @property
-    def port(self) -> int:
-        return int(self._server.server_address[1])
+        ServedInThread.__init__(self, self._handler(), "callback-receiver", tls=tls)
 
     @property
     def url(self) -> str:
-        return f"{self._scheme}://127.0.0.1:{self.port}/hooks/email"
+        return f"{self.origin}/hooks/email"
 
     def arrivals(self) -> list[Arrival]:
         with self._lock:
@@ -110,17 +99,6 @@ class CallbackReceiver:
                 pass
 
         return Handler
-
-    def __enter__(self) -> CallbackReceiver:
-        self._thread.start()
-        return self
-
-    def __exit__(
-        self, kind: type[BaseException] | None, value: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        self._server.shutdown()
-        self._server.server_close()
 
 
 __all__ = ["Arrival", "CallbackReceiver"]
