@@ -206,6 +206,10 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     Sweeper(runtime.sweeps, publish_many, sweep_after=settings.sweep_after,
             interval=settings.sweep_interval, also=[sweep_callbacks]).start()
     Cleaner.for_settings(settings, runtime.sweeps.engine).start()
+    probes = runtime.probes
+    if probes is not None:  # MICROMAILER_PROBE_INTERVAL: closed with the worker
+        probes.start()
+        worker_shutdown.connect(lambda **_: probes.close(), weak=False)
     # Celery's start-up banner is text for a console, printed rather than logged.
     quiet = ["--quiet"] if (settings.log_format or JSON) == JSON else []
     argv = [
