@@ -16,13 +16,15 @@ from micromailer.delivery.probes import Prober, ProbeRunner, probe_message
 from micromailer.health.base import base_scores
 from micromailer.health.board import MemoryBoard
 from micromailer.health.breaker import BreakerStrategy
+from micromailer.health.redis_states import redis_client
 from micromailer.providers.base import ProviderAdapter
 from micromailer.providers.http import HttpSender
 from micromailer.providers.mailgun import MailgunAdapter
 from micromailer.providers.postmark import PostmarkAdapter
 from micromailer.providers.sendgrid import SendGridAdapter
-from micromailer.queue.probes import build_probes
+from micromailer.queue.probes import RedisClaims, build_probes
 from micromailer.sandbox.server import SandboxThread
+from tests.support.redis_server import closed_port_url
 
 PROBED = ("sendgrid", "postmark", "mailgun")
 SENDER = "probe@example.com"
@@ -206,3 +208,32 @@ def test_a_probed_provider_not_configured_is_said_at_start_up(
 
     assert probes is None
     assert "postmark not configured as a provider" in caplog.text
+
+
+def test_workers_sharing_redis_make_one_probe_per_provider_per_interval(
+    sandbox: SandboxThread, http: httpx.Client, redis_url: str, prefix: str
+) -> None:
+    interval = 0.5
+    shared = board(Clock())
+    workers = [
+        Prober(adapters(sandbox.url, http), shared, SENDER,
+               claim=RedisClaims(redis_client(redis_url), interval, prefix))
+        for _ in range(2)
+    ]
+
+    first = [worker.probe_all() for worker in workers]
+    assert [len(lessons) for lessons in first] == [3, 0]
+    time.sleep(interval)
+    second = [worker.probe_all() for worker in workers[::-1]]
+
+    assert [len(lessons) for lessons in second] == [3, 0]
+    assert [worker.sent for worker in workers] == [3, 3]
+
+
+def test_without_redis_each_worker_probes_anyway(
+    sandbox: SandboxThread, http: httpx.Client
+) -> None:
+    claims = RedisClaims(redis_client(closed_port_url(), timeout=0.2), 30.0)
+    prober = Prober(adapters(sandbox.url, http), board(Clock()), SENDER, claim=claims)
+
+    assert len(prober.probe_all()) == 3

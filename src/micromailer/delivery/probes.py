@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from micromailer.domain.message import Address, Message
 from micromailer.health.board import HealthBoard
@@ -27,6 +27,11 @@ log = logging.getLogger(__name__)
 #: The probe's subject and text; nobody receives it.
 PROBE_SUBJECT = "micromailer probe"
 PROBE_TEXT = "A synthetic probe in the provider's test mode: nothing is sent."
+
+
+#: Asks whether this worker makes this round's probe of the named provider (workers sharing a
+#: board make one between them, ``queue/probes.py``).
+Claim = Callable[[str], bool]
 
 
 def probe_message(sender: str) -> Message:
@@ -51,11 +56,12 @@ def lesson_of(name: str, answer: SendResult | Exception) -> Lesson | None:
 
 
 class Prober:
-    """Probes each of ``adapters`` once per :meth:`probe_all`, and records the lessons."""
+    """Probes each of ``adapters`` once per :meth:`probe_all`, and records the lessons; with
+    ``claim``, only the providers whose probe this worker claims for the round."""
 
     def __init__(
         self, adapters: Sequence[ProviderAdapter], board: HealthBoard, sender: str,
-        on_learn: OnLearn | None = None,
+        on_learn: OnLearn | None = None, claim: Claim | None = None,
     ) -> None:
         untestable = [adapter.name for adapter in adapters if not adapter.has_test_mode]
         if untestable:
@@ -64,6 +70,9 @@ class Prober:
         self._board = board
         self._message = probe_message(sender)
         self._on_learn = on_learn
+        self._claim = claim
+        #: Probes sent so far.
+        self.sent = 0
 
     @property
     def names(self) -> list[str]:
@@ -73,6 +82,8 @@ class Prober:
         """One probe per provider, in turn; the lessons recorded on the board, returned."""
         lessons = []
         for adapter in self._adapters:
+            if self._claim is not None and not self._claim(adapter.name):
+                continue  # another worker probes it this round
             lesson = self.probe_one(adapter)
             if lesson is not None:
                 lessons.append(lesson)
@@ -84,6 +95,7 @@ class Prober:
 
     def probe_one(self, adapter: ProviderAdapter) -> Lesson | None:
         """One test-mode request to ``adapter``'s provider and what it teaches."""
+        self.sent += 1
         try:
             answer: SendResult | Exception = adapter.probe(self._message)
         except Exception as exc:
@@ -128,5 +140,11 @@ class ProbeRunner(threading.Thread):
 
 
 __all__ = [
-    "PROBE_SUBJECT", "PROBE_TEXT", "ProbeRunner", "Prober", "lesson_of", "probe_message",
+    "PROBE_SUBJECT",
+    "PROBE_TEXT",
+    "Claim",
+    "ProbeRunner",
+    "Prober",
+    "lesson_of",
+    "probe_message",
 ]
