@@ -431,8 +431,8 @@ class Settings(BaseSettings):
         other = [name for name in _split(value) if name not in PROBE_PROVIDERS]
         if other:
             raise ValueError(
-                f"MICROMAILER_PROBE_PROVIDERS names {', '.join(other)}, which has no test mode "
-                f"to probe without sending; use some of {', '.join(PROBE_PROVIDERS)}"
+                f"MICROMAILER_PROBE_PROVIDERS names {', '.join(other)}: only "
+                f"{', '.join(PROBE_PROVIDERS)} have a test mode that probes without sending"
             )
         return value
 
