@@ -73,6 +73,8 @@ class Prober:
         self._claim = claim
         #: Probes sent so far.
         self.sent = 0
+        #: Whether each provider's last probe succeeded.
+        self._last: dict[str, bool] = {}
 
     @property
     def names(self) -> list[str]:
@@ -106,9 +108,20 @@ class Prober:
                         answer.describe())
         elif isinstance(answer, Exception) and not isinstance(answer, ProviderError):
             log.error("probe of %s raised an unexpected error", adapter.name, exc_info=answer)
-        elif lesson is not None and not lesson.succeeded:
-            log.info("probe of %s failed: %s", adapter.name, answer)
+        elif lesson is not None:
+            self._log_change(adapter.name, lesson.succeeded, answer)
         return lesson
+
+    def _log_change(self, name: str, succeeded: bool, answer: object) -> None:
+        """Say when a provider's probes start failing or succeed again; repeats at debug level,
+        so an outage does not fill the log."""
+        changed = self._last.get(name, True) != succeeded
+        self._last[name] = succeeded
+        level = logging.INFO if changed else logging.DEBUG
+        if succeeded:
+            log.log(level, "probe of %s succeeded", name)
+        else:
+            log.log(level, "probe of %s failed: %s", name, answer)
 
 
 class ProbeRunner(threading.Thread):
