@@ -423,19 +423,6 @@ class Settings(BaseSettings):
             )
         return value
 
-    @field_validator("probe_providers")
-    @classmethod
-    def _probe_providers_have_test_modes(cls, value: str | None) -> str | None:
-        if value is None or not value.strip():
-            return None
-        other = [name for name in _split(value) if name not in PROBE_PROVIDERS]
-        if other:
-            raise ValueError(
-                f"MICROMAILER_PROBE_PROVIDERS names {', '.join(other)}: only "
-                f"{', '.join(PROBE_PROVIDERS)} have a test mode that probes without sending"
-            )
-        return value
-
     @field_validator("rate_limit")
     @classmethod
     def _parsable_rate_limit(cls, value: str | None) -> str | None:
@@ -466,6 +453,19 @@ class Settings(BaseSettings):
         if name not in STRATEGY_NAMES:
             raise ValueError(f"unknown strategy {value!r}; known: {', '.join(STRATEGY_NAMES)}")
         return name
+
+    @field_validator("probe_providers")
+    @classmethod
+    def _probe_providers_have_test_modes(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        other = [name for name in _split(value) if name not in PROBE_PROVIDERS]
+        if other:
+            raise ValueError(
+                f"MICROMAILER_PROBE_PROVIDERS names {', '.join(other)}: only "
+                f"{', '.join(PROBE_PROVIDERS)} have a test mode that probes without sending"
+            )
+        return value
 
     @model_validator(mode="after")
     def _quorum_queue_on_rabbitmq(self) -> Settings:

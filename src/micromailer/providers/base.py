@@ -93,10 +93,7 @@ class ProviderAdapter(ABC):
         """Send one message; raise a :class:`~micromailer.providers.errors.ProviderError` if not.
 
         Needs a blocking client (``httpx.Client``)."""
-        request = self.build_request(message)
-        with self._map_transport_errors():
-            response = cast(HttpSender, self._client).send(request)
-        return self.read_response(response)
+        return self._send_blocking(self.build_request(message))
 
     async def send_async(self, message: Message) -> SendResult:
         """:meth:`send` on an event loop; needs an :class:`AsyncHttpSender`."""
@@ -108,7 +105,9 @@ class ProviderAdapter(ABC):
     def probe(self, message: Message) -> SendResult:
         """Send ``message`` in the provider's test mode: answered as a send, delivered to
         nobody. Raises like :meth:`send`; needs a blocking client."""
-        request = self.build_probe_request(message)
+        return self._send_blocking(self.build_probe_request(message))
+
+    def _send_blocking(self, request: httpx.Request) -> SendResult:
         with self._map_transport_errors():
             response = cast(HttpSender, self._client).send(request)
         return self.read_response(response)
