@@ -76,10 +76,6 @@ class Prober:
         #: Whether each provider's last probe succeeded.
         self._last: dict[str, bool] = {}
 
-    @property
-    def names(self) -> list[str]:
-        return [adapter.name for adapter in self._adapters]
-
     def probe_all(self) -> list[Lesson]:
         """One probe per provider, in turn; the lessons recorded on the board, returned."""
         lessons = []
