@@ -178,7 +178,7 @@ def server_options(
 def worker(concurrency: int | None, loglevel: str, hostname: str | None, events: bool,
            metrics_port: int | None, metrics_host: str) -> None:
     """A Celery worker that delivers emails and callbacks, with the sweeper."""
-    from celery.signals import worker_shutdown
+    from celery.signals import worker_shutdown, worker_shutting_down
 
     from micromailer.queue.batch_publisher import BatchPublisher
     from micromailer.queue.callback_publisher import CallbackPublisher
@@ -206,6 +206,10 @@ def worker(concurrency: int | None, loglevel: str, hostname: str | None, events:
     Sweeper(runtime.sweeps, publish_many, sweep_after=settings.sweep_after,
             interval=settings.sweep_interval, also=[sweep_callbacks]).start()
     Cleaner.for_settings(settings, runtime.sweeps.engine).start()
+    probes = runtime.probes
+    if probes is not None:  # MICROMAILER_PROBE_INTERVAL: closed as the worker's shutdown begins
+        probes.start()
+        worker_shutting_down.connect(lambda **_: probes.close(), weak=False)
     # Celery's start-up banner is text for a console, printed rather than logged.
     quiet = ["--quiet"] if (settings.log_format or JSON) == JSON else []
     argv = [

@@ -92,6 +92,9 @@ LEASE_MARGIN = 10.0
 
 #: Every strategy the service can run (``MICROMAILER_STRATEGY``), the original first. Named
 #: here, not in ``health``, so that settings never import the code they configure.
+#: Providers with a test mode, the only ones a synthetic probe can reach without sending.
+PROBE_PROVIDERS: tuple[str, ...] = ("sendgrid", "postmark", "mailgun")
+
 STRATEGY_NAMES: tuple[str, ...] = ("original", "breaker", "priority")
 #: The service's default: the one the simulation favours (docs/selection.md).
 DEFAULT_STRATEGY = "breaker"
@@ -316,6 +319,12 @@ class Settings(BaseSettings):
     #: Seconds between two sweeps.
     sweep_interval: float = Field(default=15.0, gt=0)
 
+    #: Seconds between two rounds of synthetic probes (test-mode requests that send nothing,
+    #: ``delivery/probes.py``); 0 turns them off.
+    probe_interval: float = Field(default=0.0, ge=0)
+    #: Providers probed, comma-separated; only those with a test mode (:data:`PROBE_PROVIDERS`).
+    probe_providers: str | None = None
+
     #: Timeouts of one provider call, in seconds: opening a connection, each wait for the
     #: provider (a free pooled connection, a read), and the whole call from start to end.
     provider_connect_timeout: float = Field(default=5.0, gt=0)
@@ -524,6 +533,19 @@ class Settings(BaseSettings):
             raise ValueError(f"unknown strategy {value!r}; known: {', '.join(STRATEGY_NAMES)}")
         return name
 
+    @field_validator("probe_providers")
+    @classmethod
+    def _probe_providers_have_test_modes(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        other = [name for name in _split(value) if name not in PROBE_PROVIDERS]
+        if other:
+            raise ValueError(
+                f"MICROMAILER_PROBE_PROVIDERS names {', '.join(other)}: only "
+                f"{', '.join(PROBE_PROVIDERS)} have a test mode that probes without sending"
+            )
+        return value
+
     @model_validator(mode="after")
     def _quorum_queue_on_rabbitmq(self) -> Settings:
         if self.queue_type is QueueType.QUORUM and not self.celery_broker_url.startswith(
@@ -677,6 +699,16 @@ class Settings(BaseSettings):
             return {"ca_file": str(self.smtp_ca_file)}
         return {}
 
+    def probed_providers(self) -> list[str]:
+        """Providers the worker probes: none when :attr:`probe_interval` is 0, else those of
+        ``probe_providers`` (by default every configured one with a test mode) that are
+        configured."""
+        if not self.probe_interval:
+            return []
+        configured = self.provider_names()
+        wanted = _split(self.probe_providers) if self.probe_providers else list(PROBE_PROVIDERS)
+        return [name for name in wanted if name in configured]
+
     def sender_domain_list(self) -> list[str]:
         """Domains a request's ``from`` may use: ``sender_domains``, else the default
         sender's."""
@@ -719,6 +751,7 @@ __all__ = [
     "KNOWN_PROVIDERS",
     "LEASE_MARGIN",
     "LOG_FORMATS",
+    "PROBE_PROVIDERS",
     "REGIONAL_BASE_URLS",
     "SANDBOX_API_KEY",
     "SANDBOX_MAILGUN_DOMAIN",

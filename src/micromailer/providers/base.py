@@ -70,6 +70,9 @@ class ProviderAdapter(ABC):
     #: Rate-limit headers that say when sending may resume, read when ``Retry-After`` is
     #: absent: seconds to wait, or a Unix time (:func:`retry_after_seconds`).
     reset_headers: ClassVar[tuple[str, ...]] = ()
+    #: Whether the provider has a test mode: a request checked and answered as a send would
+    #: be, that sends nothing (what a synthetic probe uses, ``delivery/probes.py``).
+    has_test_mode: ClassVar[bool] = False
 
     def __init__(
         self, *, api_key: str, base_url: str, client: HttpSender | AsyncHttpSender,
@@ -90,16 +93,23 @@ class ProviderAdapter(ABC):
         """Send one message; raise a :class:`~micromailer.providers.errors.ProviderError` if not.
 
         Needs a blocking client (``httpx.Client``)."""
-        request = self.build_request(message)
-        with self._map_transport_errors():
-            response = cast(HttpSender, self._client).send(request)
-        return self.read_response(response)
+        return self._send_blocking(self.build_request(message))
 
     async def send_async(self, message: Message) -> SendResult:
         """:meth:`send` on an event loop; needs an :class:`AsyncHttpSender`."""
         request = self.build_request(message)
         with self._map_transport_errors():
             response = await cast(AsyncHttpSender, self._client).send(request)
+        return self.read_response(response)
+
+    def probe(self, message: Message) -> SendResult:
+        """Send ``message`` in the provider's test mode: answered as a send, delivered to
+        nobody. Raises like :meth:`send`; needs a blocking client."""
+        return self._send_blocking(self.build_probe_request(message))
+
+    def _send_blocking(self, request: httpx.Request) -> SendResult:
+        with self._map_transport_errors():
+            response = cast(HttpSender, self._client).send(request)
         return self.read_response(response)
 
     def read_response(self, response: httpx.Response) -> SendResult:
@@ -114,6 +124,10 @@ class ProviderAdapter(ABC):
     @abstractmethod
     def build_request(self, message: Message) -> httpx.Request:
         """The HTTP request that sends ``message``."""
+
+    def build_probe_request(self, message: Message) -> httpx.Request:
+        """The request that sends ``message`` in test mode; only where :attr:`has_test_mode`."""
+        raise NotImplementedError(f"{self.kind} has no test mode")
 
     @abstractmethod
     def parse_success(self, response: httpx.Response) -> SendResult:

@@ -86,6 +86,7 @@ class MailgunAdapter(ProviderAdapter):
     capabilities = Capabilities(max_recipients=1000, max_bytes=25 * 1000 * 1000)
     # Mailgun documents no rate-limit header: the wait is in the 429's message.
     reset_headers = ()
+    has_test_mode = True
 
     def __init__(
         self, *, api_key: str, base_url: str, client: HttpSender | AsyncHttpSender,
@@ -99,13 +100,21 @@ class MailgunAdapter(ProviderAdapter):
         # Mailgun knows).
         self.domain = self.options.get("domain") or SANDBOX_MAILGUN_DOMAIN
 
-    def build_request(self, message: Message) -> httpx.Request:
+    def build_request(self, message: Message, *, test_mode: bool = False) -> httpx.Request:
+        """The send request; in ``test_mode`` with ``o:testmode=yes`` (accepted, sent to
+        nobody)."""
+        parts = form_parts(message)
+        if test_mode:
+            parts.append(TEST_MODE_PART)
         return self._client.build_request(
             "POST",
             f"{self.base_url}{SEND_PATH.format(domain=self.domain)}",
-            files=form_parts(message),
+            files=parts,
             headers={"Authorization": basic_auth(self._api_key)},
         )
+
+    def build_probe_request(self, message: Message) -> httpx.Request:
+        return self.build_request(message, test_mode=True)
 
     def parse_success(self, response: httpx.Response) -> SendResult:
         body = _json_object(response)
@@ -155,6 +164,9 @@ def wait_in_message(message: str) -> float | None:
 #: One part of the form: a name and ``(filename, bytes, content type)``; a text field has
 #: neither filename nor content type.
 FormPart = tuple[str, tuple[str | None, bytes, str | None]]
+
+#: The form field of Mailgun's test mode: the message is accepted and never sent.
+TEST_MODE_PART: FormPart = ("o:testmode", (None, b"yes", None))
 
 
 def form_fields(message: Message) -> list[tuple[str, str]]:
@@ -209,6 +221,7 @@ __all__ = [
     "MESSAGE_CLASSES",
     "SEND_PATH",
     "STATUS_CLASSES",
+    "TEST_MODE_PART",
     "WAIT_IN_MESSAGE",
     "FormPart",
     "MailgunAdapter",

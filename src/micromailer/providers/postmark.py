@@ -62,6 +62,9 @@ STATUS_CLASSES: StatusClasses = {
     503: ServerError,  # maintenance
 }
 
+#: Postmark's test server token: the request is checked and answered, nothing is sent.
+TEST_TOKEN = "POSTMARK_API_TEST"
+
 #: File extensions Postmark refuses as attachments (its support article on attachment types).
 FORBIDDEN_EXTENSIONS = frozenset({
     "vbs", "exe", "bin", "bat", "chm", "com", "cpl", "crt", "hlp", "hta", "inf", "ins",
@@ -87,14 +90,21 @@ class PostmarkAdapter(ProviderAdapter):
     )
     # Postmark documents no rate-limit header.
     reset_headers = ()
+    has_test_mode = True
 
-    def build_request(self, message: Message) -> httpx.Request:
+    def build_request(self, message: Message, *, test_mode: bool = False) -> httpx.Request:
+        """The ``/email`` request; in ``test_mode`` with Postmark's test token as the server
+        token (checked, answered, sent to nobody)."""
+        token = TEST_TOKEN if test_mode else self._api_key
         return self._client.build_request(
             "POST",
             f"{self.base_url}{SEND_PATH}",
             json=build_payload(message),
-            headers={"X-Postmark-Server-Token": self._api_key, "Accept": "application/json"},
+            headers={"X-Postmark-Server-Token": token, "Accept": "application/json"},
         )
+
+    def build_probe_request(self, message: Message) -> httpx.Request:
+        return self.build_request(message, test_mode=True)
 
     def parse_success(self, response: httpx.Response) -> SendResult:
         body = _json_object(response)
@@ -178,6 +188,7 @@ __all__ = [
     "FORBIDDEN_EXTENSIONS",
     "SEND_PATH",
     "STATUS_CLASSES",
+    "TEST_TOKEN",
     "PostmarkAdapter",
     "build_payload",
 ]

@@ -51,6 +51,10 @@ CAPABILITIES = Capabilities(max_recipients=1000, max_bytes=30 * 1000 * 1000)
 #: ``Retry-After`` is documented).
 RESET_HEADERS = ("X-RateLimit-Reset",)
 
+#: ``mail_settings`` of a request in sandbox mode: SendGrid validates it, answers ``200`` and
+#: sends nothing.
+SANDBOX_MODE: dict[str, Any] = {"sandbox_mode": {"enable": True}}
+
 #: ``categories`` holds at most 10 unique names (``MS/properties/categories``).
 MAX_CATEGORIES = 10
 
@@ -72,14 +76,23 @@ class SendGridAdapter(ProviderAdapter):
     status_classes = STATUS_CLASSES
     capabilities = CAPABILITIES
     reset_headers = RESET_HEADERS
+    has_test_mode = True
 
-    def build_request(self, message: Message) -> httpx.Request:
+    def build_request(self, message: Message, *, test_mode: bool = False) -> httpx.Request:
+        """The Mail Send request; in ``test_mode`` with sandbox mode on (validated, answered
+        ``200``, sent to nobody)."""
+        body = build_payload(message)
+        if test_mode:
+            body["mail_settings"] = SANDBOX_MODE
         return self._client.build_request(
             "POST",
             f"{self.base_url}{SEND_PATH}",
-            json=build_payload(message),
+            json=body,
             headers={"Authorization": f"Bearer {self._api_key}"},
         )
+
+    def build_probe_request(self, message: Message) -> httpx.Request:
+        return self.build_request(message, test_mode=True)
 
     def parse_success(self, response: httpx.Response) -> SendResult:
         message_id = response.headers.get("x-message-id") or None
@@ -196,6 +209,7 @@ __all__ = [
     "MAX_CATEGORIES",
     "RECIPIENT_FIELD",
     "RESET_HEADERS",
+    "SANDBOX_MODE",
     "SEND_PATH",
     "STATUS_CLASSES",
     "SendGridAdapter",

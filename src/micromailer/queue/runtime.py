@@ -36,6 +36,7 @@ from micromailer.providers.registry import (
 )
 from micromailer.queue.callback_publisher import CallbackPublisher
 from micromailer.queue.exporter import worker_registry
+from micromailer.queue.probes import WorkerProbes, build_probes
 from micromailer.queue.publisher import DeliveryPublisher
 from micromailer.retry import DeliveryRetryPolicy
 from micromailer.store.callback_deliveries import CallbackDeliveryStore
@@ -74,6 +75,8 @@ class WorkerRuntime:
     #: One try of a callback delivery (the ``callback`` task), and the sweeper's store for them.
     callbacks: CallbackDeliverer
     callback_deliveries: CallbackDeliveryStore
+    #: The synthetic probes (``MICROMAILER_PROBE_INTERVAL``), not started; ``None`` when off.
+    probes: WorkerProbes | None = None
 
     @classmethod
     def build(cls, settings: Settings, app: Celery) -> WorkerRuntime:
@@ -124,7 +127,7 @@ class WorkerRuntime:
             CallbackMetrics(metrics.registry),
         )
         return cls(settings, claims, sweeps, board, publisher, service, client, metrics,
-                   callbacks, callback_deliveries)
+                   callbacks, callback_deliveries, build_probes(settings, board, on_learn))
 
 
 def sandbox_locator(settings: Settings) -> SandboxLocator:

@@ -240,9 +240,15 @@ async def _accept(state: ProviderState, domain: str, form: FormData) -> Response
         state.capture.count_rejected()
         return error_response(400, MESSAGES["address"].format(field=refused))
     message_id = _message_id(state, domain)
-    for captured in await _captured(state, form, message_id):
-        state.capture.record(captured)
+    if not in_test_mode(form):  # Mailgun's test mode: accepted, sent nowhere
+        for captured in await _captured(state, form, message_id):
+            state.capture.record(captured)
     return JSONResponse({"id": message_id, "message": "Queued. Thank you."})
+
+
+def in_test_mode(form: FormData) -> bool:
+    """Whether ``o:testmode`` is on (Mailgun takes ``yes``, ``true`` or ``True``)."""
+    return any(value in ("yes", "true", "True") for value in _texts(form, "o:testmode"))
 
 
 __all__ = [
@@ -252,6 +258,7 @@ __all__ = [
     "basic_key",
     "error_response",
     "fault_response",
+    "in_test_mode",
     "make_router",
     "parse_addresses",
     "validate_form",

@@ -362,6 +362,13 @@ def _captured(state: ProviderState, body: dict[str, Any], message_id: str) -> li
     return captured
 
 
+def sandbox_mode(body: dict[str, Any]) -> bool:
+    """Whether ``mail_settings.sandbox_mode.enable`` is ``true``: SendGrid's test mode."""
+    settings = body.get("mail_settings")
+    mode = settings.get("sandbox_mode") if isinstance(settings, dict) else None
+    return isinstance(mode, dict) and mode.get("enable") is True
+
+
 def make_router(state: ProviderState) -> APIRouter:
     """The fake's routes, bound to its state."""
     router = APIRouter(tags=["sendgrid"])
@@ -402,6 +409,8 @@ def make_router(state: ProviderState) -> APIRouter:
             state.capture.count_rejected()
             return refusal
         message_id = state.token_id()
+        if sandbox_mode(body):  # SendGrid's test mode: validated, answered 200, sent nowhere
+            return Response(status_code=200, headers={"X-Message-Id": message_id})
         for captured in _captured(state, body, message_id):
             state.capture.record(captured)
         return Response(status_code=202, headers={"X-Message-Id": message_id})
@@ -420,6 +429,7 @@ __all__ = [
     "error_response",
     "make_router",
     "rate_limit_headers",
+    "sandbox_mode",
     "simulated_refusal",
     "validate_mail",
 ]

@@ -19,6 +19,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from micromailer.delivery.dispatcher import Dispatcher
+from micromailer.delivery.probes import lesson_of
 from micromailer.delivery.verdict import AttemptReport, Delivered, RetryLater
 from micromailer.domain.status import Outcome
 from micromailer.health.base import Strategy
@@ -54,6 +55,8 @@ class RunResult:
     healthy_preferred: int = 0
     #: For each end of a fault of the preferred provider: seconds until it delivered again.
     return_delays: list[float] = field(default_factory=list)
+    #: Synthetic probes made (one per provider and board every probe interval).
+    probes: int = 0
     #: Scores of worker 0's board, once a second (only when asked for).
     times: list[float] = field(default_factory=list)
     scores: dict[str, list[float]] = field(default_factory=dict)
@@ -69,6 +72,7 @@ class Engine:
         seed: int,
         *,
         sample_scores: bool = False,
+        probe_interval: float | None = None,
     ) -> None:
         self.scenario = scenario
         self.seed = seed
@@ -111,6 +115,9 @@ class Engine:
         self._preferred_healthy = preferred.healthy
         self._recoveries = sorted(preferred.recoveries(scenario.duration))
         self._sample_scores = sample_scores
+        if probe_interval is not None and probe_interval <= 0:
+            raise ValueError("the probe interval must be positive")
+        self._probe_interval = probe_interval
 
     # -- the run --------------------------------------------------------------------------
 
@@ -118,6 +125,8 @@ class Engine:
         scenario, heap = self.scenario, self._heap
         total = scenario.emails
         next_email, next_sample = 0, 0.0
+        if self._probe_interval is not None:
+            self._at(self._probe_interval, lambda: self._probe(0))
         while next_email < total or heap:
             arrival = next_email / scenario.rate if next_email < total else float("inf")
             when = heap[0][0] if heap and heap[0][0] <= arrival else arrival
@@ -181,6 +190,21 @@ class Engine:
         while len(delays) < len(recoveries) and recoveries[len(delays)] <= t:
             delays.append(t - recoveries[len(delays)])
 
+    def _probe(self, number: int) -> None:
+        """Probe round ``number``: each board learns what a test-mode request to each
+        provider got (as each worker's probes teach its own board), then the next round."""
+        for board in self.boards:
+            lessons = []
+            for adapter in self.adapters:
+                lesson = lesson_of(adapter.name, adapter.probe_answer(number))
+                if lesson is not None:
+                    lessons.append(lesson)
+                self.result.probes += 1
+            board.record_many(lessons)
+        interval = self._probe_interval
+        if interval is not None and self.clock.now + interval < self.scenario.duration:
+            self._at(self.clock.now + interval, lambda: self._probe(number + 1))
+
     # -- time -----------------------------------------------------------------------------
 
     def _at(self, when: float, action: Callable[[], None]) -> None:
@@ -214,10 +238,14 @@ class Engine:
 
 
 def run_once(
-    scenario: Scenario, strategy: str | Strategy, seed: int, *, sample_scores: bool = False
+    scenario: Scenario, strategy: str | Strategy, seed: int, *, sample_scores: bool = False,
+    probe_interval: float | None = None,
 ) -> RunResult:
-    """Run ``scenario`` once with ``strategy`` on ``seed``."""
-    return Engine(scenario, strategy, seed, sample_scores=sample_scores).run()
+    """Run ``scenario`` once with ``strategy`` on ``seed``; with ``probe_interval``, synthetic
+    probes every that many seconds teach the boards too."""
+    return Engine(
+        scenario, strategy, seed, sample_scores=sample_scores, probe_interval=probe_interval
+    ).run()
 
 
 __all__ = ["MAX_ATTEMPTS", "Engine", "RunResult", "run_once"]

@@ -114,6 +114,14 @@ class SimulatedAdapter(ProviderAdapter):
             raise self._error(answer)
         return SendResult(self.name, f"{self.name}-{email}")
 
+    def probe_answer(self, number: int) -> SendResult | ProviderError:
+        """What synthetic probe ``number`` gets at the current time: the answer a try would
+        get, drawn apart from every email's (probes count down from -1), never sent."""
+        answer = self.answer(-1 - number, 0, self._clock.now)
+        if answer.error is not None:
+            return self._error(answer)
+        return SendResult(self.name, None)
+
     def _error(self, answer: Answer) -> ProviderError:
         if answer.error is ErrorKind.RATE_LIMITED:
             return RateLimitedError(self.name, "too many requests", retry_after=answer.retry_after)
