@@ -51,10 +51,10 @@ def test_swagger_ui_renders_every_operation_offline_under_the_page_policy(
     expect(operation).to_be_visible()
     operation.locator(".opblock-summary").click()
     expect(operation).to_contain_text("to_name")
-    expect(page.locator(".opblock")).to_have_count(13)
-    # The bearer scheme: an Authorize button, and a lock on the 10 operations that need a key.
+    expect(page.locator(".opblock")).to_have_count(25)
+    # The bearer scheme: an Authorize button, and a lock on the 21 operations that need a key.
     expect(page.get_by_role("button", name="Authorize")).to_be_visible()
-    expect(page.locator(".opblock .authorization__btn")).to_have_count(10)
+    expect(page.locator(".opblock .authorization__btn")).to_have_count(21)
     page.get_by_role("button", name="Authorize").click()
     expect(page.locator(".auth-container")).to_contain_text("bearerAuth")
     expect(page.locator(".auth-container")).to_contain_text("http, Bearer")
@@ -75,10 +75,10 @@ def test_redoc_renders_every_operation_offline_under_the_page_policy(
                     "The web page"):
         expect(page.get_by_role("heading", name=summary)).to_be_visible()
     # One section per operation, each listed in the menu too.
-    expect(page.locator("[data-section-id*='operation/']")).to_have_count(2 * 13)
-    # The bearer scheme on the 10 operations that need a key, each with its 401.
-    expect(page.get_by_role("heading", name="Authorizations:")).to_have_count(10)
-    expect(page.get_by_role("button", name="401 No valid API key")).to_have_count(10)
+    expect(page.locator("[data-section-id*='operation/']")).to_have_count(2 * 25)
+    # The bearer scheme on the 21 operations that need a key, each with its 401.
+    expect(page.get_by_role("heading", name="Authorizations:")).to_have_count(21)
+    expect(page.get_by_role("button", name="401 No valid API key")).to_have_count(21)
     assert blocked == []
 
 

@@ -79,7 +79,8 @@ def test_emails_and_tries_are_counted_from_the_store(
     assert emails_total(samples, "failed") == 1
     current = {status: samples[("micromailer_emails_current", (("status", status),))]
                for status in Status}
-    assert current == {Status.QUEUED: 1, Status.SENDING: 0, Status.SENT: 1, Status.FAILED: 1}
+    assert current == {Status.QUEUED: 1, Status.SENDING: 0, Status.SENT: 1, Status.FAILED: 1,
+                       Status.DELIVERED: 0, Status.BOUNCED: 0, Status.COMPLAINED: 0}
     assert labelled(samples, "micromailer_provider_tries_total") == {
         (("outcome", "failed"), ("provider", "sendgrid")): 1,
         (("outcome", "sent"), ("provider", "mandrill")): 1,
