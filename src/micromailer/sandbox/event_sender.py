@@ -1,19 +1,9 @@
 """The sandbox fakes' events on their way back to the service, as the real providers send them.
 
-A fake that accepts a message hands it to the :class:`EventSender` (``ProviderState.outbox``),
-which plans its events (``event_plan.py``) and returns at once. One thread of the sender's own
-waits until each event is due, signs it with its provider's signer (``sandbox/events``'s
-``SIGNERS``) and POSTs it to ``<url>/webhooks/<provider>``, one event a request, in the order
-they happen. Nothing here blocks or fails a send:
-
-- a provider without a signer (SMTP has no webhook) sends nothing;
-- at most ``capacity`` events wait; a message whose events do not fit sends none (logged);
-- connection errors and 5xx answers are retried ``attempts - 1`` times, ``backoff`` seconds
-  apart, doubling; then the event is given up (logged, and shown in the capture);
-- no error of a signer or of the network ends the thread.
-
-:meth:`EventSender.close` stops the thread (events still waiting are dropped) and closes its
-HTTP client; the sandbox's servers call it on shutdown.
+A fake hands each accepted message to :class:`EventSender`, which plans its events and
+returns at once; one thread of its own signs each event when due (``SIGNERS``) and POSTs it
+to ``<url>/webhooks/<provider>``. Bounded, retried on connection errors and 5xx, and never
+able to block or fail a send (docs/sandbox.md).
 """
 
 from __future__ import annotations
