@@ -19,6 +19,7 @@ import click
 
 from micromailer.cli_audit import audit
 from micromailer.cli_keys import keys
+from micromailer.cli_retry import retry
 from micromailer.cli_support import load_settings
 from micromailer.config import DEFAULT_SANDBOX_PORT, Settings
 from micromailer.logs import CONSOLE, JSON, configure_logging
@@ -367,32 +368,6 @@ def _print_status(email_id: str, store: Any) -> None:
 
 
 @main.command()
-@click.argument("email_id")
-def retry(email_id: str) -> None:
-    """Queue a failed email again, a new delivery cycle (as POST /email/ID/retry); print its id."""
-    from micromailer.queue.celery_app import create_celery
-    from micromailer.queue.publisher import DeliveryPublisher
-    from micromailer.store.engine import make_engine
-    from micromailer.store.retries import NotFailed, RetryStore
-
-    settings = _settings()
-    _start_logging(settings, CONSOLE)
-    outcome = RetryStore(make_engine(settings.store_url)).start_cycle(
-        email_id, None, every_project=True
-    )
-    if outcome is None:
-        click.echo(json.dumps({"status": "notfound", "emailId": email_id}))
-        sys.exit(1)
-    if isinstance(outcome, NotFailed):
-        raise click.ClickException(outcome.sentence)
-    try:
-        DeliveryPublisher(create_celery(settings)).publish(email_id)
-    except Exception as exc:  # queued and due: the sweeper publishes it
-        click.echo(f"warning: could not queue it now ({exc}); the sweeper will.", err=True)
-    click.echo(email_id)
-
-
-@main.command()
 @click.option("--json", "as_json", is_flag=True, help="Print JSON.")
 def providers(as_json: bool) -> None:
     """Configured providers and their live scores."""
@@ -455,6 +430,7 @@ def simulate(seeds: int, scenarios: tuple[str, ...], strategies: tuple[str, ...]
 
 main.add_command(keys)
 main.add_command(audit)
+main.add_command(retry)
 
 
 @main.group()
